@@ -1,0 +1,66 @@
+/** The contract between a subtask and the operators of its chain. */
+import type { Clock } from '../core/clock.ts';
+import type { RandomSource } from '../core/random.ts';
+import type { KeyGroupRange } from '../state/key-group-range.ts';
+import type { KeyedStateBackend } from '../state/keyed-state-backend.ts';
+import type { OperatorStateStore } from '../state/operator-state.ts';
+import type { Output } from './output.ts';
+import type { InternalTimerService, ProcessingTimeService, Triggerable } from './timer-service.ts';
+
+/** Everything the runtime gives an operator instance. */
+export interface OperatorContext {
+  readonly operatorName: string;
+  /** Stable identity for state restore: the user's uid, else a hash of the graph position. */
+  readonly operatorId: string;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  /** The key groups this subtask owns (meaningful for keyed operators). */
+  readonly keyGroupRange: KeyGroupRange;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly processingTimeService: ProcessingTimeService;
+  readonly operatorStateStore: OperatorStateStore;
+  /** Present when the operator's input is keyed. */
+  readonly keyedStateBackend: KeyedStateBackend | undefined;
+  /** Keyed operators only: timers scoped to the current key, delivered to `target`. */
+  getTimerService(name: string, target: Triggerable): InternalTimerService;
+  /** Job-wide configuration as given to the environment. */
+  readonly jobConfiguration: Readonly<Record<string, unknown>>;
+}
+
+export interface StreamOperator<OUT> {
+  /** Called once before `open`. */
+  setup(context: OperatorContext, output: Output<OUT>): void;
+  open(): void | Promise<void>;
+  /** All input has ended: emit what is still buffered (remaining windows, timers). */
+  finish(): void | Promise<void>;
+  /** Releases resources; called after finish, and also after a failure. */
+  close(): void | Promise<void>;
+}
+
+export interface OneInputStreamOperator<IN, OUT> extends StreamOperator<OUT> {
+  /**
+   * Called before a batch runs with its values; a keyed operator returns the state backend's
+   * prefetch promise (if any) so that on-disk state is loaded in one batched read.
+   */
+  prepareBatch?(values: readonly IN[]): undefined | Promise<void>;
+  processElement(value: IN, timestamp: number): void;
+  processWatermark(timestamp: number): void;
+  processWatermarkStatus(idle: boolean): void;
+}
+
+export interface TwoInputStreamOperator<IN1, IN2, OUT> extends StreamOperator<OUT> {
+  prepareBatch1?(values: readonly IN1[]): undefined | Promise<void>;
+  prepareBatch2?(values: readonly IN2[]): undefined | Promise<void>;
+  processElement1(value: IN1, timestamp: number): void;
+  processElement2(value: IN2, timestamp: number): void;
+  processWatermark1(timestamp: number): void;
+  processWatermark2(timestamp: number): void;
+  processWatermarkStatus1(idle: boolean): void;
+  processWatermarkStatus2(idle: boolean): void;
+}
+
+export type AnyStreamOperator =
+  | OneInputStreamOperator<unknown, unknown>
+  | TwoInputStreamOperator<unknown, unknown, unknown>;

@@ -1,0 +1,27 @@
+/** Non-keyed state of one operator instance: list, union list and broadcast state. */
+import type { ListState } from './keyed-state.ts';
+import type { ListStateDescriptor, MapStateDescriptor } from './descriptors.ts';
+
+/**
+ * Operator list state: on restore with a different parallelism, a list state's elements are
+ * split evenly over the new subtasks and a union list state's are given whole to every one.
+ */
+export interface OperatorStateStore {
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  getUnionListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  getBroadcastState<K, V>(descriptor: MapStateDescriptor<K, V>): BroadcastState<K, V>;
+}
+
+/** Read-only view of broadcast state, as the keyed (non-broadcast) side sees it. */
+export interface ReadOnlyBroadcastState<K, V> {
+  get(key: K): V | undefined;
+  contains(key: K): boolean;
+  entries(): IterableIterator<[K, V]>;
+}
+
+/** Broadcast state: the same map in every subtask, written only from the broadcast side. */
+export interface BroadcastState<K, V> extends ReadOnlyBroadcastState<K, V> {
+  put(key: K, value: V): void;
+  remove(key: K): void;
+  clear(): void;
+}
