@@ -25,6 +25,19 @@ export interface OperatorContext {
   readonly keyedStateBackend: KeyedStateBackend | undefined;
   /** Keyed operators only: timers scoped to the current key, delivered to `target`. */
   getTimerService(name: string, target: Triggerable): InternalTimerService;
+  /**
+   * Keyed operators only: fires every event-time timer of this operator due at `watermarkMs`
+   * (with the key context set to the timer's key). Call before forwarding the watermark.
+   */
+  advanceWatermark(watermarkMs: number): void;
+  /**
+   * Keyed operators only: sets the state backend's current key to the key of `value`, read by
+   * the key selector of input `input` (0, or 1 for the second input of a two-input operator).
+   * Fails with a clear error when the selector returns undefined or an unusable key.
+   */
+  setKeyContextElement(value: unknown, input: 0 | 1): void;
+  /** Keyed operators only: hands a batch's keys to the state backend (see KeyedStateBackend.prefetch). */
+  prefetchKeys(values: readonly unknown[], input: 0 | 1): undefined | Promise<void>;
   /** Job-wide configuration as given to the environment. */
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
 }
@@ -37,6 +50,11 @@ export interface StreamOperator<OUT> {
   finish(): void | Promise<void>;
   /** Releases resources; called after finish, and also after a failure. */
   close(): void | Promise<void>;
+  /**
+   * Called after each input batch has run through the chain; a returned promise is awaited
+   * before the task takes more input (sinks flush here, which backpressures their input).
+   */
+  afterBatch?(): undefined | Promise<void>;
 }
 
 export interface OneInputStreamOperator<IN, OUT> extends StreamOperator<OUT> {

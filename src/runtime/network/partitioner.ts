@@ -1,0 +1,73 @@
+/** Partitioners: which downstream channel(s) of an edge a record goes to. */
+import type { RandomSource } from '../../core/random.ts';
+import { assignToKeyGroup, operatorIndexForKeyGroup } from '../../state/key-groups.ts';
+
+export type KeySelector<T = unknown, K = unknown> = (value: T) => K;
+
+/** How an edge distributes records, as written in the job graph. */
+export type PartitionerSpec =
+  | { readonly kind: 'forward' }
+  | { readonly kind: 'rebalance' }
+  | { readonly kind: 'rescale' }
+  | { readonly kind: 'shuffle' }
+  | { readonly kind: 'broadcast' }
+  | { readonly kind: 'global' }
+  | { readonly kind: 'key-group'; readonly keySelector: KeySelector };
+
+/** Chooses a channel index for a record; `-1` means every channel (broadcast). */
+export interface ChannelSelector {
+  selectChannel(value: unknown): number;
+}
+
+/** Thrown by a key-group partitioner when the key selector fails or returns a bad key. */
+export class KeySelectionError extends Error {
+  override name = 'KeySelectionError';
+}
+
+export function createChannelSelector(
+  spec: PartitionerSpec,
+  channelCount: number,
+  maxParallelism: number,
+  subtaskIndex: number,
+  random: RandomSource,
+): ChannelSelector {
+  switch (spec.kind) {
+    case 'forward':
+    case 'global':
+      return { selectChannel: () => 0 };
+    case 'broadcast':
+      return { selectChannel: () => -1 };
+    case 'shuffle':
+      return { selectChannel: () => random.nextInt(channelCount) };
+    case 'rebalance':
+    case 'rescale': {
+      // Start at a subtask-dependent channel so that parallel producers do not all hit channel 0 first.
+      let next = subtaskIndex % channelCount;
+      return {
+        selectChannel: () => {
+          const channel = next;
+          next = next + 1 === channelCount ? 0 : next + 1;
+          return channel;
+        },
+      };
+    }
+    case 'key-group': {
+      const selector = spec.keySelector;
+      return {
+        selectChannel: (value) => {
+          const key = selectKey(selector, value);
+          return operatorIndexForKeyGroup(maxParallelism, channelCount, assignToKeyGroup(key, maxParallelism));
+        },
+      };
+    }
+  }
+}
+
+/** Runs a key selector, turning an undefined key into a clear error. */
+export function selectKey(selector: KeySelector, value: unknown): unknown {
+  const key = selector(value);
+  if (key === undefined) {
+    throw new KeySelectionError('the key selector returned undefined; every record needs a key');
+  }
+  return key;
+}

@@ -1,0 +1,344 @@
+/** One subtask: builds its operator chain and runs the mailbox loop over input, timers and control mail. */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { TaskLocation } from '../../core/errors.ts';
+import type { StreamElement } from '../elements.ts';
+import type { InputGate } from '../network/input-gate.ts';
+import { StatusWatermarkValve } from '../network/status-watermark-valve.ts';
+import type { OneInputStreamOperator, StreamOperator, TwoInputStreamOperator } from '../operator.ts';
+import { isSourceInput, type SourceInput } from '../source-input.ts';
+import { ChainedTarget, OperatorOutput, type OutputTarget, WriterTarget, wrapUserError } from './chain-outputs.ts';
+import { Mailbox } from './mailbox.ts';
+import type { TaskDeployment, TaskServices } from './task-deployment.ts';
+import { MailboxProcessingTimeService, TaskOperatorContext } from './task-operator-context.ts';
+
+/** Records a source emits per poll; also bounds how long one mailbox step runs. */
+export const SOURCE_BATCH_RECORDS_MAX = 512;
+/** After this long without yielding, the task lets other tasks and I/O run. */
+const YIELD_INTERVAL_MS = 4;
+
+interface ChainMember {
+  readonly operator: StreamOperator<unknown>;
+  readonly context: TaskOperatorContext;
+  readonly location: TaskLocation;
+}
+
+export type TaskState = 'created' | 'running' | 'finished' | 'failed' | 'cancelled';
+
+export class StreamTask {
+  readonly deployment: TaskDeployment;
+  readonly #services: TaskServices;
+  readonly #mailbox = new Mailbox();
+  readonly #timeService: MailboxProcessingTimeService;
+  #chain: ChainMember[] = [];
+  #state: TaskState = 'created';
+  #cancelled = false;
+  #lastYieldMs = 0;
+
+  constructor(deployment: TaskDeployment, services: TaskServices) {
+    this.deployment = deployment;
+    this.#services = services;
+    this.#timeService = new MailboxProcessingTimeService(services.clock, (action) => this.#mailbox.put(action));
+  }
+
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  get name(): string {
+    return `${this.deployment.taskName} (${this.deployment.subtaskIndex + 1}/${this.deployment.parallelism})`;
+  }
+
+  /** Runs the task to the end of its input; rejects with a TaskFailure naming the operator. */
+  async run(): Promise<void> {
+    this.#state = 'running';
+    try {
+      this.#buildChain();
+      await this.#openOperators();
+      const head = this.#chain[0];
+      if (isSourceInput(head.operator)) {
+        await this.#runSource(head.operator, head.location);
+      } else {
+        await this.#runNetworkInput(this.deployment.inputGate!, head);
+      }
+      if (this.#cancelled) {
+        this.#state = 'cancelled';
+        return;
+      }
+      await this.#finishOperators();
+      this.#state = 'finished';
+    } catch (error) {
+      this.#state = this.#cancelled ? 'cancelled' : 'failed';
+      if (!this.#cancelled) throw error;
+    } finally {
+      await this.#closeOperators();
+    }
+  }
+
+  /** Stops the task at its next step; it will not finish its operators. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#mailbox.put(() => {});
+    for (const writer of this.deployment.writers) for (const c of writer.channels) c.release();
+  }
+
+  #buildChain(): void {
+    const { deployment } = this;
+    const services = this.#services;
+    const members: ChainMember[] = deployment.operators.map((spec) => {
+      const location: TaskLocation = {
+        operatorName: spec.name,
+        subtaskIndex: deployment.subtaskIndex,
+        parallelism: deployment.parallelism,
+      };
+      const keyed = spec.keySelectors.some((s) => s !== undefined);
+      const context = new TaskOperatorContext({
+        location,
+        operatorId: spec.operatorId,
+        maxParallelism: deployment.maxParallelism,
+        keyGroupRange: deployment.keyGroupRange,
+        clock: services.clock,
+        random: services.random,
+        processingTimeService: this.#timeService,
+        operatorStateStore: services.createOperatorStateStore(),
+        keyedStateBackend: keyed
+          ? services.keyedStateBackendFactory.create({
+              operatorId: spec.operatorId,
+              keyGroupRange: deployment.keyGroupRange,
+              maxParallelism: deployment.maxParallelism,
+              clock: services.clock,
+            })
+          : undefined,
+        keySelectors: spec.keySelectors,
+        jobConfiguration: services.jobConfiguration,
+      });
+      return { operator: spec.createOperator(), context, location };
+    });
+    // Wire outputs tail-first is unnecessary: targets are referenced by index, created above.
+    deployment.operators.forEach((spec, index) => {
+      const main: OutputTarget[] = [];
+      const side = new Map<string, OutputTarget[]>();
+      for (const out of spec.outputs) {
+        const target: OutputTarget =
+          out.kind === 'chained'
+            ? new ChainedTarget(
+                members[out.target].operator as OneInputStreamOperator<unknown, unknown>,
+                members[out.target].location,
+              )
+            : new WriterTarget(deployment.writers[out.writer]);
+        if (out.sideOutputTag === undefined) main.push(target);
+        else side.set(out.sideOutputTag, [...(side.get(out.sideOutputTag) ?? []), target]);
+      }
+      const member = members[index];
+      member.operator.setup(member.context, new OperatorOutput(main, side));
+    });
+    this.#chain = members;
+  }
+
+  async #openOperators(): Promise<void> {
+    // Tail first, so an operator's downstream is ready before it can emit.
+    for (let i = this.#chain.length - 1; i >= 0; i--) {
+      const { operator, location } = this.#chain[i];
+      try {
+        await operator.open();
+      } catch (error) {
+        throw wrapUserError(error, location);
+      }
+    }
+  }
+
+  async #finishOperators(): Promise<void> {
+    for (const { operator, location } of this.#chain) {
+      try {
+        await operator.finish();
+      } catch (error) {
+        throw wrapUserError(error, location);
+      }
+      this.#mailbox.drain();
+    }
+    await this.#afterBatch();
+    for (const writer of this.deployment.writers) writer.broadcastElement({ kind: 'end-of-partition' });
+  }
+
+  async #closeOperators(): Promise<void> {
+    this.#timeService.shutdown();
+    let firstError: unknown;
+    for (const { operator, context, location } of this.#chain) {
+      try {
+        await operator.close();
+      } catch (error) {
+        firstError ??= wrapUserError(error, location);
+      }
+      context.dispose();
+    }
+    if (firstError !== undefined && this.#state === 'finished') {
+      this.#state = 'failed';
+      throw firstError;
+    }
+  }
+
+  async #runSource(source: SourceInput<unknown>, location: TaskLocation): Promise<void> {
+    for (;;) {
+      this.#mailbox.drain();
+      if (this.#cancelled) return;
+      let status: string;
+      try {
+        status = source.pollNext(SOURCE_BATCH_RECORDS_MAX);
+      } catch (error) {
+        throw wrapUserError(error, location);
+      }
+      await this.#afterBatch();
+      if (status === 'end-of-input') {
+        source.endInput();
+        return;
+      }
+      if (status === 'nothing-available') {
+        await Promise.race([source.isAvailable(), this.#mailbox.nextMail()]);
+      } else {
+        await this.#maybeYield();
+      }
+    }
+  }
+
+  async #runNetworkInput(gate: InputGate, head: ChainMember): Promise<void> {
+    const dispatcher = new InputDispatcher(gate, head);
+    for (;;) {
+      this.#mailbox.drain();
+      if (this.#cancelled) return;
+      const polled = gate.poll();
+      if (polled === undefined) {
+        if (gate.isFinished()) return;
+        await Promise.race([gate.available(), this.#mailbox.nextMail()]);
+        continue;
+      }
+      const element = polled.element;
+      if (element.kind === 'records') {
+        const pending = dispatcher.prepare(polled.channelIndex, element.values);
+        if (pending !== undefined) await pending;
+        dispatcher.records(polled.channelIndex, element.values, element.timestamps);
+        await this.#afterBatch();
+        await this.#maybeYield();
+      } else {
+        dispatcher.control(polled.channelIndex, element);
+      }
+    }
+  }
+
+  /** Sinks flush, writers ship their batches, and the task waits while its outputs are full. */
+  async #afterBatch(): Promise<void> {
+    for (const { operator, location } of this.#chain) {
+      if (operator.afterBatch === undefined) continue;
+      try {
+        const pending = operator.afterBatch();
+        if (pending !== undefined) await pending;
+      } catch (error) {
+        throw wrapUserError(error, location);
+      }
+    }
+    for (const writer of this.deployment.writers) {
+      writer.flush();
+      if (!writer.isWritable()) await writer.writable();
+    }
+  }
+
+  async #maybeYield(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#lastYieldMs < YIELD_INTERVAL_MS) return;
+    await yieldToEventLoop();
+    this.#lastYieldMs = performance.now();
+  }
+}
+
+/** Routes what the input gate delivers to the head operator's first or second input. */
+class InputDispatcher {
+  readonly #head: ChainMember;
+  readonly #inputOf: number[];
+  readonly #localIndex: number[];
+  readonly #valves: StatusWatermarkValve[];
+  readonly #two: TwoInputStreamOperator<unknown, unknown, unknown> | undefined;
+  readonly #one: OneInputStreamOperator<unknown, unknown> | undefined;
+
+  constructor(gate: InputGate, head: ChainMember) {
+    this.#head = head;
+    const counts = [0, 0];
+    this.#inputOf = gate.channels.map((c) => c.inputIndex);
+    this.#localIndex = gate.channels.map((c) => counts[c.inputIndex]++);
+    const isTwoInput = counts[1] > 0 || 'processElement2' in head.operator;
+    this.#two = isTwoInput ? (head.operator as TwoInputStreamOperator<unknown, unknown, unknown>) : undefined;
+    this.#one = isTwoInput ? undefined : (head.operator as OneInputStreamOperator<unknown, unknown>);
+    this.#valves = [0, 1].map(
+      (input) =>
+        new StatusWatermarkValve(counts[input], {
+          onWatermark: (ts) => this.#guard(() => this.#watermark(input, ts)),
+          onStatus: (idle) => this.#guard(() => this.#status(input, idle)),
+        }),
+    );
+  }
+
+  prepare(channelIndex: number, values: unknown[]): undefined | Promise<void> {
+    const operator = this.#head.operator as Partial<TwoInputStreamOperator<unknown, unknown, unknown>> &
+      Partial<OneInputStreamOperator<unknown, unknown>>;
+    return this.#guard(() =>
+      this.#two === undefined
+        ? operator.prepareBatch?.(values)
+        : this.#inputOf[channelIndex] === 0
+          ? operator.prepareBatch1?.(values)
+          : operator.prepareBatch2?.(values),
+    );
+  }
+
+  records(channelIndex: number, values: unknown[], timestamps: number[]): void {
+    const n = values.length;
+    try {
+      if (this.#one !== undefined) {
+        const op = this.#one;
+        for (let i = 0; i < n; i++) op.processElement(values[i], timestamps[i]);
+      } else if (this.#inputOf[channelIndex] === 0) {
+        const op = this.#two!;
+        for (let i = 0; i < n; i++) op.processElement1(values[i], timestamps[i]);
+      } else {
+        const op = this.#two!;
+        for (let i = 0; i < n; i++) op.processElement2(values[i], timestamps[i]);
+      }
+    } catch (error) {
+      throw wrapUserError(error, this.#head.location);
+    }
+  }
+
+  control(channelIndex: number, element: StreamElement): void {
+    const valve = this.#valves[this.#inputOf[channelIndex]];
+    const local = this.#localIndex[channelIndex];
+    switch (element.kind) {
+      case 'watermark':
+        valve.watermark(local, element.timestamp);
+        return;
+      case 'watermark-status':
+        valve.status(local, element.idle);
+        return;
+      case 'end-of-partition':
+        valve.finish(local);
+        return;
+      case 'records':
+        throw new Error('records are not control elements');
+    }
+  }
+
+  #watermark(input: number, timestampMs: number): void {
+    if (this.#one !== undefined) this.#one.processWatermark(timestampMs);
+    else if (input === 0) this.#two!.processWatermark1(timestampMs);
+    else this.#two!.processWatermark2(timestampMs);
+  }
+
+  #status(input: number, idle: boolean): void {
+    if (this.#one !== undefined) this.#one.processWatermarkStatus(idle);
+    else if (input === 0) this.#two!.processWatermarkStatus1(idle);
+    else this.#two!.processWatermarkStatus2(idle);
+  }
+
+  #guard<R>(action: () => R): R {
+    try {
+      return action();
+    } catch (error) {
+      throw wrapUserError(error, this.#head.location);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/** Everything one subtask needs to run: its chain of operators, input gate and record writers. */
+import type { Clock } from '../../core/clock.ts';
+import type { RandomSource } from '../../core/random.ts';
+import type { KeyGroupRange } from '../../state/key-group-range.ts';
+import type { KeyedStateBackendFactory } from '../../state/keyed-state-backend.ts';
+import type { OperatorStateStore } from '../../state/operator-state.ts';
+import type { InputGate } from '../network/input-gate.ts';
+import type { KeySelector } from '../network/partitioner.ts';
+import type { RecordWriter } from '../network/record-writer.ts';
+import type { StreamOperator } from '../operator.ts';
+
+/** Where an operator's output goes: a later operator of the same chain, or a record writer. */
+export type OperatorOutputDeployment =
+  | { readonly kind: 'chained'; readonly target: number; readonly sideOutputTag?: string }
+  | { readonly kind: 'writer'; readonly writer: number; readonly sideOutputTag?: string };
+
+export interface ChainedOperatorDeployment {
+  readonly name: string;
+  readonly operatorId: string;
+  readonly createOperator: () => StreamOperator<unknown>;
+  /** One entry per input; an operator with a key selector is keyed and gets a state backend. */
+  readonly keySelectors: readonly (KeySelector | undefined)[];
+  readonly outputs: readonly OperatorOutputDeployment[];
+}
+
+export interface TaskDeployment {
+  readonly jobId: string;
+  readonly taskName: string;
+  readonly subtaskIndex: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+  /** Head first; every non-head operator has exactly one chained input. */
+  readonly operators: readonly ChainedOperatorDeployment[];
+  /** Absent for source tasks. */
+  readonly inputGate: InputGate | undefined;
+  readonly writers: readonly RecordWriter[];
+}
+
+/** Services shared by all tasks of a job; real ones in production, simulated ones in tests. */
+export interface TaskServices {
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly keyedStateBackendFactory: KeyedStateBackendFactory;
+  readonly createOperatorStateStore: () => OperatorStateStore;
+  readonly jobConfiguration: Readonly<Record<string, unknown>>;
+}
