@@ -1,0 +1,202 @@
+/** The entry point of a job: configuration, sources, and execution. */
+import { type Clock, SystemClock } from '../core/clock.ts';
+import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
+import type { JobClient, JobExecutionResult } from '../cluster/job-client.ts';
+import { type SourceAttachment, submitLocalJob } from '../cluster/local-job-manager.ts';
+import { StreamGraph } from '../graph/stream-graph.ts';
+import { DEFAULT_MAX_PARALLELISM, MAX_PARALLELISM_LIMIT } from '../state/key-groups.ts';
+import type { KeyedStateBackendFactory } from '../state/keyed-state-backend.ts';
+import { hashMapStateBackend } from '../state/backends/heap/index.ts';
+import { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
+import { type GraphBuilder, SingleOutputStreamOperator, validateParallelism } from './data-stream.ts';
+import { SourceOperator } from './operators/source-operator.ts';
+import { AUTO_WATERMARK_INTERVAL_MS_DEFAULT } from './operators/timestamps-and-watermarks-operator.ts';
+import type { Source, SourceSplit } from './source.ts';
+import { CollectionSource } from './sources/collection-source.ts';
+import { type DataGeneratorOptions, DataGeneratorSource } from './sources/data-generator-source.ts';
+import { TextFileSource, type TextFileSourceOptions } from './sources/text-file-source.ts';
+import type { WatermarkStrategy } from './watermark-strategy.ts';
+
+export type StateBackendName = 'hashmap';
+
+export interface EnvironmentOptions {
+  /** Default parallelism of every operator (default 1). */
+  readonly parallelism?: number;
+  /** Number of key groups; the upper bound of keyed parallelism (default 128). */
+  readonly maxParallelism?: number;
+  /** Period of watermark emission in ms; 0 disables periodic emission (default 200). */
+  readonly autoWatermarkIntervalMs?: number;
+  /** Fuse forward-connected operators of equal parallelism (default true). */
+  readonly chaining?: boolean;
+  readonly stateBackend?: StateBackendName | KeyedStateBackendFactory;
+  /** Processing time; tests pass a ManualClock. */
+  readonly clock?: Clock;
+  /** Seeds shuffle partitioning and the random sources operators see (default 0). */
+  readonly randomSeed?: number;
+  /** Free-form job configuration; user functions read it via their RuntimeContext. */
+  readonly configuration?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * @example
+ * ```ts
+ * const env = StreamExecutionEnvironment.create({ parallelism: 2 });
+ * env.fromElements(1, 2, 3).map((n) => n * 2).print();
+ * await env.execute('doubling');
+ * ```
+ */
+export class StreamExecutionEnvironment implements GraphBuilder {
+  readonly graph = new StreamGraph();
+  #parallelism: number;
+  #maxParallelism: number;
+  #autoWatermarkIntervalMs: number;
+  #chaining: boolean;
+  #stateBackend: KeyedStateBackendFactory;
+  #clock: Clock;
+  #randomSeed: number;
+  #configuration: Record<string, unknown>;
+
+  constructor(options: EnvironmentOptions = {}) {
+    this.#parallelism = validateParallelism(options.parallelism ?? 1, 'parallelism');
+    this.#maxParallelism = validateMaxParallelism(options.maxParallelism ?? DEFAULT_MAX_PARALLELISM);
+    this.#autoWatermarkIntervalMs = validateInterval(options.autoWatermarkIntervalMs ?? AUTO_WATERMARK_INTERVAL_MS_DEFAULT);
+    this.#chaining = options.chaining ?? true;
+    this.#stateBackend = resolveStateBackend(options.stateBackend ?? 'hashmap');
+    this.#clock = options.clock ?? new SystemClock();
+    this.#randomSeed = options.randomSeed ?? 0;
+    this.#configuration = { ...(options.configuration ?? {}) };
+  }
+
+  static create(options?: EnvironmentOptions): StreamExecutionEnvironment {
+    return new StreamExecutionEnvironment(options);
+  }
+
+  get parallelism(): number {
+    return this.#parallelism;
+  }
+  get maxParallelism(): number {
+    return this.#maxParallelism;
+  }
+  get autoWatermarkIntervalMs(): number {
+    return this.#autoWatermarkIntervalMs;
+  }
+  get configuration(): Readonly<Record<string, unknown>> {
+    return this.#configuration;
+  }
+
+  setParallelism(parallelism: number): this {
+    this.#parallelism = validateParallelism(parallelism, 'parallelism');
+    return this;
+  }
+
+  setMaxParallelism(maxParallelism: number): this {
+    this.#maxParallelism = validateMaxParallelism(maxParallelism);
+    return this;
+  }
+
+  setAutoWatermarkInterval(intervalMs: number): this {
+    this.#autoWatermarkIntervalMs = validateInterval(intervalMs);
+    return this;
+  }
+
+  setStateBackend(backend: StateBackendName | KeyedStateBackendFactory): this {
+    this.#stateBackend = resolveStateBackend(backend);
+    return this;
+  }
+
+  disableOperatorChaining(): this {
+    this.#chaining = false;
+    return this;
+  }
+
+  /** Merges entries into the job configuration. */
+  configure(entries: Readonly<Record<string, unknown>>): this {
+    Object.assign(this.#configuration, entries);
+    return this;
+  }
+
+  /** A bounded stream of the given values, read by one subtask in order. */
+  fromElements<T>(...values: T[]): SingleOutputStreamOperator<T> {
+    return this.fromSource(new CollectionSource<T>(values), undefined, 'Source: Collection');
+  }
+
+  /** A bounded stream of an array's or iterable's values, read by one subtask in order. */
+  fromCollection<T>(values: Iterable<T>): SingleOutputStreamOperator<T> {
+    return this.fromSource(new CollectionSource<T>(values), undefined, 'Source: Collection');
+  }
+
+  /** Deterministic generated records (bounded with `count`, else unbounded), optionally rate-limited. */
+  fromGenerator<T>(options: DataGeneratorOptions<T>): SingleOutputStreamOperator<T> {
+    return this.fromSource(new DataGeneratorSource<T>(options), undefined, 'Source: Data Generator');
+  }
+
+  /** The lines of a text file (or files), split by byte ranges over the source's subtasks. */
+  readTextFile(path: string | readonly string[], options?: TextFileSourceOptions): SingleOutputStreamOperator<string> {
+    return this.fromSource(new TextFileSource(path, options), undefined, 'Source: Text File');
+  }
+
+  /** Any Source; with a watermark strategy, timestamps and watermarks are assigned right after it. */
+  fromSource<T, Split extends SourceSplit>(
+    source: Source<T, Split>,
+    watermarkStrategy?: WatermarkStrategy<T>,
+    name = 'Source',
+  ): SingleOutputStreamOperator<T> {
+    if (source === null || typeof source !== 'object' || typeof source.createReader !== 'function') {
+      throw new JobDefinitionError(`fromSource needs a Source (with createSplits and createReader), got ${String(source)}`);
+    }
+    const attachment: SourceAttachment = { source };
+    const node = this.graph.addNode({
+      name,
+      uid: undefined,
+      parallelism: undefined,
+      parallelismMax: source.maxParallelism,
+      kind: 'source',
+      createOperator: (init) => new SourceOperator<T, Split>(source, init.sourceSplits as readonly Split[]),
+      keySelectors: [],
+      chaining: 'always',
+      attachment,
+    });
+    const stream = new SingleOutputStreamOperator<T>(this, node);
+    return watermarkStrategy === undefined ? stream : stream.assignTimestampsAndWatermarks(watermarkStrategy);
+  }
+
+  /** Runs the job to completion (bounded jobs) and resolves with its result. */
+  async execute(jobName = 'Weir Job'): Promise<JobExecutionResult> {
+    return this.executeAsync(jobName).result();
+  }
+
+  /** Starts the job and returns a client to watch or cancel it. */
+  executeAsync(jobName = 'Weir Job'): JobClient {
+    return submitLocalJob(this.graph, {
+      jobName,
+      defaultParallelism: this.#parallelism,
+      maxParallelism: this.#maxParallelism,
+      chaining: this.#chaining,
+      clock: this.#clock,
+      randomSeed: this.#randomSeed,
+      keyedStateBackendFactory: this.#stateBackend,
+      createOperatorStateStore: () => new HeapOperatorStateStore(),
+      jobConfiguration: this.#configuration,
+    });
+  }
+}
+
+function validateMaxParallelism(value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PARALLELISM_LIMIT) {
+    throw new ConfigurationError(`maxParallelism must be an integer from 1 to ${MAX_PARALLELISM_LIMIT}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function validateInterval(value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError(`autoWatermarkIntervalMs must be a finite number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function resolveStateBackend(backend: StateBackendName | KeyedStateBackendFactory): KeyedStateBackendFactory {
+  if (backend === 'hashmap') return hashMapStateBackend;
+  if (typeof backend === 'object' && backend !== null && typeof backend.create === 'function') return backend;
+  throw new ConfigurationError(`unknown state backend ${JSON.stringify(backend)}; use 'hashmap'`);
+}

@@ -1,0 +1,133 @@
+/** Job graph → execution plan: one task deployment per subtask, wired by local channels. */
+import type { RandomSource } from '../core/random.ts';
+import { computeKeyGroupRange } from '../state/key-groups.ts';
+import { InputGate } from '../runtime/network/input-gate.ts';
+import { LocalChannel } from '../runtime/network/local-channel.ts';
+import { createChannelSelector } from '../runtime/network/partitioner.ts';
+import { RecordWriter } from '../runtime/network/record-writer.ts';
+import type {
+  ChainedOperatorDeployment,
+  OperatorOutputDeployment,
+  TaskDeployment,
+} from '../runtime/tasks/task-deployment.ts';
+import type { JobGraph, JobVertex, ResolvedEdge } from './job-graph.ts';
+
+/** Batches buffered per channel before the producer waits: the backpressure bound. */
+export const CHANNEL_CAPACITY_BATCHES = 8;
+
+export interface ExecutionPlanOptions {
+  readonly jobId: string;
+  readonly random: RandomSource;
+  /** Splits per source node id, per subtask index. */
+  readonly sourceSplits: ReadonlyMap<number, readonly (readonly unknown[])[]>;
+}
+
+export interface ExecutionVertex {
+  readonly vertex: JobVertex;
+  readonly deployments: readonly TaskDeployment[];
+}
+
+/** Which consumer subtasks producer subtask `i` of an edge sends to. */
+export function targetSubtasks(kind: string, producers: number, consumers: number, i: number): number[] {
+  if (kind === 'forward') return [i];
+  if (kind === 'rescale') {
+    if (producers >= consumers) return [Math.floor((i * consumers) / producers)];
+    const from = Math.floor((i * consumers) / producers);
+    const to = Math.floor(((i + 1) * consumers) / producers);
+    return Array.from({ length: to - from }, (_, k) => from + k);
+  }
+  if (kind === 'global') return [0];
+  return Array.from({ length: consumers }, (_, k) => k);
+}
+
+export function buildExecutionPlan(graph: JobGraph, options: ExecutionPlanOptions): ExecutionVertex[] {
+  // channels[edgeKey][producer][k] and, per consumer subtask, the channels into it.
+  const writerChannels = new Map<ResolvedEdge, LocalChannel[][]>();
+  const gateChannels = new Map<JobVertex, LocalChannel[][]>();
+  for (const vertex of graph.vertices) gateChannels.set(vertex, Array.from({ length: vertex.parallelism }, () => []));
+
+  for (const vertex of graph.vertices) {
+    for (const out of vertex.outputs) {
+      const consumer = graph.vertexOfNode(out.edge.targetId);
+      const perProducer: LocalChannel[][] = [];
+      for (let i = 0; i < vertex.parallelism; i++) {
+        const targets = targetSubtasks(out.partitioner.kind, vertex.parallelism, consumer.parallelism, i);
+        perProducer.push(
+          targets.map((j) => {
+            const channel = new LocalChannel(
+              `${vertex.name}#${i} -> ${consumer.name}#${j}`,
+              out.edge.inputIndex,
+              CHANNEL_CAPACITY_BATCHES,
+            );
+            gateChannels.get(consumer)![j].push(channel);
+            return channel;
+          }),
+        );
+      }
+      writerChannels.set(out, perProducer);
+    }
+  }
+
+  return graph.vertices.map((vertex) => ({
+    vertex,
+    deployments: Array.from({ length: vertex.parallelism }, (_, subtaskIndex) =>
+      deploy(vertex, subtaskIndex, graph, options, writerChannels, gateChannels.get(vertex)![subtaskIndex]),
+    ),
+  }));
+}
+
+function deploy(
+  vertex: JobVertex,
+  subtaskIndex: number,
+  graph: JobGraph,
+  options: ExecutionPlanOptions,
+  writerChannels: Map<ResolvedEdge, LocalChannel[][]>,
+  inputChannels: LocalChannel[],
+): TaskDeployment {
+  const writers = vertex.outputs.map((out) => {
+    const channels = writerChannels.get(out)![subtaskIndex];
+    const consumer = graph.vertexOfNode(out.edge.targetId);
+    const selector = createChannelSelector(
+      out.partitioner,
+      channels.length,
+      graph.maxParallelism,
+      subtaskIndex,
+      options.random,
+    );
+    // Key-group routing picks a consumer index, which equals the channel index only for all-to-all edges.
+    if (out.partitioner.kind === 'key-group' && channels.length !== consumer.parallelism) {
+      throw new Error(`key-group edge into '${consumer.name}' is not all-to-all`);
+    }
+    return new RecordWriter(channels, selector);
+  });
+  const memberIndex = new Map(vertex.members.map((m, i) => [m.node.id, i]));
+  const operators: ChainedOperatorDeployment[] = vertex.members.map((member) => {
+    const outputs: OperatorOutputDeployment[] = [];
+    for (const e of vertex.chainedEdges) {
+      if (e.edge.sourceId !== member.node.id) continue;
+      outputs.push({ kind: 'chained', target: memberIndex.get(e.edge.targetId)!, sideOutputTag: e.edge.sideOutputTag });
+    }
+    vertex.outputs.forEach((e, writer) => {
+      if (e.edge.sourceId === member.node.id) outputs.push({ kind: 'writer', writer, sideOutputTag: e.edge.sideOutputTag });
+    });
+    const sourceSplits = options.sourceSplits.get(member.node.id)?.[subtaskIndex] ?? [];
+    return {
+      name: member.node.name,
+      operatorId: member.operatorId,
+      createOperator: () => member.node.createOperator({ subtaskIndex, sourceSplits }),
+      keySelectors: member.node.keySelectors,
+      outputs,
+    };
+  });
+  return {
+    jobId: options.jobId,
+    taskName: vertex.name,
+    subtaskIndex,
+    parallelism: vertex.parallelism,
+    maxParallelism: graph.maxParallelism,
+    keyGroupRange: computeKeyGroupRange(graph.maxParallelism, vertex.parallelism, subtaskIndex),
+    operators,
+    inputGate: inputChannels.length > 0 ? new InputGate(inputChannels) : undefined,
+    writers,
+  };
+}
