@@ -1,0 +1,8 @@
+/** The built-in sources: in-memory collections, generated data and text files. */
+export { CollectionSource, type CollectionSplit } from './collection-source.ts';
+export {
+  type DataGeneratorOptions,
+  DataGeneratorSource,
+  type DataGeneratorSplit,
+} from './data-generator-source.ts';
+export { TextFileSource, type TextFileSourceOptions, type TextFileSplit } from './text-file-source.ts';
