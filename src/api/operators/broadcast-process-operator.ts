@@ -5,7 +5,7 @@ import type { Output, OutputTag } from '../../runtime/output.ts';
 import type { MapStateDescriptor } from '../../state/descriptors.ts';
 import type { BroadcastContext, BroadcastProcessFunction, ReadOnlyBroadcastContext } from '../functions.ts';
 import { DeclaredBroadcastStates } from './declared-broadcast-states.ts';
-import { closeFunction, openFunction } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 
 /**
@@ -34,7 +34,7 @@ export class BroadcastProcessOperator<IN, B, OUT>
     descriptors: readonly MapStateDescriptor<unknown, unknown>[],
   ) {
     super();
-    this.#fn = fn;
+    this.#fn = instantiateFunction(fn);
     this.#states = new DeclaredBroadcastStates(descriptors);
     this.setInputCount(2);
   }

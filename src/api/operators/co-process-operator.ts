@@ -4,7 +4,7 @@ import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-
 import type { Output } from '../../runtime/output.ts';
 import type { CoProcessFunction, ProcessContext } from '../functions.ts';
 import { createProcessContext } from './process-operator.ts';
-import { closeFunction, openFunction } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 
 /**
@@ -29,7 +29,7 @@ export class CoProcessOperator<IN1, IN2, OUT>
 
   constructor(fn: CoProcessFunction<IN1, IN2, OUT>) {
     super();
-    this.#fn = fn;
+    this.#fn = instantiateFunction(fn);
     this.setInputCount(2);
   }
 

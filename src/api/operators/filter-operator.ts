@@ -2,7 +2,7 @@
 import type { OneInputStreamOperator } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { FilterFunction } from '../functions.ts';
-import { closeFunction, openFunction, resolveFunction } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction, resolveFunction } from './runtime-context.ts';
 
 /**
  * Flink's StreamFilter. Any truthy result keeps the record, as JavaScript users expect.
@@ -18,8 +18,8 @@ export class FilterOperator<T> extends AbstractStreamOperator<T> implements OneI
 
   constructor(fn: FilterFunction<T>) {
     super();
-    this.#fn = fn;
-    this.#filter = resolveFunction(fn, 'filter');
+    this.#fn = instantiateFunction(fn);
+    this.#filter = resolveFunction(this.#fn, 'filter');
   }
 
   override open(): void | Promise<void> {

@@ -3,7 +3,7 @@ import type { OneInputStreamOperator, OperatorContext } from '../../runtime/oper
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Output } from '../../runtime/output.ts';
 import type { Collector, FlatMapFunction } from '../functions.ts';
-import { closeFunction, openFunction, resolveFunction } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction, resolveFunction } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 
 /**
@@ -24,8 +24,8 @@ export class FlatMapOperator<IN, OUT>
 
   constructor(fn: FlatMapFunction<IN, OUT>) {
     super();
-    this.#fn = fn;
-    this.#flatMap = resolveFunction(fn, 'flatMap');
+    this.#fn = instantiateFunction(fn);
+    this.#flatMap = resolveFunction(this.#fn, 'flatMap');
   }
 
   override setup(context: OperatorContext, output: Output<OUT>): void {

@@ -17,7 +17,7 @@ import type {
 import { DeclaredBroadcastStates } from './declared-broadcast-states.ts';
 import { KeyedProcessContext } from './keyed-process-context.ts';
 import { USER_TIMERS } from './keyed-process-operator.ts';
-import { closeFunction, openFunction, requireKeyedBackend } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction, requireKeyedBackend } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 import { UserTimerService } from './user-timer-service.ts';
 
@@ -47,7 +47,7 @@ export class KeyedBroadcastProcessOperator<K, IN, B, OUT>
     descriptors: readonly MapStateDescriptor<unknown, unknown>[],
   ) {
     super();
-    this.#fn = fn;
+    this.#fn = instantiateFunction(fn);
     this.#states = new DeclaredBroadcastStates(descriptors);
     this.setInputCount(2);
   }

@@ -7,7 +7,7 @@ import type { FiredTimer, Triggerable } from '../../runtime/timer-service.ts';
 import type { KeyedCoProcessFunction } from '../functions.ts';
 import { KeyedProcessContext } from './keyed-process-context.ts';
 import { USER_TIMERS } from './keyed-process-operator.ts';
-import { closeFunction, openFunction, requireKeyedBackend } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction, requireKeyedBackend } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 import { UserTimerService } from './user-timer-service.ts';
 
@@ -33,7 +33,7 @@ export class KeyedCoProcessOperator<K, IN1, IN2, OUT>
 
   constructor(fn: KeyedCoProcessFunction<K, IN1, IN2, OUT>) {
     super();
-    this.#fn = fn;
+    this.#fn = instantiateFunction(fn);
     this.setInputCount(2);
   }
 

@@ -6,7 +6,7 @@ import type { Output } from '../../runtime/output.ts';
 import type { FiredTimer, Triggerable } from '../../runtime/timer-service.ts';
 import type { KeyedProcessFunction } from '../functions.ts';
 import { KeyedProcessContext } from './keyed-process-context.ts';
-import { closeFunction, openFunction, requireKeyedBackend } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction, requireKeyedBackend } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 import { UserTimerService } from './user-timer-service.ts';
 
@@ -36,7 +36,7 @@ export class KeyedProcessOperator<K, IN, OUT>
 
   constructor(fn: KeyedProcessFunction<K, IN, OUT>) {
     super();
-    this.#fn = fn;
+    this.#fn = instantiateFunction(fn);
   }
 
   override setup(context: OperatorContext, output: Output<OUT>): void {

@@ -4,7 +4,13 @@ import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-
 import type { ValueState } from '../../state/keyed-state.ts';
 import { valueState } from '../../state/state-descriptors-factory.ts';
 import type { ReduceFunctionLike } from '../functions.ts';
-import { closeFunction, openFunction, requireKeyedBackend, resolveFunction } from './runtime-context.ts';
+import {
+  closeFunction,
+  instantiateFunction,
+  openFunction,
+  requireKeyedBackend,
+  resolveFunction,
+} from './runtime-context.ts';
 
 /** The state name Flink's StreamGroupedReduce uses, kept so savepoints read alike. */
 export const KEYED_REDUCE_STATE_NAME = '_op_state';
@@ -30,8 +36,8 @@ export class KeyedReduceOperator<T>
 
   constructor(fn: ReduceFunctionLike<T>) {
     super();
-    this.#fn = fn;
-    this.#reduce = resolveFunction(fn, 'reduce');
+    this.#fn = instantiateFunction(fn);
+    this.#reduce = resolveFunction(this.#fn, 'reduce');
   }
 
   override open(): void | Promise<void> {

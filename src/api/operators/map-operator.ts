@@ -2,7 +2,7 @@
 import type { OneInputStreamOperator } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { MapFunction } from '../functions.ts';
-import { closeFunction, openFunction, resolveFunction } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction, resolveFunction } from './runtime-context.ts';
 
 /**
  * Flink's StreamMap.
@@ -21,8 +21,8 @@ export class MapOperator<IN, OUT>
 
   constructor(fn: MapFunction<IN, OUT>) {
     super();
-    this.#fn = fn;
-    this.#map = resolveFunction(fn, 'map');
+    this.#fn = instantiateFunction(fn);
+    this.#map = resolveFunction(this.#fn, 'map');
   }
 
   override open(): void | Promise<void> {

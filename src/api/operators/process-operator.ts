@@ -3,7 +3,7 @@ import type { OneInputStreamOperator, OperatorContext } from '../../runtime/oper
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Output, OutputTag } from '../../runtime/output.ts';
 import type { ProcessContext, ProcessFunction, TimerService } from '../functions.ts';
-import { closeFunction, openFunction } from './runtime-context.ts';
+import { closeFunction, instantiateFunction, openFunction } from './runtime-context.ts';
 import { TimestampedCollector } from './timestamped-collector.ts';
 
 /**
@@ -27,7 +27,7 @@ export class ProcessOperator<IN, OUT>
 
   constructor(fn: ProcessFunction<IN, OUT>) {
     super();
-    this.#fn = fn;
+    this.#fn = instantiateFunction(fn);
   }
 
   override setup(context: OperatorContext, output: Output<OUT>): void {

@@ -174,3 +174,23 @@ export function resolveFunction<FN extends Callable | { readonly [P in M]: Calla
 
 /** Any function; the plain-function member of a user-function union (MapFunction etc.). */
 type Callable = (...args: never[]) => unknown;
+
+/**
+ * The user function one operator instance (one subtask) works with. Flink gives every subtask
+ * its own deserialized copy, so `this.state = ctx.getState(...)` in `open` is per subtask;
+ * here the job's factories close over ONE object, shared by every subtask in the thread. For a
+ * plain object this returns a fresh object inheriting from it: methods and initial fields are
+ * shared, whatever `open` or a method assigns to `this` is per subtask. Plain functions and
+ * class instances are returned as they are (a class instance cannot be copied safely: its
+ * `#private` fields would not follow).
+ *
+ * @example
+ * ```ts
+ * this.#fn = instantiateFunction(fn);
+ * ```
+ */
+export function instantiateFunction<FN>(fn: FN): FN {
+  if (typeof fn !== 'object' || fn === null) return fn;
+  const proto = Object.getPrototypeOf(fn) as object | null;
+  return proto === Object.prototype || proto === null ? (Object.create(fn) as FN) : fn;
+}

@@ -202,6 +202,33 @@ describe('KeyedProcessOperator', () => {
   });
 });
 
+describe('one user-function object shared by several subtasks', () => {
+  it('gives each subtask its own `this` for a plain object, as Flink gives each its own copy', async () => {
+    const count = valueState<number>('count', { defaultValue: 0 });
+    const fn = {
+      state: undefined as ValueState<number> | undefined,
+      open(ctx: RuntimeContext) {
+        this.state = ctx.getState(count);
+      },
+      processElement(_e: Ev, _ctx: unknown, out: { collect(n: number): void }) {
+        this.state!.update(this.state!.value()! + 1);
+        out.collect(this.state!.value()!);
+      },
+    };
+    // Two subtasks built from the same object, as the job's operator factory does.
+    const one = harness<number>(fn);
+    const two = harness<number>(fn);
+    await one.open();
+    await two.open();
+    one.processElement({ user: 'a', n: 0 });
+    one.processElement({ user: 'a', n: 0 });
+    two.processElement({ user: 'a', n: 0 });
+    expect(one.values()).toEqual([1, 2]);
+    expect(two.values()).toEqual([1]);
+    expect(fn.state).toBeUndefined();
+  });
+});
+
 describe('key selection failures', () => {
   const fn: KeyedProcessFunction<unknown, unknown, never> = { processElement() {} };
 
