@@ -2,6 +2,7 @@
 import type { AggregateFunction } from '../../state/descriptors.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { Collector, ReduceFunctionLike, RichFunction } from '../functions.ts';
+import { resolveFunction } from '../operators/runtime-context.ts';
 import type { Evictor, EvictorContext, TimestampedValue } from './evictor.ts';
 import type { ProcessWindowContext, ProcessWindowFunction } from './process-window-function.ts';
 import type { Window } from './window.ts';
@@ -29,7 +30,7 @@ export interface WindowFunctionRuntime<IN, OUT, KEY, W extends Window> {
 type Emit<OUT, KEY, W extends Window> = WindowFunctionRuntime<unknown, OUT, KEY, W>['emit'];
 
 function toReduce<T>(fn: ReduceFunctionLike<T>): (a: T, b: T) => T {
-  return typeof fn === 'function' ? fn : (a, b) => fn.reduce(a, b);
+  return resolveFunction(fn, 'reduce');
 }
 
 function isRich(fn: unknown): fn is RichFunction {

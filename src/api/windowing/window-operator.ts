@@ -1,6 +1,6 @@
 /** WindowOperator: groups a keyed stream into windows and runs a window function when their triggers fire. */
 import { WeirError } from '../../core/errors.ts';
-import type { OneInputStreamOperator, OperatorContext } from '../../runtime/operator.ts';
+import type { OneInputStreamOperator } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Output, OutputTag } from '../../runtime/output.ts';
 import type { FiredTimer, InternalTimerService, Triggerable } from '../../runtime/timer-service.ts';
@@ -13,7 +13,8 @@ import {
 } from '../../state/keyed-state.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import { mapState, valueState } from '../../state/state-descriptors-factory.ts';
-import type { Collector, RuntimeContext } from '../functions.ts';
+import type { Collector } from '../functions.ts';
+import { createRuntimeContext } from '../operators/runtime-context.ts';
 import type { Evictor, EvictorContext } from './evictor.ts';
 import {
   MergingWindowSet,
@@ -159,7 +160,7 @@ export class WindowOperator<T, KEY, W extends Window, OUT>
       currentProcessingTime: () => this.#timers.currentProcessingTime(),
       location: { operatorName, subtaskIndex, parallelism },
     };
-    const runtimeContext = createRuntimeContext(this.context, backend);
+    const runtimeContext = createRuntimeContext(this.context);
     return settle(this.#runtime.richFunctions.map((fn) => fn.open?.(runtimeContext)));
   }
 
@@ -438,21 +439,4 @@ class TimestampedCollector<OUT> implements Collector<OUT> {
   collect(value: OUT): void {
     this.#output.collect(value, this.timestampMs);
   }
-}
-
-/** The RuntimeContext rich window functions get in `open`: keyed state of the key (not of the window). */
-function createRuntimeContext(context: OperatorContext, backend: KeyedStateBackend): RuntimeContext {
-  return {
-    operatorName: context.operatorName,
-    subtaskIndex: context.subtaskIndex,
-    parallelism: context.parallelism,
-    maxParallelism: context.maxParallelism,
-    jobConfiguration: context.jobConfiguration,
-    getState: (descriptor) => backend.getValueState(descriptor),
-    getListState: (descriptor) => backend.getListState(descriptor),
-    getMapState: (descriptor) => backend.getMapState(descriptor),
-    getReducingState: (descriptor) => backend.getReducingState(descriptor),
-    getAggregatingState: (descriptor) => backend.getAggregatingState(descriptor),
-    operatorState: context.operatorStateStore,
-  };
 }
