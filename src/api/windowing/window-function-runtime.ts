@@ -2,7 +2,7 @@
 import type { AggregateFunction } from '../../state/descriptors.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { Collector, ReduceFunctionLike, RichFunction } from '../functions.ts';
-import { resolveFunction } from '../operators/runtime-context.ts';
+import { instantiateFunction, resolveFunction } from '../operators/runtime-context.ts';
 import type { Evictor, EvictorContext, TimestampedValue } from './evictor.ts';
 import type { ProcessWindowContext, ProcessWindowFunction } from './process-window-function.ts';
 import type { Window } from './window.ts';
@@ -61,12 +61,13 @@ function iterable<IN, OUT, KEY, W extends Window>(
  * value state (see AccumulatorContents); an evictor makes every kind buffer its elements.
  */
 export function createWindowFunctionRuntime<IN, OUT, KEY, W extends Window>(
-  spec: WindowFunctionSpec<IN, OUT, KEY, W>,
+  sharedSpec: WindowFunctionSpec<IN, OUT, KEY, W>,
   backend: KeyedStateBackend,
   merging: boolean,
   evictor: Evictor<IN, W> | undefined,
   evictorContext: EvictorContext,
 ): WindowFunctionRuntime<IN, OUT, KEY, W> {
+  const spec = instantiate(sharedSpec);
   const richFunctions: RichFunction[] = [];
   if (spec.kind === 'reduce' && isRich(spec.reduce)) richFunctions.push(spec.reduce);
   if (spec.process !== undefined) richFunctions.push(spec.process);
@@ -98,6 +99,24 @@ export function createWindowFunctionRuntime<IN, OUT, KEY, W extends Window>(
   else if (merging) contents = new AccumulatorContents(backend, spec.aggregate);
   else contents = new AggregatingContents(backend, spec.aggregate);
   return { contents, richFunctions, emit };
+}
+
+/**
+ * The spec is shared by every subtask of the job in this thread; each operator gets its own
+ * `this` for plain-object user functions, as the other operators do (see instantiateFunction).
+ */
+function instantiate<IN, OUT, KEY, W extends Window>(
+  spec: WindowFunctionSpec<IN, OUT, KEY, W>,
+): WindowFunctionSpec<IN, OUT, KEY, W> {
+  const process = spec.process === undefined ? undefined : instantiateFunction(spec.process);
+  switch (spec.kind) {
+    case 'reduce':
+      return { kind: 'reduce', reduce: instantiateFunction(spec.reduce), process };
+    case 'aggregate':
+      return { kind: 'aggregate', aggregate: instantiateFunction(spec.aggregate), process };
+    case 'process':
+      return { kind: 'process', process: instantiateFunction(spec.process) };
+  }
 }
 
 /** With an evictor, what the function receives is computed from the kept elements at firing time. */

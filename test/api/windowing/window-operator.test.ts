@@ -139,6 +139,37 @@ describe('event-time windows', () => {
     expect(calls).toEqual(['open Window(test)', 'close']);
   });
 
+  it('gives each subtask its own `this` for a plain-object window function', async () => {
+    const fn = {
+      openedBy: 'nobody',
+      open(ctx: { operatorName: string }) {
+        this.openedBy = ctx.operatorName;
+      },
+      process(_key: string, _ctx: unknown, _xs: Ev[], out: { collect(value: string): void }) {
+        out.collect(this.openedBy);
+      },
+    };
+    const spec: WindowOperatorSpec<Ev, string, TimeWindow, string> = {
+      assigner: TumblingEventTimeWindows.of(10),
+      function: { kind: 'process', process: fn },
+    };
+    const harnesses = ['one', 'two'].map(
+      (operatorName) =>
+        new OperatorHarness<Ev, string>(createWindowOperator(spec), {
+          keySelector: (e) => e.key,
+          operatorName,
+        }),
+    );
+    for (const h of harnesses) await h.open();
+    for (const h of harnesses) {
+      h.processElement(ev('a', 1), 1);
+      h.processWatermark(MAX_WATERMARK);
+    }
+    expect(harnesses.map((h) => h.values())).toEqual([['one'], ['two']]);
+    expect(fn.openedBy).toBe('nobody');
+    for (const h of harnesses) await h.close();
+  });
+
   it('leaves no window state or merging set behind once sessions are fired and cleaned up', async () => {
     const h = await harnessOf<TimeWindow, number>({
       assigner: EventTimeSessionWindows.withGap(10),
