@@ -1,0 +1,271 @@
+/** The heap keyed state backend: working state in JS Maps, one table per state, one map per key group. */
+import type { Clock } from '../../../core/clock.ts';
+import { ConfigurationError } from '../../../core/errors.ts';
+import type {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  StateTtlConfig,
+  ValueStateDescriptor,
+} from '../../descriptors.ts';
+import type { KeyGroupRange } from '../../key-group-range.ts';
+import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../../key-groups.ts';
+import type {
+  AggregatingState,
+  InternalKvState,
+  ListState,
+  MapState,
+  ReducingState,
+  ValueState,
+} from '../../keyed-state.ts';
+import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../keyed-state-backend.ts';
+import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
+import { CurrentKey } from './current-key.ts';
+import { HeapAggregatingState } from './heap-aggregating-state.ts';
+import { HeapListState } from './heap-list-state.ts';
+import { emptyIterator, HeapMapState } from './heap-map-state.ts';
+import { HeapReducingState } from './heap-reducing-state.ts';
+import { HeapValueState } from './heap-value-state.ts';
+import { toMapKey } from './map-key.ts';
+import { type Namespace, StateTable } from './state-table.ts';
+import { listCellOps, mapCellOps, type TtlCellOps, TtlPolicy, valueCellOps } from './ttl.ts';
+import { TtlAggregatingState } from './ttl-aggregating-state.ts';
+import { TtlListState } from './ttl-list-state.ts';
+import { TtlMapState } from './ttl-map-state.ts';
+import { TtlReducingState } from './ttl-reducing-state.ts';
+import { TtlValueState } from './ttl-value-state.ts';
+
+/** What a heap backend is built from; the same options every KeyedStateBackendFactory receives. */
+export interface HeapKeyedStateBackendOptions {
+  readonly operatorId: string;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  readonly clock: Clock;
+}
+
+/**
+ * Keyed state in JS Maps (Flink's HashMapStateBackend). Primitive keys are Map keys as they
+ * are; arrays and plain objects go through a canonical string that cannot collide with a
+ * primitive key (see map-key.ts). `setCurrentKey` computes that once, so a state access on
+ * the void namespace is an array index and one `Map.get`/`Map.set`, allocation-free.
+ *
+ * TTL: entries carry their expiry time; an expired entry is removed when it is accessed, and
+ * every access of a TTL state also checks TTL_CLEANUP_ENTRIES_PER_ACCESS further entries of
+ * that state from a rolling cursor (incremental cleanup), so state of keys that never come
+ * back is removed too. States without TTL pay nothing for it. See docs/state.md.
+ *
+ * @example
+ * ```ts
+ * const backend = hashMapStateBackend.create({
+ *   operatorId: 'counter', keyGroupRange: { start: 0, end: 127 }, maxParallelism: 128, clock: new SystemClock(),
+ * });
+ * const count = backend.getValueState(valueState<number>('count', { defaultValue: 0 }));
+ * backend.setCurrentKey('alice', assignToKeyGroup('alice', 128));
+ * count.update(count.value()! + 1);
+ * ```
+ */
+export class HeapKeyedStateBackend implements KeyedStateBackend {
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  readonly operatorId: string;
+  readonly #clock: Clock;
+  readonly #current = new CurrentKey();
+  readonly #tables = new Map<string, StateTable>();
+  #groupCount: number;
+  #disposed = false;
+
+  constructor(options: HeapKeyedStateBackendOptions) {
+    const { keyGroupRange: range, maxParallelism } = options;
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT) {
+      throw new ConfigurationError(
+        `maxParallelism must be an integer in [1, ${MAX_PARALLELISM_LIMIT}], got ${maxParallelism}`,
+      );
+    }
+    if (
+      !Number.isInteger(range.start) ||
+      !Number.isInteger(range.end) ||
+      range.start < 0 ||
+      range.end >= maxParallelism
+    ) {
+      throw new ConfigurationError(
+        `key-group range [${range.start}, ${range.end}] of operator '${options.operatorId}' must lie within [0, ${maxParallelism - 1}]`,
+      );
+    }
+    this.keyGroupRange = { start: range.start, end: range.end };
+    this.maxParallelism = maxParallelism;
+    this.operatorId = options.operatorId;
+    this.#clock = options.clock;
+    this.#groupCount = keyGroupRangeSize(range);
+  }
+
+  setCurrentKey(key: unknown, keyGroup: number): void {
+    const groupIndex = keyGroup - this.keyGroupRange.start;
+    if (!(groupIndex >= 0 && groupIndex < this.#groupCount) || (keyGroup | 0) !== keyGroup) {
+      this.#rejectKeyGroup(key, keyGroup);
+    }
+    const current = this.#current;
+    // Map key first: if the key is unusable, the previous key stays current.
+    current.mapKey = typeof key === 'string' && key.charCodeAt(0) !== 1 ? key : toMapKey(key);
+    current.key = key;
+    current.keyGroup = keyGroup;
+    current.groupIndex = groupIndex;
+  }
+
+  getCurrentKey(): unknown {
+    return this.#current.key;
+  }
+
+  getCurrentKeyGroup(): number {
+    return this.#current.keyGroup;
+  }
+
+  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
+    const table = this.#register(descriptor, valueCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapValueState<T>(table, descriptor.defaultValue)
+      : new TtlValueState<T>(table, new TtlPolicy(descriptor.ttl, this.#clock), descriptor.defaultValue);
+  }
+
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState {
+    const table = this.#register(descriptor, listCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapListState<T>(table)
+      : new TtlListState<T>(table, new TtlPolicy(descriptor.ttl, this.#clock));
+  }
+
+  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> & InternalKvState {
+    const table = this.#register(descriptor, mapCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapMapState<K, V>(table)
+      : new TtlMapState<K, V>(table, new TtlPolicy(descriptor.ttl, this.#clock));
+  }
+
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState {
+    const table = this.#register(descriptor, valueCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapReducingState<T>(table, descriptor.reduce)
+      : new TtlReducingState<T>(table, new TtlPolicy(descriptor.ttl, this.#clock), descriptor.reduce);
+  }
+
+  getAggregatingState<IN, ACC, OUT>(
+    descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
+  ): AggregatingState<IN, OUT> & InternalKvState {
+    const table = this.#register(descriptor, valueCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapAggregatingState<IN, ACC, OUT>(table, descriptor.aggregate)
+      : new TtlAggregatingState<IN, ACC, OUT>(
+          table,
+          new TtlPolicy(descriptor.ttl, this.#clock),
+          descriptor.aggregate,
+        );
+  }
+
+  /** The heap needs no loading: always undefined, so the caller never awaits. */
+  prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined {
+    return undefined;
+  }
+
+  keys(stateName: string, namespace?: Namespace): IterableIterator<unknown> {
+    const table = this.#tables.get(stateName);
+    if (table === undefined) return emptyIterator();
+    return table.keys(namespace, table.ttl === undefined ? 0 : this.#clock.now());
+  }
+
+  /**
+   * The tables of every registered state, by name: what a snapshot reads (through
+   * `StateTable.shareGroups`). Internal to state backends and their snapshot strategies.
+   */
+  stateTables(): ReadonlyMap<string, StateTable> {
+    return this.#tables;
+  }
+
+  dispose(): void {
+    this.#disposed = true;
+    for (const table of this.#tables.values()) table.dispose();
+    this.#tables.clear();
+    this.#groupCount = 0;
+    this.#current.groupIndex = -1;
+    this.#current.keyGroup = -1;
+    this.#current.key = undefined;
+  }
+
+  #register(descriptor: StateDescriptorLike, ttlOps: TtlCellOps): StateTable {
+    if (this.#disposed)
+      throw new Error(`state '${descriptor.name}' was requested after the backend was disposed`);
+    validateStateDescriptor(descriptor);
+    const existing = this.#tables.get(descriptor.name);
+    if (existing !== undefined) {
+      if (existing.kind !== descriptor.kind) {
+        throw new ConfigurationError(
+          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered as ${existing.kind} state, not ${descriptor.kind} state`,
+        );
+      }
+      if (!sameTtl(existing.ttl, descriptor.ttl)) {
+        throw new ConfigurationError(
+          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered with TTL ${describeTtl(existing.ttl)}, not ${describeTtl(descriptor.ttl)}`,
+        );
+      }
+      return existing;
+    }
+    const table = new StateTable({
+      name: descriptor.name,
+      kind: descriptor.kind,
+      ttl: descriptor.ttl === undefined ? undefined : { ...descriptor.ttl },
+      ttlOps: descriptor.ttl === undefined ? undefined : ttlOps,
+      current: this.#current,
+      groupCount: this.#groupCount,
+    });
+    this.#tables.set(descriptor.name, table);
+    return table;
+  }
+
+  #rejectKeyGroup(key: unknown, keyGroup: number): never {
+    if (this.#disposed)
+      throw new Error(`setCurrentKey after the backend of operator '${this.operatorId}' was disposed`);
+    const { start, end } = this.keyGroupRange;
+    // An invariant violation: the partitioner routed the key to the wrong subtask.
+    throw new RangeError(
+      `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}'; the key was routed to the wrong subtask (a bug)`,
+    );
+  }
+}
+
+function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.ttlMs === b.ttlMs &&
+    (a.updateType ?? 'OnCreateAndWrite') === (b.updateType ?? 'OnCreateAndWrite') &&
+    (a.visibility ?? 'NeverReturnExpired') === (b.visibility ?? 'NeverReturnExpired')
+  );
+}
+
+function describeTtl(ttl: StateTtlConfig | undefined): string {
+  return ttl === undefined
+    ? 'none'
+    : `${ttl.ttlMs} ms/${ttl.updateType ?? 'OnCreateAndWrite'}/${ttl.visibility ?? 'NeverReturnExpired'}`;
+}
+
+function describeKey(key: unknown): string {
+  try {
+    const text = typeof key === 'bigint' ? `${key}n` : JSON.stringify(key);
+    return text === undefined ? String(key) : text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  } catch {
+    return String(key);
+  }
+}
+
+/**
+ * The factory for `--state-backend hashmap`: working state on the JS heap.
+ *
+ * @example
+ * ```ts
+ * const backend = hashMapStateBackend.create({
+ *   operatorId: 'op', keyGroupRange: computeKeyGroupRange(128, 4, 0), maxParallelism: 128, clock: new SystemClock(),
+ * });
+ * ```
+ */
+export const hashMapStateBackend: KeyedStateBackendFactory = {
+  name: 'hashmap',
+  create: (options) => new HeapKeyedStateBackend(options),
+};

@@ -1,0 +1,13 @@
+/** The heap state backend: keyed state in JS Maps and operator state in plain arrays and Maps. */
+export {
+  HeapKeyedStateBackend,
+  type HeapKeyedStateBackendOptions,
+  hashMapStateBackend,
+} from './heap-keyed-state-backend.ts';
+export {
+  HeapOperatorStateStore,
+  type ListDistributionMode,
+  type OperatorListStateData,
+} from './heap-operator-state-store.ts';
+export { type KeyGroupMaps, type Namespace, StateTable } from './state-table.ts';
+export { TTL_CLEANUP_ENTRIES_PER_ACCESS } from './ttl.ts';
