@@ -5,6 +5,7 @@ import { addTwoInputOperator, KeyedStream } from './data-stream.ts';
 import type { BroadcastProcessFunction, KeyedBroadcastProcessFunction } from './functions.ts';
 import { BroadcastProcessOperator } from './operators/broadcast-process-operator.ts';
 import { KeyedBroadcastProcessOperator } from './operators/keyed-broadcast-process-operator.ts';
+import { perSubtaskFactory } from './operators/runtime-context.ts';
 
 export class BroadcastStream<T> {
   /** @internal The broadcast-partitioned stream. */
@@ -41,28 +42,39 @@ export class BroadcastConnectedStream<I, B> {
     this.broadcast = broadcast;
   }
 
+  /** `fn` is a function object, or a factory called once per subtask. */
   process<R, K = unknown>(
-    fn: BroadcastProcessFunction<I, B, R> | KeyedBroadcastProcessFunction<K, I, B, R>,
+    fn:
+      | BroadcastProcessFunction<I, B, R>
+      | KeyedBroadcastProcessFunction<K, I, B, R>
+      | (() => BroadcastProcessFunction<I, B, R> | KeyedBroadcastProcessFunction<K, I, B, R>),
   ): SingleOutputStreamOperator<R> {
+    const create = perSubtaskFactory(fn);
     const descriptors = this.broadcast.descriptors;
     const first = this.nonBroadcast;
     const second = this.broadcast.stream;
     if (this.nonBroadcast instanceof KeyedStream) {
-      const keyed = fn as KeyedBroadcastProcessFunction<K, I, B, R>;
       return addTwoInputOperator<R>(
         first,
         second,
         'Co-Process-Broadcast-Keyed',
-        () => new KeyedBroadcastProcessOperator<K, I, B, R>(keyed, descriptors) as never,
+        () =>
+          new KeyedBroadcastProcessOperator<K, I, B, R>(
+            create() as KeyedBroadcastProcessFunction<K, I, B, R>,
+            descriptors,
+          ) as never,
         [this.nonBroadcast.keySelector, undefined],
       );
     }
-    const plain = fn as BroadcastProcessFunction<I, B, R>;
     return addTwoInputOperator<R>(
       first,
       second,
       'Co-Process-Broadcast',
-      () => new BroadcastProcessOperator<I, B, R>(plain, descriptors) as never,
+      () =>
+        new BroadcastProcessOperator<I, B, R>(
+          create() as BroadcastProcessFunction<I, B, R>,
+          descriptors,
+        ) as never,
       [undefined, undefined],
     );
   }

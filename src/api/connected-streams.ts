@@ -4,6 +4,7 @@ import { addTwoInputOperator } from './data-stream.ts';
 import type { CoProcessFunction, KeyedCoProcessFunction } from './functions.ts';
 import { CoProcessOperator } from './operators/co-process-operator.ts';
 import { KeyedCoProcessOperator } from './operators/keyed-co-process-operator.ts';
+import { perSubtaskFactory } from './operators/runtime-context.ts';
 
 /**
  * @example
@@ -23,12 +24,16 @@ export class ConnectedStreams<T1, T2> {
     this.second = second;
   }
 
-  process<R>(fn: CoProcessFunction<T1, T2, R>): SingleOutputStreamOperator<R> {
+  /** `fn` is a function object, or a factory called once per subtask. */
+  process<R>(
+    fn: CoProcessFunction<T1, T2, R> | (() => CoProcessFunction<T1, T2, R>),
+  ): SingleOutputStreamOperator<R> {
+    const create = perSubtaskFactory(fn);
     return addTwoInputOperator<R>(
       this.first,
       this.second,
       'Co-Process',
-      () => new CoProcessOperator<T1, T2, R>(fn) as never,
+      () => new CoProcessOperator<T1, T2, R>(create()) as never,
       [undefined, undefined],
     );
   }
@@ -44,12 +49,16 @@ export class KeyedConnectedStreams<T1, T2, K> {
     this.second = second;
   }
 
-  process<R>(fn: KeyedCoProcessFunction<K, T1, T2, R>): SingleOutputStreamOperator<R> {
+  /** `fn` is a function object, or a factory called once per subtask. */
+  process<R>(
+    fn: KeyedCoProcessFunction<K, T1, T2, R> | (() => KeyedCoProcessFunction<K, T1, T2, R>),
+  ): SingleOutputStreamOperator<R> {
+    const create = perSubtaskFactory(fn);
     return addTwoInputOperator<R>(
       this.first,
       this.second,
       'KeyedCo-Process',
-      () => new KeyedCoProcessOperator<K, T1, T2, R>(fn) as never,
+      () => new KeyedCoProcessOperator<K, T1, T2, R>(create()) as never,
       [this.first.keySelector, this.second.keySelector],
     );
   }

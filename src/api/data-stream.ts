@@ -5,6 +5,13 @@ import type { KeySelector, PartitionerSpec } from '../runtime/network/partitione
 import type { OneInputStreamOperator, StreamOperator, TwoInputStreamOperator } from '../runtime/operator.ts';
 import type { OutputTag } from '../runtime/output.ts';
 import type { AggregateFunction, MapStateDescriptor } from '../state/descriptors.ts';
+import {
+  maxAggregation,
+  maxByAggregation,
+  minAggregation,
+  minByAggregation,
+  sumAggregation,
+} from './aggregations.ts';
 import { BroadcastStream } from './broadcast-stream.ts';
 import { ConnectedStreams, KeyedConnectedStreams } from './connected-streams.ts';
 import type {
@@ -23,22 +30,32 @@ import { KeyedProcessOperator } from './operators/keyed-process-operator.ts';
 import { KeyedReduceOperator } from './operators/keyed-reduce-operator.ts';
 import { MapOperator } from './operators/map-operator.ts';
 import { ProcessOperator } from './operators/process-operator.ts';
+import { perSubtaskFactory } from './operators/runtime-context.ts';
 import { SinkOperator } from './operators/sink-operator.ts';
 import { TimestampsAndWatermarksOperator } from './operators/timestamps-and-watermarks-operator.ts';
-import { maxAggregation, maxByAggregation, minAggregation, minByAggregation, sumAggregation } from './aggregations.ts';
 import type { Sink } from './sink.ts';
 import { PrintSink } from './sinks/print-sink.ts';
 import type { StreamInput } from './stream-input.ts';
 import type { WatermarkStrategy } from './watermark-strategy.ts';
-import { CountWindowAssigner } from './windowing/count-window.ts';
+import { countWindow } from './windowing/count-window.ts';
+import type { GlobalWindow } from './windowing/global-window.ts';
 import type { Window } from './windowing/window.ts';
 import type { WindowAssigner } from './windowing/window-assigner.ts';
-import { WindowedStream } from './windowing/windowed-stream.ts';
+import {
+  type StreamTypeLambda,
+  WindowedStream,
+  type WindowTransformTarget,
+} from './windowing/windowed-stream.ts';
 
 /** What a stream needs of its environment while the graph is being built. */
 export interface GraphBuilder {
   readonly graph: StreamGraph;
   readonly autoWatermarkIntervalMs: number;
+}
+
+/** Lets windowing name "a SingleOutputStreamOperator of OUT" without importing this module. */
+export interface SingleOutputStreamOf extends StreamTypeLambda {
+  readonly stream: SingleOutputStreamOperator<this['out']>;
 }
 
 /** Numeric fields of T, for sum/min/max by field. */
@@ -79,21 +96,29 @@ export class DataStream<T> {
     return this.transform('Filter', () => new FilterOperator<T>(fn));
   }
 
-  process<R>(fn: ProcessFunction<T, R>): SingleOutputStreamOperator<R> {
-    return this.transform('Process', () => new ProcessOperator<T, R>(fn));
+  /** `fn` is a function object, or a factory called once per subtask (needed for classes with #private fields). */
+  process<R>(fn: ProcessFunction<T, R> | (() => ProcessFunction<T, R>)): SingleOutputStreamOperator<R> {
+    const create = perSubtaskFactory(fn);
+    return this.transform('Process', () => new ProcessOperator<T, R>(create()));
   }
 
   /** Partitions by key: records with the same key go to the same subtask and share keyed state. */
   keyBy<K>(keySelector: (value: T) => K): KeyedStream<T, K> {
-    if (typeof keySelector !== 'function') throw new JobDefinitionError('keyBy needs a key selector function');
+    if (typeof keySelector !== 'function')
+      throw new JobDefinitionError('keyBy needs a key selector function');
     const selector = keySelector as KeySelector;
-    return new KeyedStream<T, K>(this.env, this.#withPartitioner({ kind: 'key-group', keySelector: selector }), selector);
+    return new KeyedStream<T, K>(
+      this.env,
+      this.#withPartitioner({ kind: 'key-group', keySelector: selector }),
+      selector,
+    );
   }
 
   /** Merges streams of the same type; the result reads all of them. */
   union(...others: DataStream<T>[]): DataStream<T> {
     for (const other of others) {
-      if (other.env !== this.env) throw new JobDefinitionError('union of streams from different environments');
+      if (other.env !== this.env)
+        throw new JobDefinitionError('union of streams from different environments');
     }
     return new DataStream<T>(this.env, [...this.inputs, ...others.flatMap((o) => o.inputs)]);
   }
@@ -144,7 +169,10 @@ export class DataStream<T> {
 
   assignTimestampsAndWatermarks(strategy: WatermarkStrategy<T>): SingleOutputStreamOperator<T> {
     const interval = this.env.autoWatermarkIntervalMs;
-    return this.transform('Timestamps/Watermarks', () => new TimestampsAndWatermarksOperator<T>(strategy, interval));
+    return this.transform(
+      'Timestamps/Watermarks',
+      () => new TimestampsAndWatermarksOperator<T>(strategy, interval),
+    );
   }
 
   sinkTo(sink: Sink<T>, name = 'Sink'): DataStreamSink<T> {
@@ -161,7 +189,10 @@ export class DataStream<T> {
    * Adds a one-input operator; the building block every transformation above uses, public
    * for custom operators.
    */
-  transform<R>(name: string, createOperator: () => OneInputStreamOperator<T, R>): SingleOutputStreamOperator<R> {
+  transform<R>(
+    name: string,
+    createOperator: () => OneInputStreamOperator<T, R>,
+  ): SingleOutputStreamOperator<R> {
     const node = this.addOneInputNode(name, createOperator, undefined);
     return new SingleOutputStreamOperator<R>(this.env, node);
   }
@@ -231,7 +262,8 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
 
   /** Stable identity for state restore; set it on every stateful operator. */
   uid(uid: string): this {
-    if (typeof uid !== 'string' || uid.length === 0) throw new JobDefinitionError('uid must be a non-empty string');
+    if (typeof uid !== 'string' || uid.length === 0)
+      throw new JobDefinitionError('uid must be a non-empty string');
     this.node.uid = uid;
     return this;
   }
@@ -253,12 +285,17 @@ export class SingleOutputStreamOperator<T> extends DataStream<T> {
 
   /** Records the operator emitted to side output `tag`. */
   getSideOutput<X>(tag: OutputTag<X>): DataStream<X> {
-    return new DataStream<X>(this.env, [{ nodeId: this.node.id, sideOutputTag: tag.id, partitioner: undefined }]);
+    return new DataStream<X>(this.env, [
+      { nodeId: this.node.id, sideOutputTag: tag.id, partitioner: undefined },
+    ]);
   }
 }
 
 /** A stream partitioned by key; keyed state and timers are available downstream. */
-export class KeyedStream<T, K> extends DataStream<T> {
+export class KeyedStream<T, K>
+  extends DataStream<T>
+  implements WindowTransformTarget<T, K, SingleOutputStreamOf>
+{
   readonly keySelector: KeySelector;
 
   constructor(env: GraphBuilder, inputs: readonly StreamInput[], keySelector: KeySelector) {
@@ -271,15 +308,28 @@ export class KeyedStream<T, K> extends DataStream<T> {
   }
 
   override flatMap<R>(fn: FlatMapFunction<T, R>): SingleOutputStreamOperator<R> {
-    return this.transformKeyed('Flat Map', () => new KeyedContextOperator<T, R>(new FlatMapOperator<T, R>(fn)));
+    return this.transformKeyed(
+      'Flat Map',
+      () => new KeyedContextOperator<T, R>(new FlatMapOperator<T, R>(fn)),
+    );
   }
 
   override filter(fn: FilterFunction<T>): SingleOutputStreamOperator<T> {
     return this.transformKeyed('Filter', () => new KeyedContextOperator<T, T>(new FilterOperator<T>(fn)));
   }
 
-  override process<R>(fn: KeyedProcessFunction<K, T, R> | ProcessFunction<T, R>): SingleOutputStreamOperator<R> {
-    return this.transformKeyed('KeyedProcess', () => new KeyedProcessOperator<K, T, R>(fn as KeyedProcessFunction<K, T, R>));
+  /** `fn` is a function object, or a factory called once per subtask (needed for classes with #private fields). */
+  override process<R>(
+    fn:
+      | KeyedProcessFunction<K, T, R>
+      | ProcessFunction<T, R>
+      | (() => KeyedProcessFunction<K, T, R> | ProcessFunction<T, R>),
+  ): SingleOutputStreamOperator<R> {
+    const create = perSubtaskFactory(fn);
+    return this.transformKeyed(
+      'KeyedProcess',
+      () => new KeyedProcessOperator<K, T, R>(create() as KeyedProcessFunction<K, T, R>),
+    );
   }
 
   /** Emits, for every record, the running reduction of all records of its key so far. */
@@ -312,18 +362,20 @@ export class KeyedStream<T, K> extends DataStream<T> {
     return this.reduce(maxByAggregation<T>(field)).name('Keyed Aggregation: maxBy');
   }
 
-  window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<T, K, W, SingleOutputStreamOperator<unknown>> {
-    return new WindowedStream(this, assigner);
+  window<W extends Window>(assigner: WindowAssigner<T, W>): WindowedStream<T, K, W, SingleOutputStreamOf> {
+    return new WindowedStream<T, K, W, SingleOutputStreamOf>(this, assigner);
   }
 
   /** Windows of `size` records per key, sliding by `slide` when given. */
-  countWindow(size: number, slide?: number) {
-    return CountWindowAssigner.windowedStream(this, size, slide);
+  countWindow(size: number, slide?: number): WindowedStream<T, K, GlobalWindow, SingleOutputStreamOf> {
+    return countWindow<T, K, SingleOutputStreamOf>(this, size, slide);
   }
 
   /** Both inputs keyed: a KeyedCoProcessFunction sees the state of the key both sides share. */
   override connect<T2>(other: DataStream<T2>): ConnectedStreams<T, T2>;
-  override connect<B>(other: BroadcastStream<B>): import('./broadcast-stream.ts').BroadcastConnectedStream<T, B>;
+  override connect<B>(
+    other: BroadcastStream<B>,
+  ): import('./broadcast-stream.ts').BroadcastConnectedStream<T, B>;
   override connect<T2>(other: DataStream<T2> | BroadcastStream<T2>) {
     if (other instanceof BroadcastStream) return other.connectedTo(this);
     if (other instanceof KeyedStream) return new KeyedConnectedStreams<T, T2, K>(this, other);
@@ -331,7 +383,10 @@ export class KeyedStream<T, K> extends DataStream<T> {
   }
 
   /** Adds a keyed one-input operator (key context and keyed state available). */
-  transformKeyed<R>(name: string, createOperator: () => OneInputStreamOperator<T, R>): SingleOutputStreamOperator<R> {
+  transformKeyed<R>(
+    name: string,
+    createOperator: () => OneInputStreamOperator<T, R>,
+  ): SingleOutputStreamOperator<R> {
     const node = this.addOneInputNode(name, createOperator, this.keySelector);
     return new SingleOutputStreamOperator<R>(this.env, node);
   }
@@ -345,7 +400,8 @@ export function addTwoInputOperator<R>(
   createOperator: () => TwoInputStreamOperator<unknown, unknown, R>,
   keySelectors: [KeySelector | undefined, KeySelector | undefined],
 ): SingleOutputStreamOperator<R> {
-  if (first.env !== second.env) throw new JobDefinitionError('connect of streams from different environments');
+  if (first.env !== second.env)
+    throw new JobDefinitionError('connect of streams from different environments');
   const node = addNode(first.env, name, 'two-input', createOperator, keySelectors, [
     [first, 0],
     [second, 1],

@@ -1,13 +1,14 @@
 /** The entry point of a job: configuration, sources, and execution. */
-import { type Clock, SystemClock } from '../core/clock.ts';
-import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
+
 import type { JobClient, JobExecutionResult } from '../cluster/job-client.ts';
 import { type SourceAttachment, submitLocalJob } from '../cluster/local-job-manager.ts';
+import { type Clock, SystemClock } from '../core/clock.ts';
+import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
 import { StreamGraph } from '../graph/stream-graph.ts';
+import { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
+import { hashMapStateBackend } from '../state/backends/heap/index.ts';
 import { DEFAULT_MAX_PARALLELISM, MAX_PARALLELISM_LIMIT } from '../state/key-groups.ts';
 import type { KeyedStateBackendFactory } from '../state/keyed-state-backend.ts';
-import { hashMapStateBackend } from '../state/backends/heap/index.ts';
-import { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
 import { type GraphBuilder, SingleOutputStreamOperator, validateParallelism } from './data-stream.ts';
 import { SourceOperator } from './operators/source-operator.ts';
 import { AUTO_WATERMARK_INTERVAL_MS_DEFAULT } from './operators/timestamps-and-watermarks-operator.ts';
@@ -55,11 +56,14 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   #clock: Clock;
   #randomSeed: number;
   #configuration: Record<string, unknown>;
+  #executionCount = 0;
 
   constructor(options: EnvironmentOptions = {}) {
     this.#parallelism = validateParallelism(options.parallelism ?? 1, 'parallelism');
     this.#maxParallelism = validateMaxParallelism(options.maxParallelism ?? DEFAULT_MAX_PARALLELISM);
-    this.#autoWatermarkIntervalMs = validateInterval(options.autoWatermarkIntervalMs ?? AUTO_WATERMARK_INTERVAL_MS_DEFAULT);
+    this.#autoWatermarkIntervalMs = validateInterval(
+      options.autoWatermarkIntervalMs ?? AUTO_WATERMARK_INTERVAL_MS_DEFAULT,
+    );
     this.#chaining = options.chaining ?? true;
     this.#stateBackend = resolveStateBackend(options.stateBackend ?? 'hashmap');
     this.#clock = options.clock ?? new SystemClock();
@@ -131,7 +135,10 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   }
 
   /** The lines of a text file (or files), split by byte ranges over the source's subtasks. */
-  readTextFile(path: string | readonly string[], options?: TextFileSourceOptions): SingleOutputStreamOperator<string> {
+  readTextFile(
+    path: string | readonly string[],
+    options?: TextFileSourceOptions,
+  ): SingleOutputStreamOperator<string> {
     return this.fromSource(new TextFileSource(path, options), undefined, 'Source: Text File');
   }
 
@@ -142,7 +149,9 @@ export class StreamExecutionEnvironment implements GraphBuilder {
     name = 'Source',
   ): SingleOutputStreamOperator<T> {
     if (source === null || typeof source !== 'object' || typeof source.createReader !== 'function') {
-      throw new JobDefinitionError(`fromSource needs a Source (with createSplits and createReader), got ${String(source)}`);
+      throw new JobDefinitionError(
+        `fromSource needs a Source (with createSplits and createReader), got ${String(source)}`,
+      );
     }
     const attachment: SourceAttachment = { source };
     const node = this.graph.addNode({
@@ -165,8 +174,14 @@ export class StreamExecutionEnvironment implements GraphBuilder {
     return this.executeAsync(jobName).result();
   }
 
+  /** How many times this environment started a job (the CLI runs the graph unless the job did). */
+  get executionCount(): number {
+    return this.#executionCount;
+  }
+
   /** Starts the job and returns a client to watch or cancel it. */
   executeAsync(jobName = 'Weir Job'): JobClient {
+    this.#executionCount++;
     return submitLocalJob(this.graph, {
       jobName,
       defaultParallelism: this.#parallelism,
@@ -183,14 +198,18 @@ export class StreamExecutionEnvironment implements GraphBuilder {
 
 function validateMaxParallelism(value: number): number {
   if (!Number.isInteger(value) || value < 1 || value > MAX_PARALLELISM_LIMIT) {
-    throw new ConfigurationError(`maxParallelism must be an integer from 1 to ${MAX_PARALLELISM_LIMIT}, got ${String(value)}`);
+    throw new ConfigurationError(
+      `maxParallelism must be an integer from 1 to ${MAX_PARALLELISM_LIMIT}, got ${String(value)}`,
+    );
   }
   return value;
 }
 
 function validateInterval(value: number): number {
   if (!Number.isFinite(value) || value < 0) {
-    throw new ConfigurationError(`autoWatermarkIntervalMs must be a finite number >= 0, got ${String(value)}`);
+    throw new ConfigurationError(
+      `autoWatermarkIntervalMs must be a finite number >= 0, got ${String(value)}`,
+    );
   }
   return value;
 }

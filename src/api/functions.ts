@@ -1,4 +1,6 @@
 /** The user-function types of the DataStream API: plain functions, or objects with an open/close lifecycle. */
+
+import type { OutputTag } from '../runtime/output.ts';
 import type {
   AggregatingStateDescriptor,
   ListStateDescriptor,
@@ -6,9 +8,14 @@ import type {
   ReducingStateDescriptor,
   ValueStateDescriptor,
 } from '../state/descriptors.ts';
-import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/keyed-state.ts';
+import type {
+  AggregatingState,
+  ListState,
+  MapState,
+  ReducingState,
+  ValueState,
+} from '../state/keyed-state.ts';
 import type { BroadcastState, OperatorStateStore, ReadOnlyBroadcastState } from '../state/operator-state.ts';
-import type { OutputTag } from '../runtime/output.ts';
 
 /** Receives a function's results. */
 export interface Collector<T> {
@@ -27,7 +34,9 @@ export interface RuntimeContext {
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
-  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+  getAggregatingState<IN, ACC, OUT>(
+    descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
+  ): AggregatingState<IN, OUT>;
   /** Operator (non-keyed) state: list, union list and broadcast state. */
   readonly operatorState: OperatorStateStore;
 }
@@ -145,5 +154,9 @@ export interface KeyedBroadcastContext extends BroadcastContext {
 export interface KeyedBroadcastProcessFunction<K, I, B, O> extends RichFunction {
   processElement(value: I, ctx: KeyedReadOnlyBroadcastContext<K>, out: Collector<O>): void;
   processBroadcastElement(value: B, ctx: KeyedBroadcastContext, out: Collector<O>): void;
-  onTimer?(timestampMs: number, ctx: OnTimerContext<K> & KeyedReadOnlyBroadcastContext<K>, out: Collector<O>): void;
+  onTimer?(
+    timestampMs: number,
+    ctx: OnTimerContext<K> & KeyedReadOnlyBroadcastContext<K>,
+    out: Collector<O>,
+  ): void;
 }

@@ -113,7 +113,12 @@ export class WatermarkStrategy<T> {
     if (!(Number.isFinite(idleTimeoutMs) && idleTimeoutMs > 0)) {
       throw new ConfigurationError(`idleTimeoutMs must be a finite number > 0, got ${idleTimeoutMs}`);
     }
-    return new WatermarkStrategy(this.createGenerator, this.timestampAssigner, idleTimeoutMs, this.emitOnEvent);
+    return new WatermarkStrategy(
+      this.createGenerator,
+      this.timestampAssigner,
+      idleTimeoutMs,
+      this.emitOnEvent,
+    );
   }
 
   /** Emits a watermark after every event (when it advances) in addition to periodic emission. */

@@ -1,7 +1,7 @@
 /** Runs a job in this process: plans it, assigns source splits, runs every subtask, fails fast. */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
-import { JobExecutionError, TaskFailure, describeError } from '../core/errors.ts';
+import { describeError, JobExecutionError, TaskFailure } from '../core/errors.ts';
 import { SeededRandom } from '../core/random.ts';
 import { buildExecutionPlan } from '../graph/execution-plan.ts';
 import { buildJobGraph } from '../graph/job-graph.ts';
@@ -57,7 +57,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         });
       }
       const perSubtask: unknown[][] = Array.from({ length: vertex.parallelism }, () => []);
-      splits.forEach((split, i) => perSubtask[i % vertex.parallelism].push(split));
+      for (let i = 0; i < splits.length; i++) perSubtask[i % vertex.parallelism].push(splits[i]);
       sourceSplits.set(head.node.id, perSubtask);
     }
     const plan = buildExecutionPlan(jobGraph, {
@@ -70,7 +70,9 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         (deployment) =>
           new StreamTask(deployment, {
             clock: options.clock,
-            random: new SeededRandom(options.randomSeed ^ ((vi + 1) * 0x9e3779b1) ^ (deployment.subtaskIndex * 0x85ebca6b)),
+            random: new SeededRandom(
+              options.randomSeed ^ ((vi + 1) * 0x9e3779b1) ^ (deployment.subtaskIndex * 0x85ebca6b),
+            ),
             keyedStateBackendFactory: options.keyedStateBackendFactory,
             createOperatorStateStore: options.createOperatorStateStore,
             jobConfiguration: options.jobConfiguration,
@@ -131,5 +133,7 @@ function toJobError(error: unknown, jobName: string, jobId: string): JobExecutio
   if (error instanceof TaskFailure) {
     return new JobExecutionError(`job '${jobName}' (${jobId}) failed: ${error.message}`, { cause: error });
   }
-  return new JobExecutionError(`job '${jobName}' (${jobId}) failed: ${describeError(error)}`, { cause: error });
+  return new JobExecutionError(`job '${jobName}' (${jobId}) failed: ${describeError(error)}`, {
+    cause: error,
+  });
 }

@@ -143,7 +143,8 @@ export class KeyEncoder {
         return;
       case 'object':
         if (value === null) throw new UnhashableKeyError(`key${path} is null, which is not a usable key`);
-        if (depth >= MAX_DEPTH) throw new UnhashableKeyError(`key${path} nests deeper than ${MAX_DEPTH} levels`);
+        if (depth >= MAX_DEPTH)
+          throw new UnhashableKeyError(`key${path} nests deeper than ${MAX_DEPTH} levels`);
         if (Array.isArray(value)) {
           this.#byte(0x05);
           this.#varint(value.length);

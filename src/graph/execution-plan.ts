@@ -1,6 +1,5 @@
 /** Job graph → execution plan: one task deployment per subtask, wired by local channels. */
 import type { RandomSource } from '../core/random.ts';
-import { computeKeyGroupRange } from '../state/key-groups.ts';
 import { InputGate } from '../runtime/network/input-gate.ts';
 import { LocalChannel } from '../runtime/network/local-channel.ts';
 import { createChannelSelector } from '../runtime/network/partitioner.ts';
@@ -10,6 +9,7 @@ import type {
   OperatorOutputDeployment,
   TaskDeployment,
 } from '../runtime/tasks/task-deployment.ts';
+import { computeKeyGroupRange } from '../state/key-groups.ts';
 import type { JobGraph, JobVertex, ResolvedEdge } from './job-graph.ts';
 
 /** Batches buffered per channel before the producer waits: the backpressure bound. */
@@ -44,7 +44,11 @@ export function buildExecutionPlan(graph: JobGraph, options: ExecutionPlanOption
   // channels[edgeKey][producer][k] and, per consumer subtask, the channels into it.
   const writerChannels = new Map<ResolvedEdge, LocalChannel[][]>();
   const gateChannels = new Map<JobVertex, LocalChannel[][]>();
-  for (const vertex of graph.vertices) gateChannels.set(vertex, Array.from({ length: vertex.parallelism }, () => []));
+  for (const vertex of graph.vertices)
+    gateChannels.set(
+      vertex,
+      Array.from({ length: vertex.parallelism }, () => []),
+    );
 
   for (const vertex of graph.vertices) {
     for (const out of vertex.outputs) {
@@ -105,10 +109,15 @@ function deploy(
     const outputs: OperatorOutputDeployment[] = [];
     for (const e of vertex.chainedEdges) {
       if (e.edge.sourceId !== member.node.id) continue;
-      outputs.push({ kind: 'chained', target: memberIndex.get(e.edge.targetId)!, sideOutputTag: e.edge.sideOutputTag });
+      outputs.push({
+        kind: 'chained',
+        target: memberIndex.get(e.edge.targetId)!,
+        sideOutputTag: e.edge.sideOutputTag,
+      });
     }
     vertex.outputs.forEach((e, writer) => {
-      if (e.edge.sourceId === member.node.id) outputs.push({ kind: 'writer', writer, sideOutputTag: e.edge.sideOutputTag });
+      if (e.edge.sourceId === member.node.id)
+        outputs.push({ kind: 'writer', writer, sideOutputTag: e.edge.sideOutputTag });
     });
     const sourceSplits = options.sourceSplits.get(member.node.id)?.[subtaskIndex] ?? [];
     return {

@@ -43,7 +43,8 @@ export interface JobGraphOptions {
 }
 
 export function buildJobGraph(graph: StreamGraph, options: JobGraphOptions): JobGraph {
-  if (graph.nodes.size === 0) throw new JobDefinitionError('the job defines no operators: add a source and a sink');
+  if (graph.nodes.size === 0)
+    throw new JobDefinitionError('the job defines no operators: add a source and a sink');
   const resolved = resolveNodes(graph, options);
   const edges = graph.edges.map((edge) => resolveEdge(edge, resolved));
   const chainable = (e: ResolvedEdge): boolean => options.chaining && isChainable(e, graph, resolved);
@@ -52,7 +53,8 @@ export function buildJobGraph(graph: StreamGraph, options: JobGraphOptions): Job
   const ordered = [...graph.nodes.values()].sort((a, b) => a.id - b.id);
   for (const node of ordered) {
     const inputs = edges.filter((e) => e.edge.targetId === node.id);
-    if (inputs.length === 1 && chainable(inputs[0])) headOf.set(node.id, headOf.get(inputs[0].edge.sourceId)!);
+    if (inputs.length === 1 && chainable(inputs[0]))
+      headOf.set(node.id, headOf.get(inputs[0].edge.sourceId)!);
     else headOf.set(node.id, node.id);
   }
 
@@ -102,7 +104,9 @@ function resolveNodes(graph: StreamGraph, options: JobGraphOptions): Map<number,
     if (node.uid !== undefined) {
       const other = uids.get(node.uid);
       if (other !== undefined) {
-        throw new JobDefinitionError(`uid '${node.uid}' is used by both '${other.name}' and '${node.name}'; uids must be unique`);
+        throw new JobDefinitionError(
+          `uid '${node.uid}' is used by both '${other.name}' and '${node.name}'; uids must be unique`,
+        );
       }
       uids.set(node.uid, node);
     }

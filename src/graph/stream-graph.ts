@@ -1,5 +1,5 @@
 /** The stream graph: one node per operator the user declared, edges with their partitioners. */
-import type { PartitionerSpec, KeySelector } from '../runtime/network/partitioner.ts';
+import type { KeySelector, PartitionerSpec } from '../runtime/network/partitioner.ts';
 import type { StreamOperator } from '../runtime/operator.ts';
 
 /** What the planner knows when it instantiates an operator for one subtask. */

@@ -32,5 +32,8 @@ export interface Triggerable {
  */
 export interface ProcessingTimeService {
   currentProcessingTime(): number;
-  registerTimer(atMs: number, callback: (timestampMs: number) => void): import('../core/clock.ts').Cancellable;
+  registerTimer(
+    atMs: number,
+    callback: (timestampMs: number) => void,
+  ): import('../core/clock.ts').Cancellable;
 }

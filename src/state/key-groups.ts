@@ -32,7 +32,11 @@ export function computeKeyGroupRange(
 }
 
 /** The subtask that owns `keyGroup`; the inverse of computeKeyGroupRange. */
-export function operatorIndexForKeyGroup(maxParallelism: number, parallelism: number, keyGroup: number): number {
+export function operatorIndexForKeyGroup(
+  maxParallelism: number,
+  parallelism: number,
+  keyGroup: number,
+): number {
   return Math.floor((keyGroup * parallelism) / maxParallelism);
 }
 

@@ -1,6 +1,7 @@
 /** Non-keyed state of one operator instance: list, union list and broadcast state. */
-import type { ListState } from './keyed-state.ts';
+
 import type { ListStateDescriptor, MapStateDescriptor } from './descriptors.ts';
+import type { ListState } from './keyed-state.ts';
 
 /**
  * Operator list state: on restore with a different parallelism, a list state's elements are

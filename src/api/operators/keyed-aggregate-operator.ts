@@ -18,7 +18,9 @@ export class KeyedAggregateOperator<IN, ACC, OUT>
   }
 
   override open(): void {
-    this.#state = this.context.keyedStateBackend!.getAggregatingState(aggregatingState('_keyed_aggregate', this.#aggregate));
+    this.#state = this.context.keyedStateBackend!.getAggregatingState(
+      aggregatingState('_keyed_aggregate', this.#aggregate),
+    );
   }
 
   prepareBatch(values: readonly IN[]): undefined | Promise<void> {

@@ -175,14 +175,34 @@ export function resolveFunction<FN extends Callable | { readonly [P in M]: Calla
 /** Any function; the plain-function member of a user-function union (MapFunction etc.). */
 type Callable = (...args: never[]) => unknown;
 
+/** Instances a factory made for one subtask: already private to it, never copied. */
+const perSubtaskInstances = new WeakSet<object>();
+
+/**
+ * Turns "a function object or a factory of them" into a factory called once per subtask.
+ * Used by the API for the process family, where a function argument can only be a factory.
+ */
+export function perSubtaskFactory<FN extends object>(fnOrFactory: FN | (() => FN)): () => FN {
+  if (typeof fnOrFactory !== 'function') return () => fnOrFactory;
+  const factory = fnOrFactory as () => FN;
+  return () => {
+    const instance = factory();
+    if (typeof instance !== 'object' || instance === null) {
+      throw new TypeError(`a function factory must return a function object, got ${String(instance)}`);
+    }
+    perSubtaskInstances.add(instance);
+    return instance;
+  };
+}
+
 /**
  * The user function one operator instance (one subtask) works with. Flink gives every subtask
  * its own deserialized copy, so `this.state = ctx.getState(...)` in `open` is per subtask;
- * here the job's factories close over ONE object, shared by every subtask in the thread. For a
- * plain object this returns a fresh object inheriting from it: methods and initial fields are
- * shared, whatever `open` or a method assigns to `this` is per subtask. Plain functions and
- * class instances are returned as they are (a class instance cannot be copied safely: its
- * `#private` fields would not follow).
+ * here the job's factories close over ONE object, shared by every subtask in the thread. So
+ * every object (plain or class instance) is replaced by a fresh object inheriting from it:
+ * methods and initial fields are shared, whatever `open` or a method assigns to `this` is per
+ * subtask. `#private` fields cannot follow such a copy; their use fails with a hint to pass a
+ * factory (`() => new MyFunction()`), whose instances are used as they are.
  *
  * @example
  * ```ts
@@ -190,7 +210,6 @@ type Callable = (...args: never[]) => unknown;
  * ```
  */
 export function instantiateFunction<FN>(fn: FN): FN {
-  if (typeof fn !== 'object' || fn === null) return fn;
-  const proto = Object.getPrototypeOf(fn) as object | null;
-  return proto === Object.prototype || proto === null ? (Object.create(fn) as FN) : fn;
+  if (typeof fn !== 'object' || fn === null || perSubtaskInstances.has(fn)) return fn;
+  return Object.create(fn) as FN;
 }

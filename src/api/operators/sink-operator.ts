@@ -4,7 +4,10 @@ import type { OneInputStreamOperator } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Sink, SinkWriter } from '../sink.ts';
 
-export class SinkOperator<T> extends AbstractStreamOperator<never> implements OneInputStreamOperator<T, never> {
+export class SinkOperator<T>
+  extends AbstractStreamOperator<never>
+  implements OneInputStreamOperator<T, never>
+{
   readonly #sink: Sink<T>;
   #writer: SinkWriter<T> | undefined;
 

@@ -37,9 +37,14 @@ export class TimestampsAndWatermarksOperator<T>
 
   processElement(value: T, timestamp: number): void {
     const assigner = this.#strategy.timestampAssigner;
-    const ts = assigner === undefined ? timestamp : assigner(value, timestamp === NO_TIMESTAMP ? undefined : timestamp);
+    const ts =
+      assigner === undefined
+        ? timestamp
+        : assigner(value, timestamp === NO_TIMESTAMP ? undefined : timestamp);
     if (typeof ts !== 'number' || Number.isNaN(ts)) {
-      throw new TypeError(`the timestamp assigner returned ${String(ts)}; it must return a number (milliseconds)`);
+      throw new TypeError(
+        `the timestamp assigner returned ${String(ts)}; it must return a number (milliseconds)`,
+      );
     }
     if (this.#strategy.idlenessMs !== undefined) {
       this.#lastEventMs = this.context.clock.now();

@@ -17,7 +17,8 @@ export class LocalChannel {
   #writableWaiters: (() => void)[] = [];
 
   constructor(label: string, inputIndex: number, capacityElements: number) {
-    if (!(capacityElements >= 1)) throw new RangeError(`channel capacity must be at least 1, got ${capacityElements}`);
+    if (!(capacityElements >= 1))
+      throw new RangeError(`channel capacity must be at least 1, got ${capacityElements}`);
     this.label = label;
     this.inputIndex = inputIndex;
     this.capacityElements = capacityElements;

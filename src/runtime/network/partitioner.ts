@@ -56,7 +56,11 @@ export function createChannelSelector(
       return {
         selectChannel: (value) => {
           const key = selectKey(selector, value);
-          return operatorIndexForKeyGroup(maxParallelism, channelCount, assignToKeyGroup(key, maxParallelism));
+          return operatorIndexForKeyGroup(
+            maxParallelism,
+            channelCount,
+            assignToKeyGroup(key, maxParallelism),
+          );
         },
       };
     }

@@ -1,7 +1,7 @@
 /** Writes one producer subtask's output for one edge into that edge's channels, in batches. */
 import type { StreamElement } from '../elements.ts';
-import type { ChannelSelector } from './partitioner.ts';
 import type { LocalChannel } from './local-channel.ts';
+import type { ChannelSelector } from './partitioner.ts';
 
 /** A batch is shipped once it holds this many records, or when the task flushes. */
 export const BATCH_RECORDS_MAX = 512;

@@ -14,8 +14,12 @@ export interface OutputTarget {
 /** Wraps anything a user function threw with where it happened; keeps the user's error as cause. */
 export function wrapUserError(error: unknown, location: TaskLocation): TaskFailure {
   if (error instanceof TaskFailure) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new TaskFailure(location, `${message}`, { cause: error });
+  let message = error instanceof Error ? error.message : String(error);
+  if (error instanceof TypeError && /private (member|field)/i.test(message)) {
+    message +=
+      ' — user function objects are copied per subtask, and #private fields cannot follow the copy: pass a factory instead, e.g. .process(() => new MyFunction()), or keep per-subtask fields public';
+  }
+  return new TaskFailure(location, message, { cause: error });
 }
 
 /** Calls the next operator of the chain directly; attributes its failures to it. */

@@ -6,7 +6,13 @@ import type { InputGate } from '../network/input-gate.ts';
 import { StatusWatermarkValve } from '../network/status-watermark-valve.ts';
 import type { OneInputStreamOperator, StreamOperator, TwoInputStreamOperator } from '../operator.ts';
 import { isSourceInput, type SourceInput } from '../source-input.ts';
-import { ChainedTarget, OperatorOutput, type OutputTarget, WriterTarget, wrapUserError } from './chain-outputs.ts';
+import {
+  ChainedTarget,
+  OperatorOutput,
+  type OutputTarget,
+  WriterTarget,
+  wrapUserError,
+} from './chain-outputs.ts';
 import { Mailbox } from './mailbox.ts';
 import type { TaskDeployment, TaskServices } from './task-deployment.ts';
 import { MailboxProcessingTimeService, TaskOperatorContext } from './task-operator-context.ts';
@@ -37,7 +43,9 @@ export class StreamTask {
   constructor(deployment: TaskDeployment, services: TaskServices) {
     this.deployment = deployment;
     this.#services = services;
-    this.#timeService = new MailboxProcessingTimeService(services.clock, (action) => this.#mailbox.put(action));
+    this.#timeService = new MailboxProcessingTimeService(services.clock, (action) =>
+      this.#mailbox.put(action),
+    );
   }
 
   get state(): TaskState {

@@ -109,7 +109,8 @@ export class TaskOperatorContext implements OperatorContext {
 
   #selectKey(value: unknown, input: 0 | 1): unknown {
     const selector = this.#keySelectors[input];
-    if (selector === undefined) throw new JobDefinitionError(`input ${input} of '${this.operatorName}' is not keyed`);
+    if (selector === undefined)
+      throw new JobDefinitionError(`input ${input} of '${this.operatorName}' is not keyed`);
     const key = selector(value);
     if (key === undefined) {
       throw new TaskFailure(
@@ -144,7 +145,9 @@ export class TaskOperatorContext implements OperatorContext {
 
   #requireKeyed(what: string): KeyedStateBackend {
     if (this.keyedStateBackend === undefined) {
-      throw new JobDefinitionError(`'${this.operatorName}' uses ${what}, which need a keyed stream (call keyBy first)`);
+      throw new JobDefinitionError(
+        `'${this.operatorName}' uses ${what}, which need a keyed stream (call keyBy first)`,
+      );
     }
     return this.keyedStateBackend;
   }
@@ -154,7 +157,10 @@ export class TaskOperatorContext implements OperatorContext {
 export function describeRecord(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value, bigintReplacer) ?? String(value));
+    text =
+      typeof value === 'string'
+        ? JSON.stringify(value)
+        : (JSON.stringify(value, bigintReplacer) ?? String(value));
   } catch {
     text = String(value);
   }
