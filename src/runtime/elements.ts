@@ -30,6 +30,14 @@ export interface EndOfPartition {
   readonly kind: 'end-of-partition';
 }
 
-export type StreamElement = RecordBatch | WatermarkElement | WatermarkStatusElement | EndOfPartition;
+/** Checkpoint barrier `checkpointId`: everything before it belongs to the checkpoint, nothing after. */
+export interface CheckpointBarrier {
+  readonly kind: 'barrier';
+  readonly checkpointId: number;
+  readonly timestampMs: number;
+  readonly snapshotKind: 'checkpoint' | 'savepoint';
+}
+
+export type StreamElement = RecordBatch | WatermarkElement | WatermarkStatusElement | CheckpointBarrier | EndOfPartition;
 
 export const END_OF_PARTITION: EndOfPartition = Object.freeze({ kind: 'end-of-partition' });

@@ -1,11 +1,14 @@
 /** The task's mailbox: actions (timers, control messages) run on the task's one logical thread, in order. */
 
 /** Mail is bounded only by what producers send; timers and control messages are few per batch. */
+/** A mail action; a returned promise is awaited before the task takes more input. */
+export type Mail = () => void | Promise<void>;
+
 export class Mailbox {
-  #queue: (() => void)[] = [];
+  #queue: Mail[] = [];
   #waiter: (() => void) | undefined;
 
-  put(action: () => void): void {
+  put(action: Mail): void {
     this.#queue.push(action);
     const waiter = this.#waiter;
     if (waiter !== undefined) {
@@ -18,14 +21,19 @@ export class Mailbox {
     return this.#queue.length > 0;
   }
 
-  /** Runs every action queued now (and any they queue); an action's exception propagates. */
-  drain(): void {
+  /**
+   * Runs every action queued now (and any they queue); an action's exception propagates.
+   * Returns a promise when an action started asynchronous work the task must wait for.
+   */
+  drain(): undefined | Promise<void> {
+    let pending: Promise<void>[] | undefined;
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
       for (let i = 0; i < batch.length; i++) {
         try {
-          batch[i]();
+          const result = batch[i]();
+          if (result !== undefined) (pending ??= []).push(result);
         } catch (error) {
           // Keep the actions not yet run: the failure ends the task, but order is preserved.
           this.#queue = batch.slice(i + 1).concat(this.#queue);
@@ -33,6 +41,7 @@ export class Mailbox {
         }
       }
     }
+    return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
   }
 
   /** Resolves when mail arrives (at once if there is some). */

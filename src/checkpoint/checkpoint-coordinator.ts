@@ -1,0 +1,287 @@
+/** Triggers checkpoints and savepoints, collects acknowledgements, completes or aborts them. */
+import type { Cancellable, Clock } from '../core/clock.ts';
+import type { CheckpointBarrier } from '../runtime/elements.ts';
+import type { CheckpointConfig } from './checkpoint-config.ts';
+import type { SubtaskAcknowledgement, SubtaskDecline, SubtaskId } from './checkpoint-messages.ts';
+import { PendingCheckpoint } from './pending-checkpoint.ts';
+import type { CheckpointMetadata, SnapshotKind, StateFileHandle } from './snapshot-handles.ts';
+
+/** Where one checkpoint's files go; storage implementations provide it. */
+export interface WritableCheckpointLocation {
+  readonly pointer: string;
+  writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  commitMetadata(metadata: CheckpointMetadata): Promise<void>;
+  discard(): Promise<void>;
+}
+
+export interface CoordinatorStorage {
+  createCheckpointLocation(jobId: string, checkpointId: number): Promise<WritableCheckpointLocation>;
+  createSavepointLocation(jobId: string, checkpointId: number, targetDirectory: string | undefined): Promise<WritableCheckpointLocation>;
+}
+
+export interface CompletedCheckpoint {
+  readonly metadata: CheckpointMetadata;
+  readonly location: WritableCheckpointLocation;
+}
+
+/** Keeps the latest N completed checkpoints and subsumes (deletes) older ones. */
+export interface CompletedCheckpointStoreLike {
+  add(checkpoint: CompletedCheckpoint): Promise<void>;
+  latest(): CompletedCheckpoint | undefined;
+}
+
+/** How the coordinator reaches the running job. */
+export interface CheckpointGateway {
+  /** Every subtask that must acknowledge. */
+  subtasks(): readonly SubtaskId[];
+  /** Starts checkpoint `barrier.checkpointId` at the sources (and at finished subtasks). */
+  trigger(barrier: CheckpointBarrier, location: WritableCheckpointLocation): void;
+  notifyComplete(checkpointId: number): void;
+  notifyAborted(checkpointId: number): void;
+}
+
+export type CheckpointStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+
+/** One row of checkpoint statistics, as the REST API serves them. */
+export interface CheckpointStats {
+  readonly id: number;
+  readonly kind: SnapshotKind;
+  status: CheckpointStatus;
+  readonly triggerTimestampMs: number;
+  durationMs: number | undefined;
+  stateSizeBytes: number;
+  alignmentDurationMs: number;
+  pointer: string | undefined;
+  failureReason: string | undefined;
+}
+
+export type CheckpointOutcome =
+  | { readonly kind: 'completed'; readonly checkpoint: CompletedCheckpoint }
+  | { readonly kind: 'failed'; readonly checkpointId: number | undefined; readonly reason: string };
+
+/** Statistics kept for the REST API; older rows are dropped. */
+const STATS_HISTORY_MAX = 50;
+
+interface InFlight {
+  readonly pending: PendingCheckpoint;
+  readonly location: WritableCheckpointLocation;
+  readonly timeout: Cancellable;
+  readonly stats: CheckpointStats;
+  readonly settle: (outcome: CheckpointOutcome) => void;
+}
+
+export interface CheckpointCoordinatorOptions {
+  readonly config: CheckpointConfig;
+  readonly clock: Clock;
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly maxParallelism: number;
+  readonly storage: CoordinatorStorage;
+  readonly store: CompletedCheckpointStoreLike;
+  /** The first id to use: one past the highest id seen in restored state or storage. */
+  readonly firstCheckpointId: number;
+  /** Too many consecutive failures: the job must fail with this reason. */
+  readonly onFailJob: (reason: string) => void;
+  readonly log: (message: string) => void;
+}
+
+export class CheckpointCoordinator {
+  readonly #options: CheckpointCoordinatorOptions;
+  #gateway: CheckpointGateway | undefined;
+  #nextId: number;
+  readonly #inFlight = new Map<number, InFlight>();
+  readonly #history: CheckpointStats[] = [];
+  #consecutiveFailures = 0;
+  #periodic: Cancellable | undefined;
+  #lastTriggerMs = Number.NEGATIVE_INFINITY;
+  #lastCompletionMs = Number.NEGATIVE_INFINITY;
+  #stopped = false;
+
+  constructor(options: CheckpointCoordinatorOptions) {
+    this.#options = options;
+    this.#nextId = Math.max(1, options.firstCheckpointId);
+  }
+
+  get nextCheckpointId(): number {
+    return this.#nextId;
+  }
+
+  /** Attaches the running job (again after a restart) and starts periodic checkpoints. */
+  start(gateway: CheckpointGateway): void {
+    this.#gateway = gateway;
+    this.#stopped = false;
+    this.#schedulePeriodic(this.#options.config.intervalMs ?? 0);
+  }
+
+  /** Detaches from the job: aborts what is in flight, stops periodic triggering. */
+  stop(reason: string): void {
+    this.#stopped = true;
+    this.#periodic?.cancel();
+    this.#periodic = undefined;
+    for (const id of [...this.#inFlight.keys()]) this.#abort(id, reason, false);
+    this.#gateway = undefined;
+  }
+
+  statistics(): readonly CheckpointStats[] {
+    return this.#history;
+  }
+
+  latestCompleted(): CompletedCheckpoint | undefined {
+    return this.#options.store.latest();
+  }
+
+  /** Triggers a checkpoint or savepoint now; resolves when it completed or failed. */
+  async trigger(kind: SnapshotKind, targetDirectory?: string): Promise<CheckpointOutcome> {
+    const gateway = this.#gateway;
+    if (gateway === undefined || this.#stopped) {
+      return { kind: 'failed', checkpointId: undefined, reason: 'the job is not running' };
+    }
+    const { clock, storage, jobId, config } = this.#options;
+    const checkpointId = this.#nextId++;
+    const triggerMs = clock.now();
+    this.#lastTriggerMs = triggerMs;
+    let location: WritableCheckpointLocation;
+    try {
+      location =
+        kind === 'savepoint'
+          ? await storage.createSavepointLocation(jobId, checkpointId, targetDirectory)
+          : await storage.createCheckpointLocation(jobId, checkpointId);
+    } catch (error) {
+      const reason = `could not create the location of ${kind} ${checkpointId}: ${(error as Error).message}`;
+      this.#recordFailure(kind, reason);
+      return { kind: 'failed', checkpointId, reason };
+    }
+    if (this.#gateway !== gateway || this.#stopped) {
+      await location.discard().catch(() => {});
+      return { kind: 'failed', checkpointId, reason: 'the job stopped while the checkpoint was being triggered' };
+    }
+    const pending = new PendingCheckpoint(checkpointId, kind, triggerMs, gateway.subtasks());
+    const stats: CheckpointStats = {
+      id: checkpointId,
+      kind,
+      status: 'IN_PROGRESS',
+      triggerTimestampMs: triggerMs,
+      durationMs: undefined,
+      stateSizeBytes: 0,
+      alignmentDurationMs: 0,
+      pointer: location.pointer,
+      failureReason: undefined,
+    };
+    this.#history.push(stats);
+    if (this.#history.length > STATS_HISTORY_MAX) this.#history.shift();
+    const outcome = new Promise<CheckpointOutcome>((settle) => {
+      const timeout = clock.schedule(triggerMs + config.timeoutMs, () =>
+        this.#abort(checkpointId, `${kind} ${checkpointId} expired after ${config.timeoutMs} ms`, true),
+      );
+      this.#inFlight.set(checkpointId, { pending, location, timeout, stats, settle });
+    });
+    gateway.trigger({ kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind }, location);
+    return outcome;
+  }
+
+  acknowledge(ack: SubtaskAcknowledgement): void {
+    const entry = this.#inFlight.get(ack.checkpointId);
+    if (entry === undefined) return; // Late ack of an aborted or subsumed checkpoint.
+    const result = entry.pending.acknowledge(ack);
+    if (result !== 'success') {
+      this.#options.log(`checkpoint ${ack.checkpointId}: ${result} acknowledgement from subtask ${ack.subtask.vertexId}/${ack.subtask.subtaskIndex}`);
+      return;
+    }
+    entry.stats.stateSizeBytes = entry.pending.stateSizeBytes;
+    entry.stats.alignmentDurationMs = entry.pending.alignmentDurationMsMax;
+    if (entry.pending.isFullyAcknowledged()) void this.#complete(entry);
+  }
+
+  decline(decline: SubtaskDecline): void {
+    const entry = this.#inFlight.get(decline.checkpointId);
+    if (entry === undefined) return;
+    this.#abort(
+      decline.checkpointId,
+      `subtask ${decline.subtask.vertexId}/${decline.subtask.subtaskIndex} declined: ${decline.reason}`,
+      true,
+    );
+  }
+
+  async #complete(entry: InFlight): Promise<void> {
+    const { pending, location, stats } = entry;
+    const { clock, jobId, jobName, maxParallelism, store, log } = this.#options;
+    this.#inFlight.delete(pending.checkpointId);
+    entry.timeout.cancel();
+    const completedMs = clock.now();
+    let checkpoint: CompletedCheckpoint;
+    try {
+      const metadata = pending.toMetadata(jobId, jobName, maxParallelism, completedMs);
+      await location.commitMetadata(metadata);
+      checkpoint = { metadata, location };
+      if (pending.kind === 'checkpoint') await store.add(checkpoint);
+    } catch (error) {
+      const reason = `could not complete ${pending.kind} ${pending.checkpointId}: ${(error as Error).message}`;
+      stats.status = 'FAILED';
+      stats.failureReason = reason;
+      await location.discard().catch(() => {});
+      this.#gateway?.notifyAborted(pending.checkpointId);
+      this.#recordFailure(pending.kind, reason);
+      entry.settle({ kind: 'failed', checkpointId: pending.checkpointId, reason });
+      return;
+    }
+    stats.status = 'COMPLETED';
+    stats.durationMs = completedMs - pending.triggerTimestampMs;
+    this.#lastCompletionMs = completedMs;
+    this.#consecutiveFailures = 0;
+    log(`completed ${pending.kind} ${pending.checkpointId} (${stats.stateSizeBytes} bytes, ${stats.durationMs} ms) at ${location.pointer}`);
+    // Older checkpoints still in flight can never be restored in preference to this one.
+    for (const id of [...this.#inFlight.keys()]) {
+      if (id < pending.checkpointId && this.#inFlight.get(id)!.pending.kind === 'checkpoint') {
+        this.#abort(id, `subsumed by checkpoint ${pending.checkpointId}`, false);
+      }
+    }
+    this.#gateway?.notifyComplete(pending.checkpointId);
+    entry.settle({ kind: 'completed', checkpoint });
+  }
+
+  #abort(checkpointId: number, reason: string, countsAsFailure: boolean): void {
+    const entry = this.#inFlight.get(checkpointId);
+    if (entry === undefined) return;
+    this.#inFlight.delete(checkpointId);
+    entry.timeout.cancel();
+    entry.pending.discard();
+    entry.stats.status = 'FAILED';
+    entry.stats.failureReason = reason;
+    this.#options.log(`aborted ${entry.pending.kind} ${checkpointId}: ${reason}`);
+    void entry.location.discard().catch(() => {});
+    this.#gateway?.notifyAborted(checkpointId);
+    if (countsAsFailure) this.#recordFailure(entry.pending.kind, reason);
+    entry.settle({ kind: 'failed', checkpointId, reason });
+  }
+
+  #recordFailure(kind: SnapshotKind, reason: string): void {
+    // A failed savepoint is reported to whoever asked for it; it does not fail the job.
+    if (kind !== 'checkpoint' || this.#stopped) return;
+    this.#consecutiveFailures++;
+    const tolerable = this.#options.config.tolerableConsecutiveFailures;
+    if (this.#consecutiveFailures > tolerable) {
+      this.#options.onFailJob(
+        `${this.#consecutiveFailures} consecutive checkpoint failures exceed the tolerable ${tolerable}; last: ${reason}`,
+      );
+    }
+  }
+
+  #schedulePeriodic(delayMs: number): void {
+    const interval = this.#options.config.intervalMs;
+    if (interval === undefined || this.#stopped) return;
+    const { clock, config } = this.#options;
+    this.#periodic = clock.schedule(clock.now() + delayMs, () => {
+      this.#periodic = undefined;
+      if (this.#stopped) return;
+      const now = clock.now();
+      const earliest = Math.max(this.#lastTriggerMs + interval, this.#lastCompletionMs + config.minPauseMs);
+      const checkpointsInFlight = [...this.#inFlight.values()].filter((e) => e.pending.kind === 'checkpoint').length;
+      if (now < earliest || checkpointsInFlight >= config.maxConcurrent) {
+        this.#schedulePeriodic(Math.max(1, Math.min(interval, earliest - now)));
+        return;
+      }
+      void this.trigger('checkpoint');
+      this.#schedulePeriodic(interval);
+    });
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Barrier handling at a subtask's input gate, as an explicit state machine: waiting for a
+ * barrier, or collecting barrier n from every unfinished channel. Exactly-once blocks each
+ * channel that delivered n until all did (alignment); at-least-once never blocks.
+ */
+import type { CheckpointBarrier } from '../elements.ts';
+import type { InputGate } from '../network/input-gate.ts';
+
+export type CheckpointingMode = 'exactly-once' | 'at-least-once';
+
+/** What the handler asks of its task. */
+export interface BarrierHandlerTarget {
+  /** Barrier n arrived on every unfinished channel: snapshot, forward n. */
+  triggerCheckpointOnBarrier(barrier: CheckpointBarrier, alignmentDurationMs: number): void;
+  /** Checkpoint n cannot complete here (a newer barrier overtook it); decline it. */
+  abortCheckpointOnBarrier(checkpointId: number, reason: string): void;
+}
+
+type HandlerState =
+  | { readonly kind: 'waiting-for-barrier' }
+  | {
+      readonly kind: 'collecting-barriers';
+      readonly barrier: CheckpointBarrier;
+      readonly arrived: Set<number>;
+      readonly startedMs: number;
+    };
+
+export class BarrierHandler {
+  readonly mode: CheckpointingMode;
+  readonly #gate: InputGate;
+  readonly #target: BarrierHandlerTarget;
+  readonly #nowMs: () => number;
+  #state: HandlerState = { kind: 'waiting-for-barrier' };
+  /** Highest checkpoint id this handler triggered or aborted; older barriers are stale. */
+  #latestHandledId = 0;
+
+  constructor(mode: CheckpointingMode, gate: InputGate, target: BarrierHandlerTarget, nowMs: () => number) {
+    this.mode = mode;
+    this.#gate = gate;
+    this.#target = target;
+    this.#nowMs = nowMs;
+  }
+
+  /** The checkpoint being aligned, if any. */
+  get pendingCheckpointId(): number | undefined {
+    return this.#state.kind === 'collecting-barriers' ? this.#state.barrier.checkpointId : undefined;
+  }
+
+  onBarrier(channelIndex: number, barrier: CheckpointBarrier): void {
+    const id = barrier.checkpointId;
+    if (id <= this.#latestHandledId) return; // Stale: that checkpoint was triggered or aborted here.
+    let state = this.#state;
+    if (state.kind === 'collecting-barriers' && id > state.barrier.checkpointId) {
+      this.#abort(state.barrier.checkpointId, `barrier ${id} arrived before barrier ${state.barrier.checkpointId} was aligned`);
+      state = this.#state;
+    }
+    if (state.kind === 'waiting-for-barrier') {
+      state = { kind: 'collecting-barriers', barrier, arrived: new Set(), startedMs: this.#nowMs() };
+      this.#state = state;
+    }
+    state.arrived.add(channelIndex);
+    if (this.mode === 'exactly-once') this.#gate.setBlocked(channelIndex, true);
+    this.#completeIfAligned();
+  }
+
+  /** A channel finished: it counts as aligned from now on. */
+  onEndOfPartition(): void {
+    this.#completeIfAligned();
+  }
+
+  /** The coordinator aborted `checkpointId` (timeout, another task declined): stop aligning it. */
+  abortIfPending(checkpointId: number): void {
+    const state = this.#state;
+    if (state.kind === 'collecting-barriers' && state.barrier.checkpointId === checkpointId) {
+      this.#release();
+      this.#latestHandledId = Math.max(this.#latestHandledId, checkpointId);
+    }
+  }
+
+  #completeIfAligned(): void {
+    const state = this.#state;
+    if (state.kind !== 'collecting-barriers') return;
+    const channels = this.#gate.channels.length;
+    for (let c = 0; c < channels; c++) {
+      if (!state.arrived.has(c) && !this.#gate.isChannelFinished(c)) return;
+    }
+    this.#release();
+    this.#latestHandledId = state.barrier.checkpointId;
+    this.#target.triggerCheckpointOnBarrier(state.barrier, this.#nowMs() - state.startedMs);
+  }
+
+  #abort(checkpointId: number, reason: string): void {
+    this.#release();
+    this.#latestHandledId = Math.max(this.#latestHandledId, checkpointId);
+    this.#target.abortCheckpointOnBarrier(checkpointId, reason);
+  }
+
+  #release(): void {
+    const state = this.#state;
+    if (state.kind === 'collecting-barriers' && this.mode === 'exactly-once') {
+      for (const c of state.arrived) this.#gate.setBlocked(c, false);
+    }
+    this.#state = { kind: 'waiting-for-barrier' };
+  }
+}
