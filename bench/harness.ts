@@ -1,0 +1,183 @@
+/** The benchmark contract, the counting sink every case ends in, and the timing loop with result checks. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { Sink, SinkWriter } from '../src/index.ts';
+
+/** What every case computes over its output, so a case that skips work cannot go unnoticed. */
+export interface Checksum {
+  /** Records that reached the end of the pipeline. */
+  readonly count: number;
+  /** Sum of those records (as numbers). */
+  readonly sum: number;
+}
+
+/**
+ * One way of doing a benchmark's work. `run` returns the checksum of what it produced;
+ * the driver compares it with `expected` after every run and aborts on a mismatch.
+ */
+export interface BenchCase {
+  readonly name: string;
+  /** The hand-written plain-JS loop every other case of the benchmark is compared with. */
+  readonly reference?: boolean;
+  readonly expected: Checksum;
+  run(): Checksum | Promise<Checksum>;
+}
+
+/** A benchmark: builds its input once, then its cases run over that same input. */
+export interface Benchmark {
+  /** Short id, matched by the driver's filter argument. */
+  readonly name: string;
+  readonly title: string;
+  /** Input records of a default run (`--quick` divides by QUICK_DIVISOR). */
+  readonly recordsDefault: number;
+  setup(records: number): readonly BenchCase[];
+}
+
+/** Timings of one case, in ms, in the order they ran. */
+export interface CaseResult {
+  readonly name: string;
+  readonly reference: boolean;
+  readonly records: number;
+  readonly timesMs: readonly number[];
+}
+
+export interface BenchmarkResult {
+  readonly name: string;
+  readonly title: string;
+  readonly cases: readonly CaseResult[];
+}
+
+/**
+ * A sink that counts records and sums them as numbers (through `toNumber` when they are not
+ * numbers): about the least work a sink can do while still depending on every record. Totals
+ * of all writers (subtasks) accumulate in this object; `take()` reads and resets them.
+ */
+export class CountingSink<T = number> implements Sink<T> {
+  readonly #toNumber: (value: T) => number;
+  #count = 0;
+  #sum = 0;
+
+  constructor(toNumber?: (value: T) => number) {
+    this.#toNumber = toNumber ?? ((value) => value as number);
+  }
+
+  createWriter(): SinkWriter<T> {
+    return new CountingWriter<T>(this.#toNumber, (count, sum) => {
+      this.#count += count;
+      this.#sum += sum;
+    });
+  }
+
+  take(): Checksum {
+    const totals = { count: this.#count, sum: this.#sum };
+    this.#count = 0;
+    this.#sum = 0;
+    return totals;
+  }
+}
+
+class CountingWriter<T> implements SinkWriter<T> {
+  count = 0;
+  sum = 0;
+  readonly #toNumber: (value: T) => number;
+  readonly #report: (count: number, sum: number) => void;
+
+  constructor(toNumber: (value: T) => number, report: (count: number, sum: number) => void) {
+    this.#toNumber = toNumber;
+    this.#report = report;
+  }
+
+  write(value: T): void {
+    this.count++;
+    this.sum += this.#toNumber(value);
+  }
+
+  flush(endOfInput: boolean): void {
+    if (!endOfInput) return;
+    this.#report(this.count, this.sum);
+    this.count = 0;
+    this.sum = 0;
+  }
+
+  close(): void {}
+}
+
+/** A seeded 32-bit generator (mulberry32), so every run and every case sees the same input. */
+export function seededInts(seed: number): (bound: number) => number {
+  let state = seed >>> 0;
+  return (bound) => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) % bound) | 0;
+  };
+}
+
+/** A full garbage collection, so one case's garbage is not collected on the next case's time. */
+const collectGarbage: () => void = (() => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (() => void) | undefined;
+  return typeof gc === 'function' ? gc : () => {};
+})();
+
+export interface RunOptions {
+  readonly records: number;
+  readonly warmups: number;
+  readonly repetitions: number;
+  /** Only the cases whose name contains this run (for profiling one case). */
+  readonly caseFilter?: string;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Runs every case `warmups` times unmeasured, then `repetitions` rounds in which every case
+ * runs once, the order rotating per round so that no case always follows the same neighbour.
+ */
+export async function runBenchmark(benchmark: Benchmark, options: RunOptions): Promise<BenchmarkResult> {
+  const filter = options.caseFilter;
+  const cases = benchmark
+    .setup(options.records)
+    .filter((c) => filter === undefined || c.name.includes(filter));
+  const times: number[][] = cases.map(() => []);
+  for (let w = 0; w < options.warmups; w++) {
+    for (const c of cases) await timeCase(c);
+  }
+  for (let round = 0; round < options.repetitions; round++) {
+    for (let k = 0; k < cases.length; k++) {
+      const index = (k + round) % cases.length;
+      const ms = await timeCase(cases[index]);
+      times[index].push(ms);
+      options.log(`  ${benchmark.name} round ${round + 1}: ${cases[index].name} ${ms.toFixed(1)} ms`);
+    }
+  }
+  return {
+    name: benchmark.name,
+    title: benchmark.title,
+    cases: cases.map((c, i) => ({
+      name: c.name,
+      reference: c.reference === true,
+      records: options.records,
+      timesMs: times[i],
+    })),
+  };
+}
+
+async function timeCase(c: BenchCase): Promise<number> {
+  collectGarbage();
+  const started = performance.now();
+  const checksum = await c.run();
+  const elapsedMs = performance.now() - started;
+  if (checksum.count !== c.expected.count || checksum.sum !== c.expected.sum) {
+    throw new Error(
+      `case '${c.name}' produced count=${checksum.count} sum=${checksum.sum}, expected count=${c.expected.count} sum=${c.expected.sum}`,
+    );
+  }
+  return elapsedMs;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -1,0 +1,202 @@
+/** Benchmark driver: runs each benchmark in a fresh Node process and prints records/s and ratios to the plain-JS reference. */
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { type Benchmark, type BenchmarkResult, median, runBenchmark } from './harness.ts';
+import { keyedCount } from './keyed-count.ts';
+import { statelessChain } from './stateless-chain.ts';
+
+const BENCHMARKS: readonly Benchmark[] = [statelessChain, keyedCount];
+
+/** `--quick` runs this many times fewer records, one warm-up and two rounds: a smoke test. */
+const QUICK_DIVISOR = 10;
+const WARMUPS_DEFAULT = 2;
+const REPETITIONS_DEFAULT = 5;
+/** Marks the child's result line on its stdout. */
+const RESULT_PREFIX = 'BENCH-RESULT ';
+
+const USAGE = `usage: node bench/run.ts [options] [filter...]
+
+Runs every benchmark whose name contains one of the filters (all when none), each in its own
+Node process, and prints the median time, records/s and the ratio to the plain-JS reference
+measured in the same run.
+
+  --quick          ${QUICK_DIVISOR}x fewer records, 1 warm-up, 2 rounds (smoke test)
+  --records N      input records per benchmark (default: each benchmark's own)
+  --warmups N      unmeasured runs of every case first (default ${WARMUPS_DEFAULT})
+  --reps N         measured rounds; every case runs once per round (default ${REPETITIONS_DEFAULT})
+  --case TEXT      run only the cases whose name contains TEXT (with --in-process: for profiling)
+  --in-process     run in this process instead of one child per benchmark
+  --verbose        print every measured run
+  --help
+
+benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}`;
+
+interface Options {
+  readonly quick: boolean;
+  readonly records: number | undefined;
+  readonly warmups: number;
+  readonly repetitions: number;
+  readonly caseFilter: string | undefined;
+  readonly inProcess: boolean;
+  readonly verbose: boolean;
+  readonly filters: readonly string[];
+  readonly child: string | undefined;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      records: { type: 'string' },
+      warmups: { type: 'string' },
+      reps: { type: 'string' },
+      case: { type: 'string' },
+      'in-process': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+      child: { type: 'string' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  return {
+    quick,
+    records: values.records === undefined ? undefined : positiveInteger(values.records, '--records'),
+    warmups:
+      values.warmups === undefined
+        ? quick
+          ? 1
+          : WARMUPS_DEFAULT
+        : nonNegativeInteger(values.warmups, '--warmups'),
+    repetitions:
+      values.reps === undefined ? (quick ? 2 : REPETITIONS_DEFAULT) : positiveInteger(values.reps, '--reps'),
+    caseFilter: values.case,
+    inProcess: values['in-process'] === true,
+    verbose: values.verbose === true,
+    filters: positionals,
+    child: values.child,
+  };
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const n = Number(text.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got '${text}'`);
+  return n;
+}
+
+function nonNegativeInteger(text: string, flag: string): number {
+  return text === '0' ? 0 : positiveInteger(text, flag);
+}
+
+function recordsOf(benchmark: Benchmark, options: Options): number {
+  if (options.records !== undefined) return options.records;
+  return options.quick ? Math.floor(benchmark.recordsDefault / QUICK_DIVISOR) : benchmark.recordsDefault;
+}
+
+function runHere(benchmark: Benchmark, options: Options): Promise<BenchmarkResult> {
+  return runBenchmark(benchmark, {
+    records: recordsOf(benchmark, options),
+    warmups: options.warmups,
+    repetitions: options.repetitions,
+    caseFilter: options.caseFilter,
+    log: options.verbose ? (line) => process.stderr.write(`${line}\n`) : () => {},
+  });
+}
+
+/** A fresh process per benchmark: JIT feedback and heap of one benchmark do not colour the next. */
+function runInChild(benchmark: Benchmark, argv: readonly string[]): Promise<BenchmarkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, import.meta.filename, ...argv, '--child', benchmark.name],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`benchmark '${benchmark.name}' failed (exit code ${code})\n${stdout}`));
+        return;
+      }
+      resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as BenchmarkResult);
+    });
+  });
+}
+
+function formatRate(recordsPerSecond: number): string {
+  return recordsPerSecond >= 1e6
+    ? `${(recordsPerSecond / 1e6).toFixed(2)} M`
+    : `${(recordsPerSecond / 1e3).toFixed(1)} k`;
+}
+
+function printResult(result: BenchmarkResult, options: Options): void {
+  const reference = result.cases.find((c) => c.reference);
+  const referenceMs = reference === undefined ? Number.NaN : median(reference.timesMs);
+  const records = result.cases[0]?.records ?? 0;
+  console.log(`\n${result.title}`);
+  console.log(
+    `  ${records.toLocaleString('en')} records; median of ${options.repetitions} rounds after ${options.warmups} warm-up(s); every case's output checked against the reference`,
+  );
+  const header = ['case', 'median ms', 'records/s', 'ns/record', '× plain-JS', 'spread'];
+  const rows = result.cases.map((c) => {
+    const ms = median(c.timesMs);
+    const spread = (Math.max(...c.timesMs) - Math.min(...c.timesMs)) / ms;
+    return [
+      c.reference ? `${c.name} (reference)` : c.name,
+      ms.toFixed(1),
+      formatRate((c.records / ms) * 1000),
+      ((ms * 1e6) / c.records).toFixed(1),
+      Number.isNaN(referenceMs) ? '—' : (referenceMs / ms).toFixed(3),
+      `${(spread * 100).toFixed(0)}%`,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]): string =>
+    `  ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('   ')}`;
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const options = parseOptions(argv);
+  if (options.child !== undefined) {
+    const benchmark = BENCHMARKS.find((b) => b.name === options.child);
+    if (benchmark === undefined) throw new Error(`unknown benchmark '${options.child}'`);
+    const result = await runHere(benchmark, options);
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+    return;
+  }
+  const selected = BENCHMARKS.filter(
+    (b) => options.filters.length === 0 || options.filters.some((f) => b.name.includes(f)),
+  );
+  if (selected.length === 0)
+    throw new Error(`no benchmark matches ${options.filters.join(', ')}\n\n${USAGE}`);
+  console.log(
+    `Weir benchmarks — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}${options.quick ? ' — QUICK smoke run, numbers are indicative only' : ''}`,
+  );
+  console.log(
+    "× plain-JS: the reference loop's median time over the case's median time (higher is better, 1 = as fast as plain JS).\n" +
+      "Parallel subtasks share this process's one event loop (local mode), so p=2 cannot be faster than p=1.",
+  );
+  for (const benchmark of selected) {
+    process.stderr.write(
+      `running ${benchmark.name} (${recordsOf(benchmark, options).toLocaleString('en')} records)…\n`,
+    );
+    const result = options.inProcess ? await runHere(benchmark, options) : await runInChild(benchmark, argv);
+    printResult(result, options);
+  }
+}
+
+await main();
