@@ -1,0 +1,120 @@
+/** Shared helpers of the integration tests: parallelisms, multisets, seeded data, waiting, temp dirs. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type InputStatus,
+  type ReaderOutput,
+  SeededRandom,
+  type Source,
+  type SourceReader,
+  type SourceSplit,
+} from '../../src/index.ts';
+
+/** Every integration test runs its job at each of these parallelisms. */
+export const PARALLELISMS = [1, 2, 4] as const;
+
+/** A multiset as a sorted array of canonical strings, so `toEqual` compares multisets. */
+export function multiset(values: Iterable<unknown>): string[] {
+  return [...values].map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).sort();
+}
+
+/** Groups values by key, keeping their order: the per-key sequences a keyed job must preserve. */
+export function groupInOrder<T, K>(values: Iterable<T>, keyOf: (value: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const value of values) {
+    const key = keyOf(value);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [value]);
+    else group.push(value);
+  }
+  return groups;
+}
+
+/** The same map with its entries sorted by key, for stable comparison and readable diffs. */
+export function sortedEntries<K, V>(map: Map<K, V>): [K, V][] {
+  return [...map.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+}
+
+/** A random source for test data; the seed goes into every assertion message. */
+export function seeded(seed: number): SeededRandom {
+  return new SeededRandom(seed);
+}
+
+/** A seed for this run: fixed by WEIR_TEST_SEED to replay a failure, else new each run. */
+export function testSeed(): number {
+  const fixed = process.env.WEIR_TEST_SEED;
+  return fixed === undefined ? (Math.random() * 2 ** 31) >>> 0 : Number(fixed);
+}
+
+/** Polls `condition` between event-loop turns; fails (with `what`) only if it never holds. */
+export async function waitFor(condition: () => boolean, what: string, attemptsMax = 5_000): Promise<void> {
+  for (let attempt = 0; attempt < attemptsMax; attempt++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** Runs `body` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir<R>(body: (dir: string) => Promise<R>): Promise<R> {
+  const dir = await mkdtemp(join(tmpdir(), 'weir-it-'));
+  try {
+    return await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface GateSplit extends SourceSplit {}
+
+/**
+ * A one-subtask source that emits its elements, then holds the job open (reporting nothing
+ * available) until `release()`, then ends. Lets a test act while every record is in the job
+ * and the job is still running, e.g. advance a ManualClock to fire processing-time timers.
+ */
+export class GatedSource<T> implements Source<T, GateSplit> {
+  readonly boundedness = 'bounded';
+  readonly maxParallelism = 1;
+  readonly #elements: readonly T[];
+  #released = false;
+  #onRelease: (() => void)[] = [];
+
+  constructor(elements: readonly T[]) {
+    this.#elements = elements;
+  }
+
+  release(): void {
+    this.#released = true;
+    for (const wake of this.#onRelease.splice(0)) wake();
+  }
+
+  createSplits(): readonly GateSplit[] {
+    return [{ splitId: 'gate' }];
+  }
+
+  createReader(): SourceReader<T, GateSplit> {
+    const gate = this;
+    const elements = this.#elements;
+    let index = 0;
+    let owned = false;
+    return {
+      start(splits) {
+        owned = splits.length > 0;
+      },
+      pollNext(output: ReaderOutput<T>, maxRecords: number): InputStatus {
+        if (!owned) return 'end-of-input';
+        const end = Math.min(elements.length, index + maxRecords);
+        while (index < end) output.collect(elements[index++]);
+        if (index < elements.length) return 'more-available';
+        return gate.#released ? 'end-of-input' : 'nothing-available';
+      },
+      isAvailable(): Promise<void> {
+        if (gate.#released) return Promise.resolve();
+        return new Promise((resolve) => gate.#onRelease.push(resolve));
+      },
+      snapshotSplits: () => [],
+      close() {},
+    };
+  }
+}
