@@ -136,7 +136,9 @@ function deploy(
     maxParallelism: graph.maxParallelism,
     keyGroupRange: computeKeyGroupRange(graph.maxParallelism, vertex.parallelism, subtaskIndex),
     operators,
-    inputGate: inputChannels.length > 0 ? new InputGate(inputChannels) : undefined,
+    // Sources have no input gate; other vertices always do, even with no channels (global() feeds
+    // only subtask 0, so the other subtasks read an empty gate and finish at once).
+    inputGate: vertex.inputs.length > 0 ? new InputGate(inputChannels) : undefined,
     writers,
   };
 }
