@@ -15,6 +15,8 @@ import type {
   ReducingState,
   ValueState,
 } from './keyed-state.ts';
+import type { KeyedStateFileContents, KeyedStateSnapshot } from './snapshot/keyed-state-format.ts';
+import type { TimerSnapshotEntry } from './snapshot/timer-snapshot.ts';
 
 /**
  * Keyed state of one operator in one subtask. The operator sets the current key before it
@@ -47,6 +49,28 @@ export interface KeyedStateBackend {
 
   /** Every key that has a non-empty entry in the named state (any namespace), for `applyToKeyedState`. */
   keys(stateName: string, namespace?: string | number): IterableIterator<unknown>;
+
+  /**
+   * The synchronous part of a checkpoint: a point-in-time view of every state, taken in
+   * O(states × key groups) without visiting entries. Processing may continue and change
+   * state at once; nothing it does reaches the view (copy-on-write, including values user
+   * code mutates in place). Serialize it with `writeKeyedStateFile` or
+   * `KeyedStateFileWriter`, then `release()` it: copy-on-write costs only while a snapshot
+   * is pending. Entries expired at this moment are left out. Restored states the operator
+   * has not registered (yet) are included as they were restored.
+   */
+  snapshot(): KeyedStateSnapshot;
+
+  /**
+   * Takes restored key-group sections (from one or more old subtasks' files, see
+   * `readKeyedStateFile`/`readKeyedStateRange`) and returns their timers for the task to
+   * re-register (`registerRestoredTimers`). Call before any state is registered; each key
+   * group of the backend's range at most once. Entries stay undecoded until the operator
+   * registers their state (`getValueState`…), which then checks kind, TTL and serializers
+   * (IncompatibleStateError) and decodes them (CorruptSnapshotError if they do not decode).
+   * The backend keeps references into the parts' bytes until then: do not reuse the buffers.
+   */
+  restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[];
 
   /** Releases resources; the backend is unusable afterwards. */
   dispose(): void;

@@ -3,6 +3,9 @@
 import type { ListStateDescriptor, MapStateDescriptor } from './descriptors.ts';
 import type { ListState } from './keyed-state.ts';
 
+/** How a list state's elements are redistributed when a job is restored with another parallelism. */
+export type ListDistributionMode = 'split' | 'union';
+
 /**
  * Operator list state: on restore with a different parallelism, a list state's elements are
  * split evenly over the new subtasks and a union list state's are given whole to every one.

@@ -21,6 +21,7 @@ import {
   reducingState,
   valueState,
 } from '../../src/state/state-descriptors-factory.ts';
+import { runKeyedStateSnapshotConformance } from './keyed-state-snapshot-conformance.ts';
 
 const MAX_PARALLELISM = 128;
 const FULL_RANGE: KeyGroupRange = { start: 0, end: MAX_PARALLELISM - 1 };
@@ -55,8 +56,9 @@ const countAndSum: AggregateFunction<number, { count: number; sum: number }, str
 };
 
 /**
- * Registers a describe block that checks `factory` against the KeyedStateBackend contract.
- * Every backend (heap now, on-disk later) runs it from its own test file.
+ * Registers a describe block that checks `factory` against the KeyedStateBackend contract,
+ * snapshots and restores included (keyed-state-snapshot-conformance.ts). Every backend (heap
+ * now, on-disk later) runs it from its own test file.
  *
  * @example
  * ```ts
@@ -721,6 +723,8 @@ export function runKeyedStateBackendConformance(name: string, factory: KeyedStat
       });
     });
   });
+
+  runKeyedStateSnapshotConformance(name, factory);
 }
 
 // --- Model-based test -------------------------------------------------------------------

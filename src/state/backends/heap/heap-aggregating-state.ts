@@ -19,13 +19,14 @@ export class HeapAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, 
   }
 
   get(): OUT | undefined {
-    const accumulator = this.#table.get(this.#namespace) as ACC | undefined;
+    // getResult may return the accumulator itself, which callers may then mutate.
+    const accumulator = this.#table.getMutable(this.#namespace) as ACC | undefined;
     return accumulator === undefined ? undefined : this.#aggregate.getResult(accumulator);
   }
 
   add(value: IN): void {
-    // getForUpdate: `add` may mutate the accumulator in place, as Flink's contract allows.
-    const stored = this.#table.getForUpdate(this.#namespace) as ACC | undefined;
+    // getMutable: `add` may mutate the accumulator in place, as Flink's contract allows.
+    const stored = this.#table.getMutable(this.#namespace) as ACC | undefined;
     const accumulator = stored === undefined ? this.#aggregate.createAccumulator() : stored;
     this.#table.set(this.#namespace, this.#aggregate.add(value, accumulator));
   }

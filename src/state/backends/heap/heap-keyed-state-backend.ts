@@ -20,9 +20,18 @@ import type {
   ValueState,
 } from '../../keyed-state.ts';
 import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../keyed-state-backend.ts';
+import type { TypeSerializer } from '../../serializers/type-serializer.ts';
+import type {
+  KeyedStateFileContents,
+  KeyedStateSnapshot,
+  RawKeyedStateChunk,
+} from '../../snapshot/keyed-state-format.ts';
+import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { CurrentKey } from './current-key.ts';
 import { HeapAggregatingState } from './heap-aggregating-state.ts';
+import { restoreStateTable } from './heap-keyed-state-restore.ts';
+import { HeapKeyedStateSnapshot, type TableView, tableMeta } from './heap-keyed-state-snapshot.ts';
 import { HeapListState } from './heap-list-state.ts';
 import { emptyIterator, HeapMapState } from './heap-map-state.ts';
 import { HeapReducingState } from './heap-reducing-state.ts';
@@ -72,6 +81,11 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #clock: Clock;
   readonly #current = new CurrentKey();
   readonly #tables = new Map<string, StateTable>();
+  /** Restored states not registered yet: their undecoded chunks by group index. */
+  readonly #restored = new Map<string, (RawKeyedStateChunk | undefined)[]>();
+  readonly #restoredGroups = new Set<number>();
+  /** Snapshots taken and not released: while > 0 the tables copy on write. */
+  #snapshotsPending = 0;
   #groupCount: number;
   #disposed = false;
 
@@ -172,6 +186,60 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return table.keys(namespace, table.ttl === undefined ? 0 : this.#clock.now());
   }
 
+  snapshot(): KeyedStateSnapshot {
+    if (this.#disposed) throw new Error(`snapshot of the disposed backend of operator '${this.operatorId}'`);
+    const tables: TableView[] = [];
+    for (const table of this.#tables.values()) {
+      tables.push({
+        meta: tableMeta(table),
+        groups: table.shareGroups(),
+        ttlOps: table.ttlOps,
+        valueSerializer: table.valueSerializer,
+        mapKeySerializer: table.mapKeySerializer,
+      });
+    }
+    this.#snapshotsPending++;
+    return new HeapKeyedStateSnapshot({
+      keyGroupRange: this.keyGroupRange,
+      maxParallelism: this.maxParallelism,
+      tables,
+      pending: [...this.#restored.values()].map((chunks) => chunks.slice()),
+      nowMs: this.#clock.now(),
+      onRelease: () => this.#releaseSnapshot(),
+    });
+  }
+
+  restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
+    if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
+    if (this.#tables.size > 0) {
+      throw new Error(
+        `restore into the backend of operator '${this.operatorId}' after states were registered (${[...this.#tables.keys()].join(', ')}); restore first`,
+      );
+    }
+    const timers: TimerSnapshotEntry[] = [];
+    for (const part of parts) {
+      if (part.maxParallelism !== this.maxParallelism) {
+        throw new ConfigurationError(
+          `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${this.operatorId}' runs with ${this.maxParallelism}; max parallelism cannot change across a restore`,
+        );
+      }
+      for (const section of part.sections) {
+        this.#claimKeyGroup(section.keyGroup, part.path);
+        const groupIndex = section.keyGroup - this.keyGroupRange.start;
+        for (const chunk of section.states) {
+          let chunks = this.#restored.get(chunk.meta.name);
+          if (chunks === undefined) {
+            chunks = new Array(this.#groupCount).fill(undefined);
+            this.#restored.set(chunk.meta.name, chunks);
+          }
+          chunks[groupIndex] = chunk;
+        }
+        for (const timer of section.timers) timers.push(timer);
+      }
+    }
+    return timers;
+  }
+
   /**
    * The tables of every registered state, by name: what a snapshot reads (through
    * `StateTable.shareGroups`). Internal to state backends and their snapshot strategies.
@@ -182,6 +250,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   dispose(): void {
     this.#disposed = true;
+    this.#restored.clear();
     for (const table of this.#tables.values()) table.dispose();
     this.#tables.clear();
     this.#groupCount = 0;
@@ -215,9 +284,38 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       ttlOps: descriptor.ttl === undefined ? undefined : ttlOps,
       current: this.#current,
       groupCount: this.#groupCount,
+      ...serializersOf(descriptor),
     });
+    const restored = this.#restored.get(descriptor.name);
+    if (restored !== undefined) {
+      // Throws on an incompatible or undecodable state; the state stays unregistered then.
+      restoreStateTable(table, restored, this.maxParallelism, this.keyGroupRange.start);
+      this.#restored.delete(descriptor.name);
+    }
     this.#tables.set(descriptor.name, table);
     return table;
+  }
+
+  #claimKeyGroup(keyGroup: number, path: string): void {
+    const { start, end } = this.keyGroupRange;
+    // Invariants: the job manager assigns each key group of the range exactly once.
+    if (!(keyGroup >= start && keyGroup <= end)) {
+      throw new RangeError(
+        `restored key group ${keyGroup} from ${path} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}' (a bug in state assignment)`,
+      );
+    }
+    if (this.#restoredGroups.has(keyGroup)) {
+      throw new RangeError(
+        `key group ${keyGroup} of operator '${this.operatorId}' was restored twice (again from ${path}; a bug in state assignment)`,
+      );
+    }
+    this.#restoredGroups.add(keyGroup);
+  }
+
+  #releaseSnapshot(): void {
+    this.#snapshotsPending--;
+    if (this.#snapshotsPending > 0 || this.#disposed) return;
+    for (const table of this.#tables.values()) table.releaseShares();
   }
 
   #rejectKeyGroup(key: unknown, keyGroup: number): never {
@@ -229,6 +327,21 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}'; the key was routed to the wrong subtask (a bug)`,
     );
   }
+}
+
+/** The serializers a descriptor names; unset ones fall back to the default in StateTable. */
+function serializersOf(descriptor: StateDescriptorLike): {
+  valueSerializer?: TypeSerializer<unknown>;
+  mapKeySerializer?: TypeSerializer<unknown>;
+} {
+  const declared = descriptor as {
+    serializer?: TypeSerializer<unknown>;
+    keySerializer?: TypeSerializer<unknown>;
+    valueSerializer?: TypeSerializer<unknown>;
+  };
+  return descriptor.kind === 'map'
+    ? { valueSerializer: declared.valueSerializer, mapKeySerializer: declared.keySerializer }
+    : { valueSerializer: declared.serializer };
 }
 
 function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): boolean {

@@ -16,7 +16,8 @@ export class HeapListState<T> implements ListState<T>, InternalKvState {
   }
 
   get(): T[] {
-    const list = this.#table.get(this.#namespace) as T[] | undefined;
+    // getMutable: the copy is shallow, so callers can reach (and mutate) the elements.
+    const list = this.#table.getMutable(this.#namespace) as T[] | undefined;
     return list === undefined ? [] : list.slice();
   }
 

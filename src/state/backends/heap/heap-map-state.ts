@@ -24,8 +24,13 @@ export class HeapMapState<K, V> implements MapState<K, V>, InternalKvState {
     return this.#table.get(this.#namespace) as Map<MapKey, V> | undefined;
   }
 
+  /** For reads that hand values to user code, which may mutate them in place. */
+  #mutableMap(): Map<MapKey, V> | undefined {
+    return this.#table.getMutable(this.#namespace) as Map<MapKey, V> | undefined;
+  }
+
   get(key: K): V | undefined {
-    return this.#map()?.get(toMapKey(key));
+    return this.#mutableMap()?.get(toMapKey(key));
   }
 
   put(key: K, value: V): void {
@@ -52,7 +57,7 @@ export class HeapMapState<K, V> implements MapState<K, V>, InternalKvState {
   }
 
   entries(): IterableIterator<[K, V]> {
-    const map = this.#map();
+    const map = this.#mutableMap();
     return map === undefined ? emptyIterator() : mapEntries(map);
   }
 
@@ -62,7 +67,7 @@ export class HeapMapState<K, V> implements MapState<K, V>, InternalKvState {
   }
 
   values(): IterableIterator<V> {
-    const map = this.#map();
+    const map = this.#mutableMap();
     return map === undefined ? emptyIterator() : map.values();
   }
 

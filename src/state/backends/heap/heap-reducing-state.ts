@@ -19,11 +19,12 @@ export class HeapReducingState<T> implements ReducingState<T>, InternalKvState {
   }
 
   get(): T | undefined {
-    return this.#table.get(this.#namespace) as T | undefined;
+    return this.#table.getMutable(this.#namespace) as T | undefined;
   }
 
   add(value: T): void {
-    const stored = this.#table.get(this.#namespace) as T | undefined;
+    // getMutable: a reduce function may mutate its first argument in place.
+    const stored = this.#table.getMutable(this.#namespace) as T | undefined;
     this.#table.set(this.#namespace, stored === undefined ? value : this.#reduce(stored, value));
   }
 

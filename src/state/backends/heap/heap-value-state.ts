@@ -23,7 +23,8 @@ export class HeapValueState<T> implements ValueState<T>, InternalKvState {
   }
 
   value(): T | undefined {
-    const value = this.#table.get(this.#namespace);
+    // getMutable: callers may mutate an object value and update with it (or not).
+    const value = this.#table.getMutable(this.#namespace);
     return value !== undefined ? (value as T) : defaultValueOf(this.#defaultValue);
   }
 

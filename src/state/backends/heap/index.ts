@@ -4,10 +4,11 @@ export {
   type HeapKeyedStateBackendOptions,
   hashMapStateBackend,
 } from './heap-keyed-state-backend.ts';
+export { HeapKeyedStateSnapshot } from './heap-keyed-state-snapshot.ts';
 export {
   HeapOperatorStateStore,
   type ListDistributionMode,
   type OperatorListStateData,
 } from './heap-operator-state-store.ts';
-export { type KeyGroupMaps, type Namespace, StateTable } from './state-table.ts';
+export { type CopyOnWriteStats, type KeyGroupMaps, type Namespace, StateTable } from './state-table.ts';
 export { TTL_CLEANUP_ENTRIES_PER_ACCESS } from './ttl.ts';

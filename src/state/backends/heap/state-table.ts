@@ -1,9 +1,12 @@
 /** The entries of one keyed state on the heap, one map per key group, ready for copy-on-write snapshots. */
 import type { StateDescriptor, StateTtlConfig } from '../../descriptors.ts';
 import { VOID_NAMESPACE } from '../../keyed-state.ts';
+import { fromBytes, toBytes } from '../../serializers/serialize-to-bytes.ts';
+import type { TypeSerializer } from '../../serializers/type-serializer.ts';
+import { copyValue, valueSerializer } from '../../serializers/value-serializer.ts';
 import type { CurrentKey } from './current-key.ts';
 import { fromMapKey, type MapKey } from './map-key.ts';
-import { TTL_CLEANUP_ENTRIES_PER_ACCESS, type TtlCellOps } from './ttl.ts';
+import { TTL_CLEANUP_ENTRIES_PER_ACCESS, TtlCell, type TtlCellOps } from './ttl.ts';
 
 /** Window operators scope state to a window; everything else uses VOID_NAMESPACE. */
 export type Namespace = string | number;
@@ -12,6 +15,16 @@ export type Namespace = string | number;
 export interface KeyGroupMaps {
   readonly voidMap: ReadonlyMap<MapKey, unknown> | undefined;
   readonly namespaceMap: ReadonlyMap<MapKey, ReadonlyMap<Namespace, unknown>> | undefined;
+}
+
+/** Work copy-on-write has done since the table was created: counts, for tests and metrics. */
+export interface CopyOnWriteStats {
+  /** Groups whose maps were copied because they were shared with a snapshot. */
+  readonly groupsCopied: number;
+  /** Entries (keys of the void and namespace maps) those copies took over. */
+  readonly cellsCopied: number;
+  /** Values (or elements) deep-copied because user code might mutate them in place. */
+  readonly valuesCopied: number;
 }
 
 /**
@@ -27,16 +40,34 @@ export interface KeyGroupMaps {
  * Every write goes through `#ownVoidMap`/`#ownNamespaceMap`, which first copy a shared
  * group (its maps, and the list arrays and Maps inside, which handles mutate in place), so
  * what was handed out never changes.
+ *
+ * User values are shared too, and user code may mutate them in place (an aggregate
+ * function's accumulator, an object read from value state and updated with itself). So
+ * while a snapshot is pending, handles read values that user code gets to see through
+ * `getMutable`, which deep-copies each object value once per snapshot (on its first such
+ * read) and stores the copy in the live table: O(values read), not O(state). Once
+ * `releaseShares()` says no snapshot is pending, nothing is copied at all.
  */
 export class StateTable {
   readonly name: string;
   readonly kind: StateDescriptor['kind'];
   readonly ttl: StateTtlConfig | undefined;
+  /** Values, list elements, map values, accumulators: the descriptor's serializer or the default. */
+  readonly valueSerializer: TypeSerializer<unknown>;
+  /** Map state's user-map keys. */
+  readonly mapKeySerializer: TypeSerializer<unknown>;
   readonly #current: CurrentKey;
   readonly #ttlOps: TtlCellOps | undefined;
   #voidMaps: (Map<MapKey, unknown> | undefined)[];
   #namespaceMaps: (Map<MapKey, Map<Namespace, unknown>> | undefined)[];
   #shared: Uint8Array;
+  /** 1 while a pending snapshot may reference the group's values (group maps copied or not). */
+  #valuesShared: Uint8Array;
+  /** Values deep-copied since the last snapshot: no pending snapshot references them. */
+  #owned = new WeakSet<object>();
+  #groupsCopied = 0;
+  #cellsCopied = 0;
+  #valuesCopied = 0;
   // Incremental TTL cleanup: a cursor over (group, void map then namespace map, key).
   #cursorGroup = 0;
   #cursorNamespaced = false;
@@ -50,15 +81,30 @@ export class StateTable {
     readonly ttlOps: TtlCellOps | undefined;
     readonly current: CurrentKey;
     readonly groupCount: number;
+    readonly valueSerializer?: TypeSerializer<unknown>;
+    readonly mapKeySerializer?: TypeSerializer<unknown>;
   }) {
     this.name = options.name;
     this.kind = options.kind;
     this.ttl = options.ttl;
+    this.valueSerializer = options.valueSerializer ?? valueSerializer;
+    this.mapKeySerializer = options.mapKeySerializer ?? valueSerializer;
     this.#ttlOps = options.ttlOps;
     this.#current = options.current;
     this.#voidMaps = new Array(options.groupCount).fill(undefined);
     this.#namespaceMaps = new Array(options.groupCount).fill(undefined);
     this.#shared = new Uint8Array(options.groupCount);
+    this.#valuesShared = new Uint8Array(options.groupCount);
+  }
+
+  /** How expired parts of this TTL state's cells are found; undefined without TTL. */
+  get ttlOps(): TtlCellOps | undefined {
+    return this.#ttlOps;
+  }
+
+  /** Number of key groups (the backend's range size). */
+  get groupCount(): number {
+    return this.#voidMaps.length;
   }
 
   /** The current key's cell in `namespace`. Handles must not mutate it: see `getForUpdate`. */
@@ -76,6 +122,19 @@ export class StateTable {
     const current = this.#current;
     if (this.#shared[current.groupIndex] === 1) this.#unshare(current.groupIndex);
     return this.get(namespace);
+  }
+
+  /**
+   * Like `get`, for reads that hand values to user code, which may mutate them in place:
+   * while a snapshot may reference the cell's object values, they are deep-copied first
+   * (once per snapshot) and the copy replaces them in the live table.
+   */
+  getMutable(namespace: Namespace): unknown {
+    const cell = this.get(namespace);
+    if (cell === undefined || this.#valuesShared[this.#current.groupIndex] === 0) return cell;
+    const owned = this.#ownValues(cell);
+    if (owned !== cell) this.set(namespace, owned);
+    return owned;
   }
 
   set(namespace: Namespace, cell: unknown): void {
@@ -168,7 +227,41 @@ export class StateTable {
       groups.push({ voidMap: this.#voidMaps[groupIndex], namespaceMap: this.#namespaceMaps[groupIndex] });
     }
     this.#shared.fill(1);
+    this.#valuesShared.fill(1);
+    // Copies made for an earlier snapshot are in this one: they need copying again.
+    this.#owned = new WeakSet();
     return groups;
+  }
+
+  /** No snapshot is pending any more: the live table may mutate everything in place again. O(key groups). */
+  releaseShares(): void {
+    this.#shared.fill(0);
+    this.#valuesShared.fill(0);
+  }
+
+  copyStats(): CopyOnWriteStats {
+    return {
+      groupsCopied: this.#groupsCopied,
+      cellsCopied: this.#cellsCopied,
+      valuesCopied: this.#valuesCopied,
+    };
+  }
+
+  /**
+   * Puts a restored cell at (group, key, namespace), with no current key involved. Throws a
+   * RangeError if the cell is already there (a key restored twice: corrupt input).
+   */
+  restoreCell(groupIndex: number, mapKey: MapKey, namespace: Namespace, cell: unknown): void {
+    if (namespace === VOID_NAMESPACE) {
+      const map = this.#ownVoidMap(groupIndex);
+      if (map.has(mapKey)) throw new RangeError(`a key appears twice in state '${this.name}'`);
+      map.set(mapKey, cell);
+      return;
+    }
+    if (this.#namespaceMaps[groupIndex]?.get(mapKey)?.has(namespace) === true) {
+      throw new RangeError(`a key and namespace appear twice in state '${this.name}'`);
+    }
+    this.#setNamespaced(groupIndex, mapKey, namespace, cell);
   }
 
   /** Drops every entry; afterwards reads find nothing and writes throw. */
@@ -176,6 +269,7 @@ export class StateTable {
     this.#voidMaps = [];
     this.#namespaceMaps = [];
     this.#shared = new Uint8Array(0);
+    this.#valuesShared = new Uint8Array(0);
     this.#cursorMap = undefined;
     this.#cursorKeys = undefined;
   }
@@ -285,6 +379,66 @@ export class StateTable {
       this.#namespaceMaps[groupIndex] = copy;
     }
     this.#shared[groupIndex] = 0;
+    this.#groupsCopied++;
+    this.#cellsCopied += (voidMap?.size ?? 0) + (namespaceMap?.size ?? 0);
+  }
+
+  /** The cell with every object value it holds owned by the live table (the cell itself if it already is). */
+  #ownValues(cell: unknown): unknown {
+    const ttl = this.ttl !== undefined;
+    switch (this.kind) {
+      case 'list': {
+        const list = cell as unknown[];
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < list.length; i++) {
+          const element = this.#ownValue(list[i], ttl);
+          if (element !== list[i]) (copy ??= list.slice())[i] = element;
+        }
+        return copy ?? cell;
+      }
+      case 'map': {
+        const map = cell as Map<MapKey, unknown>;
+        let copy: Map<MapKey, unknown> | undefined;
+        for (const [mapKey, value] of map) {
+          const owned = this.#ownValue(value, ttl);
+          if (owned !== value) (copy ??= new Map(map)).set(mapKey, owned);
+        }
+        return copy ?? cell;
+      }
+      default:
+        return this.#ownValue(cell, ttl);
+    }
+  }
+
+  /** A value (or TtlCell of one) whose object value no pending snapshot references. */
+  #ownValue(stored: unknown, ttl: boolean): unknown {
+    const value = ttl ? (stored as TtlCell<unknown>).value : stored;
+    if (typeof value !== 'object' || value === null || this.#owned.has(value)) return stored;
+    const copy = this.#deepCopy(value);
+    if (copy === value) return stored;
+    this.#owned.add(copy as object);
+    this.#valuesCopied++;
+    return ttl ? new TtlCell(copy, (stored as TtlCell<unknown>).expiresAtMs) : copy;
+  }
+
+  /**
+   * `copyValue` for what the default serializer supports; a round trip through the state's
+   * own serializer for values only it understands (class instances). If neither works the
+   * value stays shared: the snapshot's serialization will fail and report it, rather than a
+   * user's read failing here.
+   */
+  #deepCopy(value: object): unknown {
+    try {
+      return copyValue(value);
+    } catch {
+      const serializer = this.valueSerializer;
+      if (serializer === valueSerializer) return value;
+      try {
+        return fromBytes(serializer, toBytes(serializer, value));
+      } catch {
+        return value;
+      }
+    }
   }
 
   /** Containers handles mutate in place are copied; values (and immutable TtlCells) are shared. */

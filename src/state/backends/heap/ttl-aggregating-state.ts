@@ -31,7 +31,7 @@ export class TtlAggregatingState<IN, ACC, OUT> implements AggregatingState<IN, O
 
   add(value: IN): void {
     const nowMs = this.#policy.now();
-    const stored = liveTtlValue<ACC>(this.#table, this.#namespace, nowMs, true);
+    const stored = liveTtlValue<ACC>(this.#table, this.#namespace, nowMs);
     const accumulator = stored === undefined ? this.#aggregate.createAccumulator() : stored;
     this.#table.set(this.#namespace, this.#policy.fresh(this.#aggregate.add(value, accumulator), nowMs));
     this.#table.cleanupStep(nowMs);

@@ -25,7 +25,7 @@ export class TtlListState<T> implements ListState<T>, InternalKvState {
   get(): T[] {
     const policy = this.#policy;
     const nowMs = policy.now();
-    const list = this.#table.get(this.#namespace) as TtlCell<T>[] | undefined;
+    const list = this.#table.getMutable(this.#namespace) as TtlCell<T>[] | undefined;
     const result: T[] = [];
     if (list !== undefined) {
       const kept: TtlCell<T>[] = [];

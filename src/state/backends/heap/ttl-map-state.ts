@@ -87,7 +87,9 @@ export class TtlMapState<K, V> implements MapState<K, V>, InternalKvState {
   }
 
   #read(mapKey: MapKey, nowMs: number): V | typeof ABSENT {
-    const cell = (this.#table.get(this.#namespace) as Map<MapKey, TtlCell<V>> | undefined)?.get(mapKey);
+    const cell = (this.#table.getMutable(this.#namespace) as Map<MapKey, TtlCell<V>> | undefined)?.get(
+      mapKey,
+    );
     if (cell === undefined) return ABSENT;
     if (isExpired(cell, nowMs)) {
       this.#remove(mapKey);
@@ -100,7 +102,7 @@ export class TtlMapState<K, V> implements MapState<K, V>, InternalKvState {
   #readAll(): [K, V][] {
     const policy = this.#policy;
     const nowMs = policy.now();
-    const map = this.#table.get(this.#namespace) as Map<MapKey, TtlCell<V>> | undefined;
+    const map = this.#table.getMutable(this.#namespace) as Map<MapKey, TtlCell<V>> | undefined;
     const result: [K, V][] = [];
     if (map !== undefined) {
       const kept = new Map<MapKey, TtlCell<V>>();

@@ -31,7 +31,7 @@ export class TtlReducingState<T> implements ReducingState<T>, InternalKvState {
 
   add(value: T): void {
     const nowMs = this.#policy.now();
-    const stored = liveTtlValue<T>(this.#table, this.#namespace, nowMs, false);
+    const stored = liveTtlValue<T>(this.#table, this.#namespace, nowMs);
     const reduced = stored === undefined ? value : this.#reduce(stored, value);
     this.#table.set(this.#namespace, this.#policy.fresh(reduced, nowMs));
     this.#table.cleanupStep(nowMs);

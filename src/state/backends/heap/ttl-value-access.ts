@@ -12,7 +12,8 @@ export function readTtlValue<V>(
   policy: TtlPolicy,
   nowMs: number,
 ): V | undefined {
-  const cell = table.get(namespace) as TtlCell<V> | undefined;
+  // getMutable: the value goes to user code, which may mutate it in place.
+  const cell = table.getMutable(namespace) as TtlCell<V> | undefined;
   if (cell === undefined) return undefined;
   if (isExpired(cell, nowMs)) {
     table.delete(namespace);
@@ -24,15 +25,10 @@ export function readTtlValue<V>(
 
 /**
  * The live value a write merges into (reduce, aggregate). Expired data is never merged,
- * whatever the visibility: a write must not resurrect it. `forUpdate` for accumulators that
- * the aggregate function may mutate in place.
+ * whatever the visibility: a write must not resurrect it. Read with `getMutable`: reduce and
+ * aggregate functions may mutate what they are given in place.
  */
-export function liveTtlValue<V>(
-  table: StateTable,
-  namespace: Namespace,
-  nowMs: number,
-  forUpdate: boolean,
-): V | undefined {
-  const cell = (forUpdate ? table.getForUpdate(namespace) : table.get(namespace)) as TtlCell<V> | undefined;
+export function liveTtlValue<V>(table: StateTable, namespace: Namespace, nowMs: number): V | undefined {
+  const cell = table.getMutable(namespace) as TtlCell<V> | undefined;
   return cell === undefined || isExpired(cell, nowMs) ? undefined : cell.value;
 }

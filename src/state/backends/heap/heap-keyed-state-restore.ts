@@ -1,0 +1,62 @@
+/** Restoring raw keyed state chunks into a heap state table once the operator registers the state. */
+
+import {
+  checkChunkCompatible,
+  type DecodedPayload,
+  decodeStateChunk,
+  type RegisteredStateInfo,
+  type TimedMapEntry,
+  type TimedValue,
+} from '../../snapshot/keyed-state-decoding.ts';
+import type { RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
+import { toMapKey } from './map-key.ts';
+import type { StateTable } from './state-table.ts';
+import { TtlCell } from './ttl.ts';
+
+/**
+ * Checks every chunk against the table's registration (kind, TTL, serializers), then decodes
+ * them into the table. `chunks` is indexed by `keyGroup - rangeStart`.
+ */
+export function restoreStateTable(
+  table: StateTable,
+  chunks: readonly (RawKeyedStateChunk | undefined)[],
+  maxParallelism: number,
+  rangeStart: number,
+): void {
+  const registered: RegisteredStateInfo = {
+    name: table.name,
+    kind: table.kind,
+    hasTtl: table.ttl !== undefined,
+    valueSerializer: table.valueSerializer,
+    mapKeySerializer: table.kind === 'map' ? table.mapKeySerializer : undefined,
+  };
+  for (const chunk of chunks) if (chunk !== undefined) checkChunkCompatible(chunk, registered);
+  for (const chunk of chunks) {
+    if (chunk === undefined) continue;
+    const groupIndex = chunk.keyGroup - rangeStart;
+    decodeStateChunk(chunk, registered, maxParallelism, (key, namespace, payload) => {
+      const cell = toCell(registered, payload);
+      if (cell !== undefined) table.restoreCell(groupIndex, toMapKey(key), namespace, cell);
+    });
+  }
+}
+
+function toCell(registered: RegisteredStateInfo, payload: DecodedPayload): unknown {
+  const timed = (entry: TimedValue): unknown =>
+    registered.hasTtl ? new TtlCell(entry.value, entry.expiresAtMs!) : entry.value;
+  switch (registered.kind) {
+    case 'list':
+      return (payload as readonly TimedValue[]).map(timed);
+    case 'map': {
+      const entries = payload as readonly TimedMapEntry[];
+      const map = new Map(entries.map((entry) => [toMapKey(entry.key), timed(entry)]));
+      if (map.size !== entries.length) throw new RangeError('a user-map key appears twice in one map');
+      return map;
+    }
+    default: {
+      const single = payload as TimedValue;
+      // The heap keeps "no value" as no cell (a reduce function that returned undefined).
+      return single.value === undefined ? undefined : timed(single);
+    }
+  }
+}
