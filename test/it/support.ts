@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type InputStatus,
+  type MapFunctionObject,
   type ReaderOutput,
+  type RuntimeContext,
   SeededRandom,
   type Source,
   type SourceReader,
@@ -47,6 +49,21 @@ export function testSeed(): number {
   return fixed === undefined ? (Math.random() * 2 ** 31) >>> 0 : Number(fixed);
 }
 
+/** A rich map that tags each record with its subtask: `open` runs per subtask, on a per-subtask copy. */
+export class TagSubtask<T, R> implements MapFunctionObject<T, R> {
+  subtask = -1;
+  readonly tag: (value: T, subtask: number) => R;
+  constructor(tag: (value: T, subtask: number) => R) {
+    this.tag = tag;
+  }
+  open(context: RuntimeContext): void {
+    this.subtask = context.subtaskIndex;
+  }
+  map(value: T): R {
+    return this.tag(value, this.subtask);
+  }
+}
+
 /** Polls `condition` between event-loop turns; fails (with `what`) only if it never holds. */
 export async function waitFor(condition: () => boolean, what: string, attemptsMax = 5_000): Promise<void> {
   for (let attempt = 0; attempt < attemptsMax; attempt++) {
@@ -69,19 +86,23 @@ export async function withTempDir<R>(body: (dir: string) => Promise<R>): Promise
 interface GateSplit extends SourceSplit {}
 
 /**
- * A one-subtask source that emits its elements, then holds the job open (reporting nothing
- * available) until `release()`, then ends. Lets a test act while every record is in the job
- * and the job is still running, e.g. advance a ManualClock to fire processing-time timers.
+ * A one-subtask source that emits `elements`, then holds the job open (reporting nothing
+ * available) until `release()`, then emits `afterRelease` and ends. Lets a test act while the
+ * job is running with a known prefix of its input, e.g. advance a ManualClock to fire
+ * processing-time timers, or hold one input back until the other has been seen.
  */
 export class GatedSource<T> implements Source<T, GateSplit> {
   readonly boundedness = 'bounded';
   readonly maxParallelism = 1;
   readonly #elements: readonly T[];
+  /** Elements from this index on wait for the release. */
+  readonly #gateIndex: number;
   #released = false;
   #onRelease: (() => void)[] = [];
 
-  constructor(elements: readonly T[]) {
-    this.#elements = elements;
+  constructor(elements: readonly T[], afterRelease: readonly T[] = []) {
+    this.#elements = [...elements, ...afterRelease];
+    this.#gateIndex = elements.length;
   }
 
   release(): void {
@@ -104,9 +125,10 @@ export class GatedSource<T> implements Source<T, GateSplit> {
       },
       pollNext(output: ReaderOutput<T>, maxRecords: number): InputStatus {
         if (!owned) return 'end-of-input';
-        const end = Math.min(elements.length, index + maxRecords);
+        const limit = gate.#released ? elements.length : gate.#gateIndex;
+        const end = Math.min(limit, index + maxRecords);
         while (index < end) output.collect(elements[index++]);
-        if (index < elements.length) return 'more-available';
+        if (index < limit) return 'more-available';
         return gate.#released ? 'end-of-input' : 'nothing-available';
       },
       isAvailable(): Promise<void> {
