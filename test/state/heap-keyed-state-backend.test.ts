@@ -7,6 +7,14 @@ import {
   TTL_CLEANUP_ENTRIES_PER_ACCESS,
 } from '../../src/state/backends/heap/index.ts';
 import { assignToKeyGroup } from '../../src/state/key-groups.ts';
+import { numberSerializer } from '../../src/state/serializers/index.ts';
+import type { TypeSerializer } from '../../src/state/serializers/type-serializer.ts';
+import {
+  KeyedStateFileWriter,
+  readKeyedStateFile,
+  SnapshotWriteError,
+  writeKeyedStateFile,
+} from '../../src/state/snapshot/index.ts';
 import { listState, mapState, valueState } from '../../src/state/state-descriptors-factory.ts';
 import { runKeyedStateBackendConformance } from './keyed-state-backend-conformance.ts';
 
@@ -176,5 +184,199 @@ describe('heap backend after dispose', () => {
     expect(() => state.update(2)).toThrow(/disposed/);
     expect(state.value()).toBeUndefined();
     expect(() => backend.getValueState(valueState<number>('w'))).toThrow(/disposed/);
+  });
+});
+
+describe('heap snapshots: cost of the synchronous part and copy-on-write', () => {
+  /** Counts the items every Map iteration yields while `run` runs. */
+  function countMapItemsVisited(run: () => void): number {
+    const proto = Map.prototype as unknown as Record<string | symbol, (...args: unknown[]) => unknown>;
+    const names: (string | symbol)[] = ['entries', 'keys', 'values', Symbol.iterator];
+    const originals = names.map((name) => proto[name]);
+    const originalForEach = Map.prototype.forEach;
+    let count = 0;
+    names.forEach((name, i) => {
+      proto[name] = function (this: unknown, ...args: unknown[]) {
+        const iterator = originals[i].apply(this, args) as IterableIterator<unknown>;
+        const next = iterator.next.bind(iterator);
+        iterator.next = () => {
+          const result = next();
+          if (result.done !== true) count++;
+          return result;
+        };
+        return iterator;
+      };
+    });
+    Map.prototype.forEach = function (this: Map<unknown, unknown>, callback, thisArg) {
+      count += this.size;
+      originalForEach.call(this, callback, thisArg);
+    };
+    try {
+      run();
+    } finally {
+      names.forEach((name, i) => {
+        proto[name] = originals[i];
+      });
+      Map.prototype.forEach = originalForEach;
+    }
+    return count;
+  }
+
+  it('takes the synchronous part without visiting or serializing entries, and copies only groups written afterwards', () => {
+    const KEYS = 200_000;
+    let serialized = 0;
+    const counting: TypeSerializer<number> = {
+      ...numberSerializer,
+      serialize(value, out) {
+        serialized++;
+        numberSerializer.serialize(value, out);
+      },
+    };
+    const backend = heapBackend();
+    const state = backend.getValueState(valueState<number>('v', { serializer: counting }));
+    backend.getMapState(mapState<string, number>('m')); // registered, empty
+    const perGroup = new Array<number>(MAX_PARALLELISM).fill(0);
+    for (let i = 0; i < KEYS; i++) {
+      const keyGroup = assignToKeyGroup(i, MAX_PARALLELISM);
+      backend.setCurrentKey(i, keyGroup);
+      state.update(i);
+      perGroup[keyGroup]++;
+    }
+    const table = backend.stateTables().get('v')!;
+    const before = table.copyStats();
+
+    let snapshot: ReturnType<HeapKeyedStateBackend['snapshot']> | undefined;
+    const visited = countMapItemsVisited(() => {
+      snapshot = backend.snapshot();
+    });
+    // The registered states themselves (two), none of their 200k entries.
+    expect(visited).toBe(2);
+    expect(serialized).toBe(0);
+    expect(table.copyStats()).toEqual(before);
+
+    // One write after the snapshot copies exactly the written key's group.
+    const written = 7;
+    const writtenGroup = assignToKeyGroup(written, MAX_PARALLELISM);
+    backend.setCurrentKey(written, writtenGroup);
+    state.update(-1);
+    state.update(-2);
+    expect(table.copyStats()).toEqual({
+      groupsCopied: before.groupsCopied + 1,
+      cellsCopied: before.cellsCopied + perGroup[writtenGroup],
+      valuesCopied: 0,
+    });
+
+    const file = writeKeyedStateFile(snapshot!, []);
+    expect(serialized).toBe(KEYS);
+    snapshot!.release();
+    const restored = heapBackend();
+    restored.restore([readKeyedStateFile(file.bytes, 'cost.keyed')]);
+    const back = restored.getValueState(valueState<number>('v', { serializer: numberSerializer }));
+    restored.setCurrentKey(written, writtenGroup);
+    expect(back.value()).toBe(written);
+    expect([...restored.keys('v')]).toHaveLength(KEYS);
+  });
+
+  it('copies object values read after a snapshot once, and nothing once it is released', () => {
+    const backend = heapBackend();
+    const state = backend.getValueState(valueState<{ n: number }>('v'));
+    const counter = backend.getValueState(valueState<number>('c'));
+    at(backend, 'k');
+    state.update({ n: 1 });
+    counter.update(1);
+    const table = backend.stateTables().get('v')!;
+    const snapshot = backend.snapshot();
+    const first = state.value()!;
+    expect(state.value()).toBe(first); // the copy now belongs to the live table
+    counter.update(counter.value()! + 1); // primitives are never copied
+    expect(table.copyStats().valuesCopied).toBe(1);
+    expect(backend.stateTables().get('c')!.copyStats().valuesCopied).toBe(0);
+    // Mutating without update changes live state (heap semantics), never the snapshot.
+    first.n = 50;
+    expect(state.value()).toEqual({ n: 50 });
+    const file = writeKeyedStateFile(snapshot, []);
+    snapshot.release();
+    const before = table.copyStats();
+    state.value()!.n = 60;
+    state.update({ n: 61 });
+    expect(table.copyStats()).toEqual(before);
+    const restored = heapBackend();
+    restored.restore([readKeyedStateFile(file.bytes, 'f')]);
+    const back = restored.getValueState(valueState<{ n: number }>('v'));
+    at(restored, 'k');
+    expect(back.value()).toEqual({ n: 1 });
+  });
+
+  it('copies class instances a custom serializer understands by a round trip through it', () => {
+    class Point {
+      x: number;
+      y: number;
+      constructor(x: number, y: number) {
+        this.x = x;
+        this.y = y;
+      }
+    }
+    const pointSerializer: TypeSerializer<Point> = {
+      id: 'test.point',
+      version: 1,
+      serialize: (point, out) => {
+        out.writeFloat64(point.x);
+        out.writeFloat64(point.y);
+      },
+      deserialize: (input) => new Point(input.readFloat64(), input.readFloat64()),
+    };
+    const backend = heapBackend();
+    const state = backend.getValueState(valueState<Point>('p', { serializer: pointSerializer }));
+    at(backend, 'k');
+    state.update(new Point(1, 2));
+    const snapshot = backend.snapshot();
+    const point = state.value()!;
+    expect(point).toBeInstanceOf(Point);
+    point.x = 100;
+    state.update(point);
+    const file = writeKeyedStateFile(snapshot, []);
+    snapshot.release();
+    const restored = heapBackend();
+    restored.restore([readKeyedStateFile(file.bytes, 'f')]);
+    at(restored, 'k');
+    expect(restored.getValueState(valueState<Point>('p', { serializer: pointSerializer })).value()).toEqual(
+      new Point(1, 2),
+    );
+  });
+
+  it('reports a value the serializer cannot write, naming state and key group; the snapshot can still be released', () => {
+    const backend = heapBackend();
+    const state = backend.getValueState(valueState<unknown>('bad'));
+    at(backend, 'k');
+    state.update({ callback: () => 1 });
+    const snapshot = backend.snapshot();
+    expect(() => writeKeyedStateFile(snapshot, [])).toThrow(SnapshotWriteError);
+    expect(() => writeKeyedStateFile(snapshot, [])).toThrow(
+      new RegExp(
+        `state 'bad' in key group ${assignToKeyGroup('k', MAX_PARALLELISM)} could not be written.*value.callback is a function`,
+      ),
+    );
+    snapshot.release();
+    snapshot.release(); // idempotent
+    expect(() => writeKeyedStateFile(snapshot, [])).toThrow(/after its release/);
+    state.update({ ok: true });
+    expect(() => writeKeyedStateFile(backend.snapshot(), [])).not.toThrow();
+  });
+
+  it('writes slices of key groups with KeyedStateFileWriter, the same bytes as in one go', () => {
+    const backend = heapBackend();
+    const state = backend.getListState(listState<number>('l'));
+    for (let i = 0; i < 500; i++) {
+      at(backend, i);
+      state.add(i);
+    }
+    const snapshot = backend.snapshot();
+    const whole = writeKeyedStateFile(snapshot, []);
+    const writer = new KeyedStateFileWriter(snapshot, []);
+    let steps = 1;
+    while (!writer.step(10)) steps++;
+    expect(steps).toBe(Math.ceil(MAX_PARALLELISM / 10));
+    expect(writer.finish()).toEqual(whole);
+    snapshot.release();
   });
 });

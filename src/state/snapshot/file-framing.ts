@@ -51,14 +51,14 @@ export function checkPreamble(
   if (bytes.length < FILE_PREAMBLE_BYTES) {
     throw new CorruptSnapshotError(
       path,
-      `truncated: ${bytes.length} bytes cannot hold a ${kind} file's ${FILE_PREAMBLE_BYTES}-byte magic and version`,
+      `truncated: ${bytes.length} bytes cannot hold ${withArticle(kind)} file's ${FILE_PREAMBLE_BYTES}-byte magic and version`,
     );
   }
   for (let i = 0; i < magic.length; i++) {
     if (bytes[i] !== magic[i]) {
       throw new CorruptSnapshotError(
         path,
-        `not a ${kind} file: magic is ${describeMagic(bytes.subarray(0, 8))}, expected ${describeMagic(magic)}`,
+        `not ${withArticle(kind)} file: magic is ${describeMagic(bytes.subarray(0, 8))}, expected ${describeMagic(magic)}`,
       );
     }
   }
@@ -76,7 +76,10 @@ export function checkPreamble(
 export function checkTrailer(bytes: Uint8Array, path: string, kind: string): void {
   const bodyEnd = bytes.length - FILE_TRAILER_BYTES;
   if (bodyEnd < FILE_PREAMBLE_BYTES) {
-    throw new CorruptSnapshotError(path, `truncated: ${bytes.length} bytes cannot hold a ${kind} file`);
+    throw new CorruptSnapshotError(
+      path,
+      `truncated: ${bytes.length} bytes cannot hold ${withArticle(kind)} file`,
+    );
   }
   const stored = new DataView(bytes.buffer, bytes.byteOffset + bodyEnd, 4).getUint32(0, true);
   const actual = crc32c(bytes, 0, bodyEnd);
@@ -86,6 +89,10 @@ export function checkTrailer(bytes: Uint8Array, path: string, kind: string): voi
       `checksum mismatch: the trailer says CRC-32C ${hex(stored)}, the ${bodyEnd} bytes before it have ${hex(actual)} (truncated or damaged)`,
     );
   }
+}
+
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 export function hex(value: number): string {
