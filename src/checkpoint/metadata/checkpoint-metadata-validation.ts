@@ -1,0 +1,296 @@
+/** Checks that parsed `_metadata` JSON has the shape of CheckpointMetadata, naming the path of every problem. */
+import type {
+  CheckpointMetadata,
+  KeyedStateHandle,
+  OperatorSnapshot,
+  OperatorSubtaskSnapshot,
+  StateFileHandle,
+} from '../snapshot-handles.ts';
+import { relativePathProblem } from '../storage/state-file-names.ts';
+
+/** Flink's upper bound for max parallelism (2^15): key groups are numbered below it. */
+export const MAX_PARALLELISM_LIMIT = 32_768;
+/** A report lists at most this many problems; the rest are counted. */
+const PROBLEMS_REPORTED_MAX = 20;
+const UINT32_MAX = 0xffff_ffff;
+
+/** The outcome of {@link parseCheckpointMetadata}. */
+export type MetadataParseResult =
+  | { readonly ok: true; readonly metadata: CheckpointMetadata }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+type Json = Record<string, unknown>;
+
+/** Collects problems as `path: what is wrong`, so a message points at the exact field. */
+class Checker {
+  readonly problems: string[] = [];
+  #dropped = 0;
+
+  fail(path: string, problem: string): undefined {
+    if (this.problems.length < PROBLEMS_REPORTED_MAX) this.problems.push(`${path}: ${problem}`);
+    else this.#dropped++;
+    return undefined;
+  }
+
+  finish(): string[] {
+    if (this.#dropped > 0) this.problems.push(`… and ${this.#dropped} more problem(s)`);
+    return this.problems;
+  }
+
+  object(value: unknown, path: string): Json | undefined {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Json;
+    return this.fail(path, value === undefined ? 'missing' : `expected an object, got ${typeOf(value)}`);
+  }
+
+  array(value: unknown, path: string): unknown[] | undefined {
+    if (Array.isArray(value)) return value;
+    return this.fail(path, value === undefined ? 'missing' : `expected an array, got ${typeOf(value)}`);
+  }
+
+  string(json: Json, key: string, path: string, nonEmpty = false): string | undefined {
+    const value = json[key];
+    if (typeof value !== 'string') {
+      return this.fail(
+        `${path}.${key}`,
+        value === undefined ? 'missing' : `expected a string, got ${typeOf(value)}`,
+      );
+    }
+    if (nonEmpty && value.length === 0) return this.fail(`${path}.${key}`, 'must not be empty');
+    return value;
+  }
+
+  integer(json: Json, key: string, path: string, min: number, max: number): number | undefined {
+    const value = json[key];
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+      return this.fail(
+        `${path}.${key}`,
+        value === undefined ? 'missing' : `expected an integer, got ${typeOf(value)}`,
+      );
+    }
+    if (value < min || value > max)
+      return this.fail(`${path}.${key}`, `${value} is outside [${min}, ${max}]`);
+    return value;
+  }
+
+  timestamp(json: Json, key: string, path: string): number | undefined {
+    const value = json[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+    return this.fail(`${path}.${key}`, value === undefined ? 'missing' : 'expected a non-negative number');
+  }
+
+  boolean(json: Json, key: string, path: string): boolean | undefined {
+    const value = json[key];
+    if (typeof value === 'boolean') return value;
+    return this.fail(
+      `${path}.${key}`,
+      value === undefined ? 'missing' : `expected a boolean, got ${typeOf(value)}`,
+    );
+  }
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
+/**
+ * Validates parsed JSON as {@link CheckpointMetadata} and rebuilds it with exactly the known
+ * fields. Beyond types it checks the invariants restore relies on: unique operator ids,
+ * subtask indexes inside the parallelism, disjoint key-group ranges inside max parallelism,
+ * one offset per key group plus the end, and relative paths that stay inside the checkpoint.
+ *
+ * @example
+ * ```ts
+ * const result = parseCheckpointMetadata(JSON.parse(text));
+ * if (!result.ok) throw new Error(result.problems.join('; '));
+ * ```
+ */
+export function parseCheckpointMetadata(json: unknown): MetadataParseResult {
+  const check = new Checker();
+  const root = check.object(json, 'metadata');
+  if (root === undefined) return { ok: false, problems: check.finish() };
+  const path = 'metadata';
+  if (root.formatVersion !== 1)
+    check.fail(`${path}.formatVersion`, `expected 1, got ${String(root.formatVersion)}`);
+  const jobId = check.string(root, 'jobId', path, true);
+  const jobName = check.string(root, 'jobName', path);
+  const checkpointId = check.integer(root, 'checkpointId', path, 0, Number.MAX_SAFE_INTEGER);
+  const kind = root.kind;
+  if (kind !== 'checkpoint' && kind !== 'savepoint') {
+    check.fail(
+      `${path}.kind`,
+      `expected 'checkpoint' or 'savepoint', got ${JSON.stringify(kind) ?? 'nothing'}`,
+    );
+  }
+  const triggerTimestampMs = check.timestamp(root, 'triggerTimestampMs', path);
+  const completedTimestampMs = check.timestamp(root, 'completedTimestampMs', path);
+  const maxParallelism = check.integer(root, 'maxParallelism', path, 1, MAX_PARALLELISM_LIMIT);
+  const operatorsJson = check.array(root.operators, `${path}.operators`) ?? [];
+  const operators: OperatorSnapshot[] = [];
+  const seenIds = new Set<string>();
+  operatorsJson.forEach((value, index) => {
+    const operatorPath = `${path}.operators[${index}]`;
+    const operator = parseOperator(check, value, operatorPath, maxParallelism ?? MAX_PARALLELISM_LIMIT, kind);
+    if (operator === undefined) return;
+    if (seenIds.has(operator.operatorId))
+      check.fail(`${operatorPath}.operatorId`, `duplicate '${operator.operatorId}'`);
+    seenIds.add(operator.operatorId);
+    operators.push(operator);
+  });
+  if (check.problems.length > 0) return { ok: false, problems: check.finish() };
+  const metadata: CheckpointMetadata = {
+    formatVersion: 1,
+    jobId: jobId!,
+    jobName: jobName!,
+    checkpointId: checkpointId!,
+    kind: kind as CheckpointMetadata['kind'],
+    triggerTimestampMs: triggerTimestampMs!,
+    completedTimestampMs: completedTimestampMs!,
+    maxParallelism: maxParallelism!,
+    operators,
+  };
+  return { ok: true, metadata };
+}
+
+function parseOperator(
+  check: Checker,
+  value: unknown,
+  path: string,
+  maxParallelism: number,
+  kind: unknown,
+): OperatorSnapshot | undefined {
+  const json = check.object(value, path);
+  if (json === undefined) return undefined;
+  const operatorId = check.string(json, 'operatorId', path, true);
+  const operatorName = check.string(json, 'operatorName', path);
+  const uid = json.uid === undefined || json.uid === null ? undefined : check.string(json, 'uid', path);
+  const parallelism = check.integer(json, 'parallelism', path, 1, maxParallelism);
+  const subtasksJson = check.array(json.subtasks, `${path}.subtasks`) ?? [];
+  const subtasks: OperatorSubtaskSnapshot[] = [];
+  const seenIndexes = new Set<number>();
+  subtasksJson.forEach((subtaskJson, index) => {
+    const subtaskPath = `${path}.subtasks[${index}]`;
+    const subtask = parseSubtask(check, subtaskJson, subtaskPath, parallelism ?? 1, maxParallelism, kind);
+    if (subtask === undefined) return;
+    if (seenIndexes.has(subtask.subtaskIndex)) {
+      check.fail(`${subtaskPath}.subtaskIndex`, `duplicate ${subtask.subtaskIndex}`);
+    }
+    seenIndexes.add(subtask.subtaskIndex);
+    subtasks.push(subtask);
+  });
+  checkDisjointRanges(check, subtasks, path);
+  if (operatorId === undefined || operatorName === undefined || parallelism === undefined) return undefined;
+  const operator: OperatorSnapshot = { operatorId, operatorName, parallelism, subtasks };
+  return uid === undefined ? operator : { operatorId, operatorName, uid, parallelism, subtasks };
+}
+
+function parseSubtask(
+  check: Checker,
+  value: unknown,
+  path: string,
+  parallelism: number,
+  maxParallelism: number,
+  kind: unknown,
+): OperatorSubtaskSnapshot | undefined {
+  const json = check.object(value, path);
+  if (json === undefined) return undefined;
+  const subtaskIndex = check.integer(json, 'subtaskIndex', path, 0, parallelism - 1);
+  const finished = check.boolean(json, 'finished', path);
+  const allowShared = kind === 'checkpoint';
+  const keyed =
+    json.keyed === undefined || json.keyed === null
+      ? undefined
+      : parseKeyed(check, json.keyed, `${path}.keyed`, maxParallelism, allowShared);
+  const operatorState =
+    json.operatorState === undefined || json.operatorState === null
+      ? undefined
+      : parseFile(check, json.operatorState, `${path}.operatorState`, allowShared);
+  if (subtaskIndex === undefined || finished === undefined) return undefined;
+  return { subtaskIndex, keyed, operatorState, finished };
+}
+
+function parseKeyed(
+  check: Checker,
+  value: unknown,
+  path: string,
+  maxParallelism: number,
+  allowShared: boolean,
+): KeyedStateHandle | undefined {
+  const json = check.object(value, path);
+  if (json === undefined) return undefined;
+  const file = parseFile(check, json.file, `${path}.file`, allowShared);
+  const rangePath = `${path}.keyGroupRange`;
+  const rangeJson = check.object(json.keyGroupRange, rangePath);
+  if (rangeJson === undefined) return undefined;
+  const start = check.integer(rangeJson, 'start', rangePath, 0, maxParallelism - 1);
+  const end = check.integer(rangeJson, 'end', rangePath, -1, maxParallelism - 1);
+  const offsetsJson = check.array(json.keyGroupOffsets, `${path}.keyGroupOffsets`);
+  if (file === undefined || start === undefined || end === undefined || offsetsJson === undefined)
+    return undefined;
+  const groups = Math.max(0, end - start + 1);
+  if (offsetsJson.length !== groups + 1) {
+    check.fail(
+      `${path}.keyGroupOffsets`,
+      `expected ${groups + 1} offsets (one per key group and the end), got ${offsetsJson.length}`,
+    );
+    return undefined;
+  }
+  const offsets: number[] = [];
+  for (let i = 0; i < offsetsJson.length; i++) {
+    const offset = offsetsJson[i];
+    const previous = i === 0 ? 0 : offsets[i - 1];
+    if (
+      typeof offset !== 'number' ||
+      !Number.isSafeInteger(offset) ||
+      offset < previous ||
+      offset > file.sizeBytes
+    ) {
+      check.fail(
+        `${path}.keyGroupOffsets[${i}]`,
+        `expected an integer in [${previous}, ${file.sizeBytes}], got ${String(offset)}`,
+      );
+      return undefined;
+    }
+    offsets.push(offset);
+  }
+  return { file, keyGroupRange: { start, end }, keyGroupOffsets: offsets };
+}
+
+function parseFile(
+  check: Checker,
+  value: unknown,
+  path: string,
+  allowShared: boolean,
+): StateFileHandle | undefined {
+  const json = check.object(value, path);
+  if (json === undefined) return undefined;
+  const relativePath = check.string(json, 'relativePath', path);
+  const sizeBytes = check.integer(json, 'sizeBytes', path, 0, Number.MAX_SAFE_INTEGER);
+  const crc = check.integer(json, 'crc32c', path, 0, UINT32_MAX);
+  if (relativePath === undefined || sizeBytes === undefined || crc === undefined) return undefined;
+  const problem = relativePathProblem(relativePath, allowShared);
+  if (problem !== undefined) return check.fail(`${path}.relativePath`, `'${relativePath}' ${problem}`);
+  return { relativePath, sizeBytes, crc32c: crc };
+}
+
+function checkDisjointRanges(
+  check: Checker,
+  subtasks: readonly OperatorSubtaskSnapshot[],
+  path: string,
+): void {
+  const ranges = subtasks
+    .filter(
+      (subtask) =>
+        subtask.keyed !== undefined && subtask.keyed.keyGroupRange.end >= subtask.keyed.keyGroupRange.start,
+    )
+    .map((subtask) => ({ index: subtask.subtaskIndex, range: subtask.keyed!.keyGroupRange }))
+    .sort((a, b) => a.range.start - b.range.start);
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i].range.start <= ranges[i - 1].range.end) {
+      check.fail(
+        `${path}.subtasks`,
+        `key-group ranges of subtasks ${ranges[i - 1].index} and ${ranges[i].index} overlap`,
+      );
+    }
+  }
+}

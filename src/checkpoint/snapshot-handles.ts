@@ -1,0 +1,91 @@
+/** Handles to what a checkpoint wrote: files with size and checksum, and what each operator subtask stored. */
+import type { KeyGroupRange } from '../state/key-group-range.ts';
+
+/** One file of a checkpoint, relative to the checkpoint's directory (so savepoints can move). */
+export interface StateFileHandle {
+  readonly relativePath: string;
+  readonly sizeBytes: number;
+  /** CRC-32C of the whole file as written (the file also carries its own trailer checksum). */
+  readonly crc32c: number;
+}
+
+/** Keyed state of one operator subtask: one file, one section per key group of its range. */
+export interface KeyedStateHandle {
+  readonly file: StateFileHandle;
+  readonly keyGroupRange: KeyGroupRange;
+  /** Byte offset of each key group's section, indexed by `keyGroup - keyGroupRange.start`; `offsets[n]` is the end. */
+  readonly keyGroupOffsets: readonly number[];
+}
+
+/** What one subtask of one operator contributed to a checkpoint. */
+export interface OperatorSubtaskSnapshot {
+  readonly subtaskIndex: number;
+  readonly keyed: KeyedStateHandle | undefined;
+  readonly operatorState: StateFileHandle | undefined;
+  /** The subtask had finished (end of input) when the checkpoint was taken. */
+  readonly finished: boolean;
+}
+
+/** Everything one operator (all its subtasks) stored in a checkpoint. */
+export interface OperatorSnapshot {
+  /** Identity for restore: the `.uid()` when given, else a stable hash of the graph position. */
+  readonly operatorId: string;
+  readonly operatorName: string;
+  /**
+   * The user's `.uid('…')` when the operator had one (then equal to `operatorId`); absent for a
+   * generated id. Optional and informational: `weir inspect` shows it.
+   */
+  readonly uid?: string;
+  readonly parallelism: number;
+  readonly subtasks: readonly OperatorSubtaskSnapshot[];
+}
+
+/** A checkpoint is taken automatically for recovery; a savepoint is triggered by a user and is self-contained. */
+export type SnapshotKind = 'checkpoint' | 'savepoint';
+
+/** The content of `_metadata`: a checkpoint exists exactly when this was committed. */
+export interface CheckpointMetadata {
+  readonly formatVersion: 1;
+  readonly jobId: string;
+  readonly jobName: string;
+  readonly checkpointId: number;
+  readonly kind: SnapshotKind;
+  readonly triggerTimestampMs: number;
+  readonly completedTimestampMs: number;
+  readonly maxParallelism: number;
+  readonly operators: readonly OperatorSnapshot[];
+}
+
+/**
+ * Every file a checkpoint references, in metadata order (operator, subtask, keyed before
+ * operator state).
+ *
+ * @example
+ * ```ts
+ * for (const file of referencedStateFiles(metadata)) console.log(file.relativePath, file.sizeBytes);
+ * ```
+ */
+export function referencedStateFiles(metadata: CheckpointMetadata): StateFileHandle[] {
+  const files: StateFileHandle[] = [];
+  for (const operator of metadata.operators) {
+    for (const subtask of operator.subtasks) {
+      if (subtask.keyed !== undefined) files.push(subtask.keyed.file);
+      if (subtask.operatorState !== undefined) files.push(subtask.operatorState);
+    }
+  }
+  return files;
+}
+
+/**
+ * Total bytes of state files a checkpoint references (not counting `_metadata`).
+ *
+ * @example
+ * ```ts
+ * console.log(`checkpoint ${metadata.checkpointId}: ${stateSizeBytes(metadata)} bytes`);
+ * ```
+ */
+export function stateSizeBytes(metadata: CheckpointMetadata): number {
+  let total = 0;
+  for (const file of referencedStateFiles(metadata)) total += file.sizeBytes;
+  return total;
+}
