@@ -14,6 +14,7 @@ import {
   readKeyedStateFile,
   SnapshotWriteError,
   writeKeyedStateFile,
+  writeKeyedStateFileInSlices,
 } from '../../src/state/snapshot/index.ts';
 import { listState, mapState, valueState } from '../../src/state/state-descriptors-factory.ts';
 import { runKeyedStateBackendConformance } from './keyed-state-backend-conformance.ts';
@@ -377,6 +378,36 @@ describe('heap snapshots: cost of the synchronous part and copy-on-write', () =>
     while (!writer.step(10)) steps++;
     expect(steps).toBe(Math.ceil(MAX_PARALLELISM / 10));
     expect(writer.finish()).toEqual(whole);
+    snapshot.release();
+  });
+});
+
+describe('writeKeyedStateFileInSlices', () => {
+  it('yields between slices and produces the same file', async () => {
+    const backend = heapBackend();
+    const state = backend.getValueState(valueState<number>('v'));
+    for (let i = 0; i < 300; i++) {
+      at(backend, i);
+      state.update(i);
+    }
+    const snapshot = backend.snapshot();
+    let yields = 0;
+    const sliced = await writeKeyedStateFileInSlices(snapshot, [], {
+      keyGroupsPerSlice: 32,
+      yieldToLoop: async () => {
+        yields++;
+        // Processing continues between slices and never reaches the snapshot.
+        at(backend, yields);
+        state.update(-1);
+      },
+    });
+    expect(yields).toBe(MAX_PARALLELISM / 32 - 1);
+    const restored = heapBackend();
+    restored.restore([readKeyedStateFile(sliced.bytes, 'sliced')]);
+    const back = restored.getValueState(valueState<number>('v'));
+    at(restored, 1);
+    expect(back.value()).toBe(1);
+    expect(sliced).toEqual(writeKeyedStateFile(snapshot, []));
     snapshot.release();
   });
 });

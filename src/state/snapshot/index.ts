@@ -25,6 +25,7 @@ export {
   writeEntryKey,
   writeExpiry,
   writeKeyedStateFile,
+  writeKeyedStateFileInSlices,
 } from './keyed-state-format.ts';
 export {
   type BroadcastStateContents,

@@ -2,7 +2,12 @@
 import { BinaryReader, BinaryWriter, crc32c } from '../../core/binary.ts';
 import type { StateDescriptor } from '../descriptors.ts';
 import type { KeyGroupRange } from '../key-group-range.ts';
-import { keyGroupRangeContains, keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../key-groups.ts';
+import {
+  assignToKeyGroup,
+  keyGroupRangeContains,
+  keyGroupRangeSize,
+  MAX_PARALLELISM_LIMIT,
+} from '../key-groups.ts';
 import { valueSerializer } from '../serializers/value-serializer.ts';
 import {
   checkPreamble,
@@ -54,6 +59,8 @@ const FILE_KIND = 'keyed state';
 export const KEYED_STATE_HEADER_BYTES = FILE_PREAMBLE_BYTES + 16;
 /** State names are identifiers chosen in code; anything longer is corrupt input. */
 export const STATE_NAME_CHARS_MAX = 1_000;
+/** Key groups serialized between yields by writeKeyedStateFileInSlices unless told otherwise. */
+export const DEFAULT_KEY_GROUPS_PER_SLICE = 8;
 /** Timer service names likewise. */
 export const TIMER_SERVICE_CHARS_MAX = 1_000;
 
@@ -246,6 +253,11 @@ export class KeyedStateFileWriter {
           `timer of service '${timer.service}' in key group ${timer.keyGroup} lies outside the snapshot's key-group range [${range.start}, ${range.end}] (a bug)`,
         );
       }
+      if (assignToKeyGroup(timer.key, maxParallelism) !== timer.keyGroup) {
+        throw new RangeError(
+          `timer of service '${timer.service}' says key group ${timer.keyGroup}, but its key belongs to key group ${assignToKeyGroup(timer.key, maxParallelism)} (a bug)`,
+        );
+      }
       let list = this.#timers.get(timer.keyGroup);
       if (list === undefined) this.#timers.set(timer.keyGroup, (list = []));
       list.push(timer);
@@ -310,6 +322,28 @@ export function writeKeyedStateFile(
   timers: readonly TimerSnapshotEntry[] = [],
 ): KeyedStateFile {
   return new KeyedStateFileWriter(snapshot, timers).finish();
+}
+
+/**
+ * `writeKeyedStateFile` in slices of `keyGroupsPerSlice` key groups, awaiting `yieldToLoop`
+ * between slices (by default a macrotask turn), so the mailbox keeps processing while a
+ * large snapshot is serialized. Does not release the snapshot.
+ *
+ * @example
+ * ```ts
+ * const file = await writeKeyedStateFileInSlices(snapshot, timers);
+ * snapshot.release();
+ * ```
+ */
+export async function writeKeyedStateFileInSlices(
+  snapshot: KeyedStateSnapshot,
+  timers: readonly TimerSnapshotEntry[] = [],
+  options: { readonly keyGroupsPerSlice?: number; readonly yieldToLoop?: () => Promise<void> } = {},
+): Promise<KeyedStateFile> {
+  const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const writer = new KeyedStateFileWriter(snapshot, timers);
+  while (!writer.step(options.keyGroupsPerSlice ?? DEFAULT_KEY_GROUPS_PER_SLICE)) await yieldToLoop();
+  return writer.finish();
 }
 
 /** The writer's half of the pair of checks: offsets cover the body exactly, in order. */
@@ -482,7 +516,7 @@ function readSection(
     }
     const timerCount = readCount(input, 'timer count', 10);
     const timers: TimerSnapshotEntry[] = [];
-    for (let i = 0; i < timerCount; i++) timers.push(readTimer(input, keyGroup));
+    for (let i = 0; i < timerCount; i++) timers.push(readTimer(input, keyGroup, header.maxParallelism));
     const stored = input.readU32('section checksum');
     const actual = crc32c(bytes, start, input.position - 4);
     if (stored !== actual) {
@@ -523,7 +557,7 @@ function readState(input: BinaryReader, keyGroup: number, path: string): RawKeye
   return { meta, keyGroup, entryCount, bytes: entries, path };
 }
 
-function readTimer(input: BinaryReader, keyGroup: number): TimerSnapshotEntry {
+function readTimer(input: BinaryReader, keyGroup: number, maxParallelism: number): TimerSnapshotEntry {
   const service = input.readString('timer service');
   if (service.length > TIMER_SERVICE_CHARS_MAX)
     throw new RangeError(`timer service name of ${service.length} characters`);
@@ -535,6 +569,9 @@ function readTimer(input: BinaryReader, keyGroup: number): TimerSnapshotEntry {
     throw new RangeError(`timer namespace is a ${typeof namespace}`);
   }
   const timestampMs = input.readFloat64('timer timestamp');
+  if (assignToKeyGroup(key, maxParallelism) !== keyGroup) {
+    throw new RangeError(`a timer's key does not belong to key group ${keyGroup}`);
+  }
   return {
     service,
     domain: domainCode === 0 ? 'event' : 'processing',
