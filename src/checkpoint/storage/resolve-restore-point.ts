@@ -206,7 +206,10 @@ async function resolveLatest(
   }
   const skipped =
     otherJobNames.size > 0
-      ? `; skipped checkpoints of other jobs: ${[...otherJobNames].map((n) => `'${n}'`).join(', ')}`
+      ? `; skipped checkpoints of other jobs: ${[...otherJobNames]
+          .sort()
+          .map((n) => `'${n}'`)
+          .join(', ')}`
       : '';
   if (damaged.length === 0) {
     return {
