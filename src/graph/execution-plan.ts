@@ -97,6 +97,7 @@ function deploy(
       graph.maxParallelism,
       subtaskIndex,
       options.random,
+      consumer.members[0].node.name,
     );
     // Key-group routing picks a consumer index, which equals the channel index only for all-to-all edges.
     if (out.partitioner.kind === 'key-group' && channels.length !== consumer.parallelism) {

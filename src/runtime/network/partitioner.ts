@@ -1,4 +1,5 @@
 /** Partitioners: which downstream channel(s) of an edge a record goes to. */
+import { describeError } from '../../core/errors.ts';
 import type { RandomSource } from '../../core/random.ts';
 import { assignToKeyGroup, operatorIndexForKeyGroup } from '../../state/key-groups.ts';
 
@@ -30,6 +31,8 @@ export function createChannelSelector(
   maxParallelism: number,
   subtaskIndex: number,
   random: RandomSource,
+  /** The operator the edge feeds: key selection errors name it, since it is what the user keyed. */
+  targetName = 'the keyed operator',
 ): ChannelSelector {
   switch (spec.kind) {
     case 'forward':
@@ -55,12 +58,15 @@ export function createChannelSelector(
       const selector = spec.keySelector;
       return {
         selectChannel: (value) => {
-          const key = selectKey(selector, value);
-          return operatorIndexForKeyGroup(
-            maxParallelism,
-            channelCount,
-            assignToKeyGroup(key, maxParallelism),
-          );
+          let keyGroup: number;
+          try {
+            keyGroup = assignToKeyGroup(selectKey(selector, value), maxParallelism);
+          } catch (error) {
+            // This runs in the upstream task, whose name the failure carries; say which keyBy it was.
+            const message = `keyBy() into '${targetName}': ${describeError(error)}`;
+            throw new KeySelectionError(message, { cause: error });
+          }
+          return operatorIndexForKeyGroup(maxParallelism, channelCount, keyGroup);
         },
       };
     }
