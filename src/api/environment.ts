@@ -1,9 +1,19 @@
 /** The entry point of a job: configuration, sources, and execution. */
 
+import { type CheckpointConfig, resolveCheckpointConfig } from '../checkpoint/checkpoint-config.ts';
+import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
+import { FileSystemCheckpointStorage } from '../checkpoint/storage/file-system-checkpoint-storage.ts';
+import { JobManagerCheckpointStorage } from '../checkpoint/storage/job-manager-checkpoint-storage.ts';
+import type { RestoreRequest } from '../checkpoint/storage/resolve-restore-point.ts';
 import type { JobClient, JobExecutionResult } from '../cluster/job-client.ts';
 import { type SourceAttachment, submitLocalJob } from '../cluster/local-job-manager.ts';
+import {
+  DEFAULT_RESTART_WITH_CHECKPOINTING,
+  type RestartStrategyConfig,
+} from '../cluster/restart-strategy.ts';
 import { type Clock, SystemClock } from '../core/clock.ts';
 import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
+import { type Logger, StreamLogger } from '../core/logger.ts';
 import { StreamGraph } from '../graph/stream-graph.ts';
 import { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
 import { hashMapStateBackend } from '../state/backends/heap/index.ts';
@@ -36,6 +46,18 @@ export interface EnvironmentOptions {
   readonly randomSeed?: number;
   /** Free-form job configuration; user functions read it via their RuntimeContext. */
   readonly configuration?: Readonly<Record<string, unknown>>;
+  /** Checkpointing; periodic checkpoints need `intervalMs`. Savepoints work either way. */
+  readonly checkpointing?: Partial<CheckpointConfig>;
+  /** Where checkpoints go: a directory (FileSystemCheckpointStorage) or a storage; default in memory. */
+  readonly checkpointStorage?: string | CheckpointStorage;
+  /** Default: none without checkpointing, else exponential delay (1 s to 60 s, 10 attempts). */
+  readonly restartStrategy?: RestartStrategyConfig;
+  /** Start from a checkpoint or savepoint: `{ kind: 'path', path }` or `{ kind: 'latest', checkpointDirectory }`. */
+  readonly restore?: RestoreRequest & { readonly allowNonRestoredState?: boolean };
+  /** The job id (32 hex characters by default, random). */
+  readonly jobId?: string;
+  /** Default: warnings and errors to standard error. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -57,6 +79,12 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   #randomSeed: number;
   #configuration: Record<string, unknown>;
   #executionCount = 0;
+  #checkpointing: Partial<CheckpointConfig>;
+  #checkpointStorage: string | CheckpointStorage | undefined;
+  #restartStrategy: RestartStrategyConfig | undefined;
+  #restore: EnvironmentOptions['restore'];
+  #jobId: string | undefined;
+  #logger: Logger;
 
   constructor(options: EnvironmentOptions = {}) {
     this.#parallelism = validateParallelism(options.parallelism ?? 1, 'parallelism');
@@ -69,6 +97,45 @@ export class StreamExecutionEnvironment implements GraphBuilder {
     this.#clock = options.clock ?? new SystemClock();
     this.#randomSeed = options.randomSeed ?? 0;
     this.#configuration = { ...(options.configuration ?? {}) };
+    this.#checkpointing = { ...(options.checkpointing ?? {}) };
+    resolveCheckpointConfig(this.#checkpointing);
+    this.#checkpointStorage = options.checkpointStorage;
+    this.#restartStrategy = options.restartStrategy;
+    this.#restore = options.restore;
+    this.#jobId = options.jobId;
+    this.#logger = options.logger ?? new StreamLogger({ level: 'warn' });
+  }
+
+  /** Periodic checkpoints every `intervalMs`, exactly-once unless told otherwise. */
+  enableCheckpointing(intervalMs: number, mode: CheckpointConfig['mode'] = 'exactly-once'): this {
+    const next = { ...this.#checkpointing, intervalMs, mode };
+    resolveCheckpointConfig(next);
+    this.#checkpointing = next;
+    return this;
+  }
+
+  /** Further checkpoint settings (timeout, min pause, retained, …). */
+  configureCheckpointing(config: Partial<CheckpointConfig>): this {
+    const next = { ...this.#checkpointing, ...config };
+    resolveCheckpointConfig(next);
+    this.#checkpointing = next;
+    return this;
+  }
+
+  setCheckpointStorage(storage: string | CheckpointStorage): this {
+    this.#checkpointStorage = storage;
+    return this;
+  }
+
+  setRestartStrategy(strategy: RestartStrategyConfig): this {
+    this.#restartStrategy = strategy;
+    return this;
+  }
+
+  /** Start the next execution from this checkpoint or savepoint. */
+  restoreFrom(request: RestoreRequest & { readonly allowNonRestoredState?: boolean }): this {
+    this.#restore = request;
+    return this;
   }
 
   static create(options?: EnvironmentOptions): StreamExecutionEnvironment {
@@ -182,8 +249,23 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   /** Starts the job and returns a client to watch or cancel it. */
   executeAsync(jobName = 'Weir Job'): JobClient {
     this.#executionCount++;
+    const checkpointConfig = resolveCheckpointConfig(this.#checkpointing);
+    const storage = this.#checkpointStorage;
     return submitLocalJob(this.graph, {
       jobName,
+      jobId: this.#jobId,
+      checkpointConfig,
+      checkpointStorage:
+        storage === undefined
+          ? new JobManagerCheckpointStorage()
+          : typeof storage === 'string'
+            ? new FileSystemCheckpointStorage(storage)
+            : storage,
+      restartStrategy:
+        this.#restartStrategy ??
+        (checkpointConfig.intervalMs === undefined ? { kind: 'none' } : DEFAULT_RESTART_WITH_CHECKPOINTING),
+      restore: this.#restore,
+      logger: this.#logger,
       defaultParallelism: this.#parallelism,
       maxParallelism: this.#maxParallelism,
       chaining: this.#chaining,

@@ -41,9 +41,14 @@ export function resolveCheckpointConfig(partial: Partial<CheckpointConfig> = {})
   integer('tolerable consecutive checkpoint failures', config.tolerableConsecutiveFailures, 0);
   integer('retained checkpoints (retained)', config.retained, 1);
   if (config.mode !== 'exactly-once' && config.mode !== 'at-least-once') {
-    throw new ConfigurationError(`checkpointing mode must be 'exactly-once' or 'at-least-once', got '${String(config.mode)}'`);
+    throw new ConfigurationError(
+      `checkpointing mode must be 'exactly-once' or 'at-least-once', got '${String(config.mode)}'`,
+    );
   }
-  if (config.externalizedRetention !== 'RETAIN_ON_CANCELLATION' && config.externalizedRetention !== 'DELETE_ON_CANCELLATION') {
+  if (
+    config.externalizedRetention !== 'RETAIN_ON_CANCELLATION' &&
+    config.externalizedRetention !== 'DELETE_ON_CANCELLATION'
+  ) {
     throw new ConfigurationError(
       `externalized checkpoint retention must be RETAIN_ON_CANCELLATION or DELETE_ON_CANCELLATION, got '${String(config.externalizedRetention)}'`,
     );

@@ -16,17 +16,21 @@ export interface WritableCheckpointLocation {
 
 export interface CoordinatorStorage {
   createCheckpointLocation(jobId: string, checkpointId: number): Promise<WritableCheckpointLocation>;
-  createSavepointLocation(jobId: string, checkpointId: number, targetDirectory: string | undefined): Promise<WritableCheckpointLocation>;
+  createSavepointLocation(
+    jobId: string,
+    checkpointId: number,
+    targetDirectory: string | undefined,
+  ): Promise<WritableCheckpointLocation>;
 }
 
 export interface CompletedCheckpoint {
   readonly metadata: CheckpointMetadata;
-  readonly location: WritableCheckpointLocation;
+  readonly location: { readonly pointer: string };
 }
 
 /** Keeps the latest N completed checkpoints and subsumes (deletes) older ones. */
 export interface CompletedCheckpointStoreLike {
-  add(checkpoint: CompletedCheckpoint): Promise<void>;
+  add(checkpoint: CompletedCheckpoint): Promise<unknown>;
   latest(): CompletedCheckpoint | undefined;
 }
 
@@ -96,6 +100,9 @@ export class CheckpointCoordinator {
   #lastTriggerMs = Number.NEGATIVE_INFINITY;
   #lastCompletionMs = Number.NEGATIVE_INFINITY;
   #stopped = false;
+  /** Completions run one at a time, in the order checkpoints became fully acknowledged. */
+  #completions: Promise<void> = Promise.resolve();
+  #completingCount = 0;
 
   constructor(options: CheckpointCoordinatorOptions) {
     this.#options = options;
@@ -104,6 +111,11 @@ export class CheckpointCoordinator {
 
   get nextCheckpointId(): number {
     return this.#nextId;
+  }
+
+  /** Ids strictly increase across resumes: continue above the restored (or any seen) id. */
+  advanceCheckpointIdPast(checkpointId: number): void {
+    this.#nextId = Math.max(this.#nextId, checkpointId + 1);
   }
 
   /** Attaches the running job (again after a restart) and starts periodic checkpoints. */
@@ -153,7 +165,11 @@ export class CheckpointCoordinator {
     }
     if (this.#gateway !== gateway || this.#stopped) {
       await location.discard().catch(() => {});
-      return { kind: 'failed', checkpointId, reason: 'the job stopped while the checkpoint was being triggered' };
+      return {
+        kind: 'failed',
+        checkpointId,
+        reason: 'the job stopped while the checkpoint was being triggered',
+      };
     }
     const pending = new PendingCheckpoint(checkpointId, kind, triggerMs, gateway.subtasks());
     const stats: CheckpointStats = {
@@ -184,12 +200,23 @@ export class CheckpointCoordinator {
     if (entry === undefined) return; // Late ack of an aborted or subsumed checkpoint.
     const result = entry.pending.acknowledge(ack);
     if (result !== 'success') {
-      this.#options.log(`checkpoint ${ack.checkpointId}: ${result} acknowledgement from subtask ${ack.subtask.vertexId}/${ack.subtask.subtaskIndex}`);
+      this.#options.log(
+        `checkpoint ${ack.checkpointId}: ${result} acknowledgement from subtask ${ack.subtask.vertexId}/${ack.subtask.subtaskIndex}`,
+      );
       return;
     }
     entry.stats.stateSizeBytes = entry.pending.stateSizeBytes;
     entry.stats.alignmentDurationMs = entry.pending.alignmentDurationMsMax;
-    if (entry.pending.isFullyAcknowledged()) void this.#complete(entry);
+    if (entry.pending.isFullyAcknowledged()) {
+      this.#inFlight.delete(entry.pending.checkpointId);
+      entry.timeout.cancel();
+      this.#completingCount++;
+      this.#completions = this.#completions
+        .then(() => this.#complete(entry))
+        .finally(() => {
+          this.#completingCount--;
+        });
+    }
   }
 
   decline(decline: SubtaskDecline): void {
@@ -205,8 +232,6 @@ export class CheckpointCoordinator {
   async #complete(entry: InFlight): Promise<void> {
     const { pending, location, stats } = entry;
     const { clock, jobId, jobName, maxParallelism, store, log } = this.#options;
-    this.#inFlight.delete(pending.checkpointId);
-    entry.timeout.cancel();
     const completedMs = clock.now();
     let checkpoint: CompletedCheckpoint;
     try {
@@ -228,7 +253,9 @@ export class CheckpointCoordinator {
     stats.durationMs = completedMs - pending.triggerTimestampMs;
     this.#lastCompletionMs = completedMs;
     this.#consecutiveFailures = 0;
-    log(`completed ${pending.kind} ${pending.checkpointId} (${stats.stateSizeBytes} bytes, ${stats.durationMs} ms) at ${location.pointer}`);
+    log(
+      `completed ${pending.kind} ${pending.checkpointId} (${stats.stateSizeBytes} bytes, ${stats.durationMs} ms) at ${location.pointer}`,
+    );
     // Older checkpoints still in flight can never be restored in preference to this one.
     for (const id of [...this.#inFlight.keys()]) {
       if (id < pending.checkpointId && this.#inFlight.get(id)!.pending.kind === 'checkpoint') {
@@ -275,7 +302,9 @@ export class CheckpointCoordinator {
       if (this.#stopped) return;
       const now = clock.now();
       const earliest = Math.max(this.#lastTriggerMs + interval, this.#lastCompletionMs + config.minPauseMs);
-      const checkpointsInFlight = [...this.#inFlight.values()].filter((e) => e.pending.kind === 'checkpoint').length;
+      const checkpointsInFlight =
+        [...this.#inFlight.values()].filter((e) => e.pending.kind === 'checkpoint').length +
+        this.#completingCount;
       if (now < earliest || checkpointsInFlight >= config.maxConcurrent) {
         this.#schedulePeriodic(Math.max(1, Math.min(interval, earliest - now)));
         return;

@@ -1,7 +1,12 @@
 /** A checkpoint in flight: triggered, collecting one acknowledgement per subtask. */
 import type { AcknowledgeResult, SubtaskAcknowledgement, SubtaskId } from './checkpoint-messages.ts';
 import { subtaskKey } from './checkpoint-messages.ts';
-import type { CheckpointMetadata, OperatorSnapshot, OperatorSubtaskSnapshot, SnapshotKind } from './snapshot-handles.ts';
+import type {
+  CheckpointMetadata,
+  OperatorSnapshot,
+  OperatorSubtaskSnapshot,
+  SnapshotKind,
+} from './snapshot-handles.ts';
 
 export type PendingStatus = 'in-progress' | 'discarded';
 
@@ -15,7 +20,12 @@ export class PendingCheckpoint {
   #alignmentDurationMsMax = 0;
   #stateSizeBytes = 0;
 
-  constructor(checkpointId: number, kind: SnapshotKind, triggerTimestampMs: number, subtasks: readonly SubtaskId[]) {
+  constructor(
+    checkpointId: number,
+    kind: SnapshotKind,
+    triggerTimestampMs: number,
+    subtasks: readonly SubtaskId[],
+  ) {
     if (!(checkpointId >= 1)) throw new Error(`checkpoint ids start at 1, got ${checkpointId}`);
     this.checkpointId = checkpointId;
     this.kind = kind;
@@ -64,9 +74,18 @@ export class PendingCheckpoint {
   }
 
   /** The metadata of the completed checkpoint; only when fully acknowledged. */
-  toMetadata(jobId: string, jobName: string, maxParallelism: number, completedTimestampMs: number): CheckpointMetadata {
-    if (!this.isFullyAcknowledged()) throw new Error(`checkpoint ${this.checkpointId} is not fully acknowledged`);
-    const byOperator = new Map<string, { name: string; parallelism: number; subtasks: OperatorSubtaskSnapshot[] }>();
+  toMetadata(
+    jobId: string,
+    jobName: string,
+    maxParallelism: number,
+    completedTimestampMs: number,
+  ): CheckpointMetadata {
+    if (!this.isFullyAcknowledged())
+      throw new Error(`checkpoint ${this.checkpointId} is not fully acknowledged`);
+    const byOperator = new Map<
+      string,
+      { name: string; parallelism: number; subtasks: OperatorSubtaskSnapshot[] }
+    >();
     for (const ack of this.#acknowledgements) {
       for (const op of ack.operators) {
         let entry = byOperator.get(op.operatorId);
@@ -80,7 +99,9 @@ export class PendingCheckpoint {
     const operators: OperatorSnapshot[] = [...byOperator].map(([operatorId, e]) => {
       const subtasks = e.subtasks.sort((a, b) => a.subtaskIndex - b.subtaskIndex);
       if (subtasks.length !== e.parallelism) {
-        throw new Error(`operator ${operatorId}: ${subtasks.length} subtask snapshots for parallelism ${e.parallelism}`);
+        throw new Error(
+          `operator ${operatorId}: ${subtasks.length} subtask snapshots for parallelism ${e.parallelism}`,
+        );
       }
       return { operatorId, operatorName: e.name, parallelism: e.parallelism, subtasks };
     });

@@ -1,11 +1,16 @@
-/** A handle on a running job: its status, its result, and a way to cancel it. */
+/** A handle on a running job: its status, its result, checkpoints and savepoints, and a way to cancel it. */
+import type { CheckpointStats } from '../checkpoint/checkpoint-coordinator.ts';
 
-export type JobStatus = 'CREATED' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'CANCELED';
+export type JobStatus = 'CREATED' | 'RUNNING' | 'RESTARTING' | 'FINISHED' | 'FAILED' | 'CANCELED';
 
 export interface JobExecutionResult {
   readonly jobId: string;
   readonly jobName: string;
   readonly durationMs: number;
+  /** How often the job restarted after a failure. */
+  readonly restarts: number;
+  /** Set when the job ended by stop-with-savepoint: where the final savepoint is. */
+  readonly savepointPath: string | undefined;
 }
 
 export interface JobClient {
@@ -16,4 +21,13 @@ export interface JobClient {
   result(): Promise<JobExecutionResult>;
   /** Stops every task; `result()` then rejects with a cancellation error. */
   cancel(): Promise<void>;
+  restarts(): number;
+  /** Recent checkpoints and savepoints, oldest first. */
+  checkpointStatistics(): readonly CheckpointStats[];
+  /** Triggers a checkpoint now; resolves with its location once complete. */
+  triggerCheckpoint(): Promise<string>;
+  /** Takes a full, self-contained savepoint in `targetDirectory`; resolves with its directory. */
+  triggerSavepoint(targetDirectory: string | undefined): Promise<string>;
+  /** Takes a final savepoint, then ends the job; resolves with the savepoint's directory. */
+  stopWithSavepoint(targetDirectory: string | undefined): Promise<string>;
 }

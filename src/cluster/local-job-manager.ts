@@ -1,15 +1,36 @@
-/** Runs a job in this process: plans it, assigns source splits, runs every subtask, fails fast. */
+/** Runs a job in this process: plans it, runs every subtask, checkpoints it, and restarts it from its latest checkpoint. */
 import { randomBytes } from 'node:crypto';
+import { CHECKPOINT_CONFIG_DEFAULTS, type CheckpointConfig } from '../checkpoint/checkpoint-config.ts';
+import {
+  CheckpointCoordinator,
+  type CheckpointGateway,
+  type CheckpointOutcome,
+  type CheckpointStats,
+  type WritableCheckpointLocation,
+} from '../checkpoint/checkpoint-coordinator.ts';
+import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
+import { CompletedCheckpointStore } from '../checkpoint/storage/completed-checkpoint-store.ts';
+import { type RestoreRequest, resolveRestorePoint } from '../checkpoint/storage/resolve-restore-point.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeError, JobExecutionError, TaskFailure } from '../core/errors.ts';
+import {
+  ConfigurationError,
+  describeError,
+  JobExecutionError,
+  TaskFailure,
+  WeirError,
+} from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import { SeededRandom } from '../core/random.ts';
 import { buildExecutionPlan } from '../graph/execution-plan.ts';
-import { buildJobGraph } from '../graph/job-graph.ts';
+import { buildJobGraph, type JobGraph } from '../graph/job-graph.ts';
 import type { StreamGraph } from '../graph/stream-graph.ts';
 import { StreamTask } from '../runtime/tasks/stream-task.ts';
+import type { TaskCheckpointServices } from '../runtime/tasks/task-checkpointing.ts';
+import type { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyedStateBackendFactory } from '../state/keyed-state-backend.ts';
-import type { OperatorStateStore } from '../state/operator-state.ts';
 import type { JobClient, JobExecutionResult, JobStatus } from './job-client.ts';
+import { createRestartBackoff, type RestartStrategyConfig } from './restart-strategy.ts';
+import { assignRestoredState, type RestoreSource } from './restore-assignment.ts';
 
 /** What the job manager needs to know of a source node to divide its input. */
 export interface SourceAttachment {
@@ -25,17 +46,135 @@ export interface LocalJobOptions {
   readonly clock: Clock;
   readonly randomSeed: number;
   readonly keyedStateBackendFactory: KeyedStateBackendFactory;
-  readonly createOperatorStateStore: () => OperatorStateStore;
+  readonly createOperatorStateStore: () => HeapOperatorStateStore;
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
+  readonly checkpointConfig?: CheckpointConfig;
+  readonly checkpointStorage: CheckpointStorage;
+  /** Start from this checkpoint or savepoint instead of from scratch. */
+  readonly restore?: RestoreRequest & { readonly allowNonRestoredState?: boolean };
+  readonly restartStrategy: RestartStrategyConfig;
+  readonly logger: Logger;
+}
+
+/** Why the current attempt is ending, when the job manager itself ends it. */
+type StopRequest =
+  | { readonly kind: 'cancel' }
+  | { readonly kind: 'stop-with-savepoint'; readonly pointer: string }
+  | { readonly kind: 'fail'; readonly error: Error };
+
+interface Attempt {
+  readonly tasks: StreamTask[];
+  stop(request: StopRequest): void;
 }
 
 /** Starts the job and returns a client at once; tasks run on this process's event loop. */
 export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): JobClient {
   const jobId = options.jobId ?? randomBytes(16).toString('hex');
+  const { logger, clock } = options;
+  const config = options.checkpointConfig ?? CHECKPOINT_CONFIG_DEFAULTS;
+  const log = (message: string, context?: Record<string, string | number | undefined>): void =>
+    logger.log('info', message, { job: jobId, ...context });
   let status: JobStatus = 'CREATED';
-  let tasks: StreamTask[] = [];
-  let cancelRequested = false;
+  let attempt: Attempt | undefined;
+  let stopRequest: StopRequest | undefined;
+  let restarts = 0;
   const startedMs = Date.now();
+  const locations = new Map<number, WritableCheckpointLocation>();
+
+  const store = new CompletedCheckpointStore({
+    storage: options.checkpointStorage,
+    jobId,
+    retainedCheckpoints: config.retained,
+    retention: config.externalizedRetention,
+  });
+  const coordinator = new CheckpointCoordinator({
+    config,
+    clock,
+    jobId,
+    jobName: options.jobName,
+    maxParallelism: options.maxParallelism,
+    storage: options.checkpointStorage,
+    store,
+    firstCheckpointId: 1,
+    onFailJob: (reason) => attempt?.stop({ kind: 'fail', error: new JobExecutionError(reason) }),
+    log: (message) => log(message),
+  });
+  const checkpointing: TaskCheckpointServices = {
+    mode: config.mode,
+    keepFinalSnapshot: config.intervalMs !== undefined,
+    locationFor: (id) => locations.get(id),
+    acknowledge: (ack) => coordinator.acknowledge(ack),
+    decline: (decline) => coordinator.decline(decline),
+  };
+
+  const runAttempt = async (
+    jobGraph: JobGraph,
+    restore: RestoreSource | undefined,
+    allowNonRestored: boolean,
+  ) => {
+    const assignment =
+      restore === undefined ? undefined : await assignRestoredState(restore, jobGraph, allowNonRestored);
+    if (restore !== undefined) {
+      log(`restoring from ${restore.metadata.kind} ${restore.metadata.checkpointId}`, {
+        path: restore.pointer,
+      });
+    }
+    const sourceSplits = await createSourceSplits(jobGraph);
+    const plan = buildExecutionPlan(jobGraph, {
+      jobId,
+      random: new SeededRandom(options.randomSeed),
+      sourceSplits,
+      restore: assignment,
+    });
+    const tasks = plan.flatMap((v, vi) =>
+      v.deployments.map(
+        (deployment) =>
+          new StreamTask(deployment, {
+            clock,
+            random: new SeededRandom(
+              options.randomSeed ^ ((vi + 1) * 0x9e3779b1) ^ (deployment.subtaskIndex * 0x85ebca6b),
+            ),
+            keyedStateBackendFactory: options.keyedStateBackendFactory,
+            createOperatorStateStore: options.createOperatorStateStore,
+            jobConfiguration: options.jobConfiguration,
+            checkpointing,
+          }),
+      ),
+    );
+    const gateway: CheckpointGateway = {
+      subtasks: () => tasks.map((t) => t.subtaskId),
+      trigger: (barrier, location) => {
+        locations.set(barrier.checkpointId, location);
+        for (const task of tasks) task.triggerCheckpoint(barrier);
+      },
+      notifyComplete: (id) => {
+        locations.delete(id);
+        for (const task of tasks) task.notifyCheckpointComplete(id);
+      },
+      notifyAborted: (id) => {
+        locations.delete(id);
+        for (const task of tasks) task.notifyCheckpointAborted(id);
+      },
+    };
+    let stopError: Error | undefined;
+    attempt = {
+      tasks,
+      stop: (request) => {
+        if (request.kind === 'fail') stopError ??= request.error;
+        else stopRequest ??= request;
+        for (const task of tasks) task.cancel();
+      },
+    };
+    status = 'RUNNING';
+    coordinator.start(gateway);
+    try {
+      await runAllFailFast(tasks);
+      if (stopError !== undefined) throw stopError;
+    } finally {
+      coordinator.stop('the job attempt ended');
+      locations.clear();
+    }
+  };
 
   const run = async (): Promise<JobExecutionResult> => {
     const jobGraph = buildJobGraph(graph, {
@@ -43,76 +182,158 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
       maxParallelism: options.maxParallelism,
       chaining: options.chaining,
     });
-    const sourceSplits = new Map<number, (readonly unknown[])[]>();
-    for (const vertex of jobGraph.vertices) {
-      const head = vertex.members[0];
-      const attachment = head.node.attachment as SourceAttachment | undefined;
-      if (head.node.kind !== 'source' || attachment === undefined) continue;
-      let splits: readonly unknown[];
+    const backoff = createRestartBackoff(options.restartStrategy);
+    let restore = await resolveInitialRestore();
+    let allowNonRestored = options.restore?.allowNonRestoredState ?? false;
+    for (;;) {
       try {
-        splits = await attachment.source.createSplits(vertex.parallelism);
+        await runAttempt(jobGraph, restore, allowNonRestored);
       } catch (error) {
-        throw new JobExecutionError(`source '${head.node.name}' could not start: ${describeError(error)}`, {
-          cause: error,
+        if (stopRequest !== undefined) break;
+        if (
+          error instanceof WeirError &&
+          !(error instanceof TaskFailure) &&
+          !(error instanceof JobExecutionError)
+        ) {
+          throw error; // A definition or configuration error: restarting cannot help.
+        }
+        const decision = backoff.onFailure(clock.now());
+        if (!decision.restart) {
+          throw new JobExecutionError(`${describeError(error)} (not restarted: ${decision.reason})`, {
+            cause: error,
+          });
+        }
+        restarts++;
+        status = 'RESTARTING';
+        logger.log('warn', `job failed, restarting in ${decision.delayMs} ms: ${describeError(error)}`, {
+          job: jobId,
+          restart: restarts,
         });
+        await sleep(clock, decision.delayMs);
+        if (stopRequest !== undefined) break;
+        const latest = store.latest();
+        if (latest !== undefined) {
+          restore = {
+            pointer: latest.location.pointer,
+            metadata: latest.metadata,
+            storage: options.checkpointStorage,
+          };
+          // The job's own checkpoint matches its operators exactly.
+          allowNonRestored = false;
+        }
+        continue;
       }
-      const perSubtask: unknown[][] = Array.from({ length: vertex.parallelism }, () => []);
-      for (let i = 0; i < splits.length; i++) perSubtask[i % vertex.parallelism].push(splits[i]);
-      sourceSplits.set(head.node.id, perSubtask);
+      break;
     }
-    const plan = buildExecutionPlan(jobGraph, {
+    if (stopRequest?.kind === 'cancel') {
+      throw new JobExecutionError(`job '${options.jobName}' (${jobId}) was cancelled`);
+    }
+    return {
       jobId,
-      random: new SeededRandom(options.randomSeed),
-      sourceSplits,
-    });
-    tasks = plan.flatMap((v, vi) =>
-      v.deployments.map(
-        (deployment) =>
-          new StreamTask(deployment, {
-            clock: options.clock,
-            random: new SeededRandom(
-              options.randomSeed ^ ((vi + 1) * 0x9e3779b1) ^ (deployment.subtaskIndex * 0x85ebca6b),
-            ),
-            keyedStateBackendFactory: options.keyedStateBackendFactory,
-            createOperatorStateStore: options.createOperatorStateStore,
-            jobConfiguration: options.jobConfiguration,
-          }),
-      ),
-    );
-    if (cancelRequested) throw new JobExecutionError(`job '${options.jobName}' (${jobId}) was cancelled`);
-    status = 'RUNNING';
-    await runAllFailFast(tasks);
-    if (cancelRequested) throw new JobExecutionError(`job '${options.jobName}' (${jobId}) was cancelled`);
-    return { jobId, jobName: options.jobName, durationMs: Date.now() - startedMs };
+      jobName: options.jobName,
+      durationMs: Date.now() - startedMs,
+      restarts,
+      savepointPath: stopRequest?.kind === 'stop-with-savepoint' ? stopRequest.pointer : undefined,
+    };
   };
 
+  /** Resolves `--from-checkpoint`/`--from-savepoint`; checkpoint ids continue above every id seen. */
+  async function resolveInitialRestore(): Promise<RestoreSource | undefined> {
+    const request = options.restore;
+    if (request === undefined) return undefined;
+    const resolution = await resolveRestorePoint(request);
+    if (resolution.status !== 'resolved') {
+      throw new ConfigurationError(`cannot restore: ${resolution.message}`);
+    }
+    for (const warning of resolution.warnings) logger.log('warn', warning, { job: jobId });
+    coordinator.advanceCheckpointIdPast(
+      Math.max(resolution.highestCheckpointIdSeen, resolution.restorePoint.metadata.checkpointId),
+    );
+    return resolution.restorePoint;
+  }
+
   const result = run().then(
-    (r) => {
+    async (r) => {
       status = 'FINISHED';
+      await shutdownStore('FINISHED');
       return r;
     },
-    (error: unknown) => {
-      status = cancelRequested ? 'CANCELED' : 'FAILED';
+    async (error: unknown) => {
+      status = stopRequest?.kind === 'cancel' ? 'CANCELED' : 'FAILED';
+      await shutdownStore(status === 'CANCELED' ? 'CANCELED' : 'FAILED');
       throw toJobError(error, options.jobName, jobId);
     },
   );
   // The caller may only poll status; an unobserved failure must not crash the process.
   result.catch(() => {});
 
+  async function shutdownStore(jobStatus: 'FINISHED' | 'CANCELED' | 'FAILED'): Promise<void> {
+    try {
+      const outcome = await store.shutdown(jobStatus);
+      for (const kept of outcome.retained)
+        log(`retained checkpoint ${kept.metadata.checkpointId}`, { path: kept.location.pointer });
+    } catch (error) {
+      logger.log('warn', `could not clean up checkpoints: ${describeError(error)}`, { job: jobId });
+    }
+  }
+
+  const savepoint = async (targetDirectory: string | undefined): Promise<string> => {
+    const outcome: CheckpointOutcome = await coordinator.trigger('savepoint', targetDirectory);
+    if (outcome.kind === 'failed') throw new JobExecutionError(`savepoint failed: ${outcome.reason}`);
+    return outcome.checkpoint.location.pointer;
+  };
+
   return {
     jobId,
     jobName: options.jobName,
     status: () => status,
     result: () => result,
+    restarts: () => restarts,
+    checkpointStatistics: (): readonly CheckpointStats[] => coordinator.statistics(),
+    triggerCheckpoint: async () => {
+      const outcome = await coordinator.trigger('checkpoint');
+      if (outcome.kind === 'failed') throw new JobExecutionError(`checkpoint failed: ${outcome.reason}`);
+      return outcome.checkpoint.location.pointer;
+    },
+    triggerSavepoint: (targetDirectory) => savepoint(targetDirectory),
+    stopWithSavepoint: async (targetDirectory) => {
+      const pointer = await savepoint(targetDirectory);
+      attempt?.stop({ kind: 'stop-with-savepoint', pointer });
+      await result.catch(() => {});
+      return pointer;
+    },
     cancel: async () => {
-      cancelRequested = true;
-      for (const task of tasks) task.cancel();
+      stopRequest ??= { kind: 'cancel' };
+      attempt?.stop({ kind: 'cancel' });
       await result.catch(() => {});
     },
   };
 }
 
-/** Runs all tasks; the first failure cancels the rest, and is what the job fails with. */
+async function createSourceSplits(jobGraph: JobGraph): Promise<Map<number, (readonly unknown[])[]>> {
+  const sourceSplits = new Map<number, (readonly unknown[])[]>();
+  for (const vertex of jobGraph.vertices) {
+    const head = vertex.members[0];
+    const attachment = head.node.attachment as SourceAttachment | undefined;
+    if (head.node.kind !== 'source' || attachment === undefined) continue;
+    let splits: readonly unknown[];
+    try {
+      splits = await attachment.source.createSplits(vertex.parallelism);
+    } catch (error) {
+      throw new TaskFailure(
+        { operatorName: head.node.name, subtaskIndex: 0, parallelism: vertex.parallelism },
+        `the source could not start: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+    const perSubtask: unknown[][] = Array.from({ length: vertex.parallelism }, () => []);
+    for (let i = 0; i < splits.length; i++) perSubtask[i % vertex.parallelism].push(splits[i]);
+    sourceSplits.set(head.node.id, perSubtask);
+  }
+  return sourceSplits;
+}
+
+/** Runs all tasks; the first failure cancels the rest, and is what the attempt fails with. */
 async function runAllFailFast(tasks: StreamTask[]): Promise<void> {
   let firstError: unknown;
   await Promise.all(
@@ -128,11 +349,17 @@ async function runAllFailFast(tasks: StreamTask[]): Promise<void> {
   if (firstError !== undefined) throw firstError;
 }
 
+function sleep(clock: Clock, delayMs: number): Promise<void> {
+  if (delayMs <= 0) return Promise.resolve();
+  return new Promise((resolve) => clock.schedule(clock.now() + delayMs, resolve));
+}
+
 function toJobError(error: unknown, jobName: string, jobId: string): JobExecutionError {
   if (error instanceof JobExecutionError) return error;
   if (error instanceof TaskFailure) {
     return new JobExecutionError(`job '${jobName}' (${jobId}) failed: ${error.message}`, { cause: error });
   }
+  if (error instanceof WeirError) return new JobExecutionError(error.message, { cause: error });
   return new JobExecutionError(`job '${jobName}' (${jobId}) failed: ${describeError(error)}`, {
     cause: error,
   });

@@ -54,7 +54,10 @@ export function createRestartBackoff(config: RestartStrategyConfig): RestartBack
           failures++;
           return failures <= config.attempts
             ? { restart: true, delayMs: config.delayMs }
-            : { restart: false, reason: `fixed-delay restart strategy exhausted its ${config.attempts} attempts` };
+            : {
+                restart: false,
+                reason: `fixed-delay restart strategy exhausted its ${config.attempts} attempts`,
+              };
         },
       };
     }
@@ -68,7 +71,10 @@ export function createRestartBackoff(config: RestartStrategyConfig): RestartBack
           lastFailureMs = nowMs;
           failures++;
           if (failures > config.attempts) {
-            return { restart: false, reason: `exponential-delay restart strategy exhausted its ${config.attempts} attempts` };
+            return {
+              restart: false,
+              reason: `exponential-delay restart strategy exhausted its ${config.attempts} attempts`,
+            };
           }
           const current = delayMs;
           delayMs = Math.min(config.maxDelayMs, delayMs * config.multiplier);
@@ -81,7 +87,8 @@ export function createRestartBackoff(config: RestartStrategyConfig): RestartBack
       return {
         onFailure: (nowMs) => {
           failureTimesMs.push(nowMs);
-          while (failureTimesMs.length > 0 && failureTimesMs[0] <= nowMs - config.intervalMs) failureTimesMs.shift();
+          while (failureTimesMs.length > 0 && failureTimesMs[0] <= nowMs - config.intervalMs)
+            failureTimesMs.shift();
           return failureTimesMs.length <= config.maxFailuresPerInterval
             ? { restart: true, delayMs: config.delayMs }
             : {
@@ -96,8 +103,15 @@ export function createRestartBackoff(config: RestartStrategyConfig): RestartBack
 
 function validate(config: RestartStrategyConfig): void {
   const check = (what: string, value: number, min: number, integer = false): void => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-      throw new ConfigurationError(`restart strategy ${config.kind}: ${what} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${String(value)}`);
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < min ||
+      (integer && !Number.isInteger(value))
+    ) {
+      throw new ConfigurationError(
+        `restart strategy ${config.kind}: ${what} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${String(value)}`,
+      );
     }
   };
   switch (config.kind) {
@@ -120,6 +134,8 @@ function validate(config: RestartStrategyConfig): void {
       check('delayMs', config.delayMs, 0);
       return;
     default:
-      throw new ConfigurationError(`unknown restart strategy '${(config as { kind: string }).kind}'; use none, fixed-delay, exponential-delay or failure-rate`);
+      throw new ConfigurationError(
+        `unknown restart strategy '${(config as { kind: string }).kind}'; use none, fixed-delay, exponential-delay or failure-rate`,
+      );
   }
 }

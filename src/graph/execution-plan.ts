@@ -18,6 +18,8 @@ export const CHANNEL_CAPACITY_BATCHES = 8;
 export interface ExecutionPlanOptions {
   readonly jobId: string;
   readonly random: RandomSource;
+  /** Restored state per vertex id and subtask; absent when starting from scratch. */
+  readonly restore?: ReadonlyMap<number, readonly ReadonlyMap<string, import('../runtime/tasks/task-checkpointing.ts').OperatorRestore>[]>;
   /** Splits per source node id, per subtask index. */
   readonly sourceSplits: ReadonlyMap<number, readonly (readonly unknown[])[]>;
 }
@@ -131,6 +133,8 @@ function deploy(
   });
   return {
     jobId: options.jobId,
+    vertexId: vertex.id,
+    restore: options.restore?.get(vertex.id)?.[subtaskIndex],
     taskName: vertex.name,
     subtaskIndex,
     parallelism: vertex.parallelism,

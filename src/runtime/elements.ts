@@ -38,6 +38,11 @@ export interface CheckpointBarrier {
   readonly snapshotKind: 'checkpoint' | 'savepoint';
 }
 
-export type StreamElement = RecordBatch | WatermarkElement | WatermarkStatusElement | CheckpointBarrier | EndOfPartition;
+export type StreamElement =
+  | RecordBatch
+  | WatermarkElement
+  | WatermarkStatusElement
+  | CheckpointBarrier
+  | EndOfPartition;
 
 export const END_OF_PARTITION: EndOfPartition = Object.freeze({ kind: 'end-of-partition' });

@@ -40,6 +40,8 @@ export interface OperatorContext {
   prefetchKeys(values: readonly unknown[], input: 0 | 1): undefined | Promise<void>;
   /** Job-wide configuration as given to the environment. */
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
+  /** This operator's state was restored from a checkpoint or savepoint. */
+  readonly isRestored: boolean;
 }
 
 export interface StreamOperator<OUT> {
@@ -55,6 +57,15 @@ export interface StreamOperator<OUT> {
    * before the task takes more input (sinks flush here, which backpressures their input).
    */
   afterBatch?(): undefined | Promise<void>;
+  /**
+   * Synchronous part of a checkpoint, before the state backends are snapshotted: put anything
+   * kept outside the backends (a source's split positions, a sink's pending transactions)
+   * into operator or keyed state now.
+   */
+  snapshotState?(checkpointId: number): void;
+  /** Checkpoint `checkpointId` is complete and durable: commit what it pre-committed. */
+  notifyCheckpointComplete?(checkpointId: number): void | Promise<void>;
+  notifyCheckpointAborted?(checkpointId: number): void;
 }
 
 export interface OneInputStreamOperator<IN, OUT> extends StreamOperator<OUT> {

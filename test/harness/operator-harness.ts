@@ -132,6 +132,7 @@ export class OperatorHarness<IN1, OUT, IN2 = never> {
           })
         : undefined,
       keySelectors,
+      isRestored: false,
       jobConfiguration: options.jobConfiguration ?? {},
     });
     operator.setup(this.context, this.#recordingOutput());

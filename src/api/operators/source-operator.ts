@@ -2,7 +2,12 @@
 import { MAX_WATERMARK, NO_TIMESTAMP } from '../../runtime/elements.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { SourceInput, SourcePollStatus } from '../../runtime/source-input.ts';
+import type { ListState } from '../../state/keyed-state.ts';
+import { listState } from '../../state/state-descriptors-factory.ts';
 import type { ReaderOutput, Source, SourceReader, SourceSplit } from '../source.ts';
+
+/** Operator list state holding the reader's split positions: split evenly on rescale. */
+const SPLITS_STATE = listState<unknown>('source-reader-splits');
 
 export class SourceOperator<T, Split extends SourceSplit>
   extends AbstractStreamOperator<T>
@@ -12,6 +17,7 @@ export class SourceOperator<T, Split extends SourceSplit>
   readonly #source: Source<T, Split>;
   readonly #splits: readonly Split[];
   #reader!: SourceReader<T, Split>;
+  #splitsState!: ListState<unknown>;
 
   constructor(source: Source<T, Split>, splits: readonly Split[]) {
     super();
@@ -27,7 +33,14 @@ export class SourceOperator<T, Split extends SourceSplit>
       random: this.context.random,
       operatorName: this.context.operatorName,
     });
-    await this.#reader.start(this.#splits);
+    this.#splitsState = this.context.operatorStateStore.getListState(SPLITS_STATE);
+    // Restored: the positions in the checkpoint replace the job manager's fresh assignment.
+    const splits = this.context.isRestored ? (this.#splitsState.get() as Split[]) : this.#splits;
+    await this.#reader.start(splits);
+  }
+
+  snapshotState(): void {
+    this.#splitsState.update(this.#reader.snapshotSplits());
   }
 
   collect(value: T, timestampMs?: number): void {

@@ -51,7 +51,10 @@ export class BarrierHandler {
     if (id <= this.#latestHandledId) return; // Stale: that checkpoint was triggered or aborted here.
     let state = this.#state;
     if (state.kind === 'collecting-barriers' && id > state.barrier.checkpointId) {
-      this.#abort(state.barrier.checkpointId, `barrier ${id} arrived before barrier ${state.barrier.checkpointId} was aligned`);
+      this.#abort(
+        state.barrier.checkpointId,
+        `barrier ${id} arrived before barrier ${state.barrier.checkpointId} was aligned`,
+      );
       state = this.#state;
     }
     if (state.kind === 'waiting-for-barrier') {

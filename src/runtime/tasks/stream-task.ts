@@ -1,7 +1,12 @@
 /** One subtask: builds its operator chain and runs the mailbox loop over input, timers and control mail. */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { OperatorSubtaskAcknowledgement } from '../../checkpoint/checkpoint-messages.ts';
 import type { TaskLocation } from '../../core/errors.ts';
-import type { StreamElement } from '../elements.ts';
+import { describeError } from '../../core/errors.ts';
+import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
+import { registerRestoredTimers, type TimerSnapshotEntry } from '../../state/snapshot/index.ts';
+import { BarrierHandler } from '../checkpointing/barrier-handler.ts';
+import type { CheckpointBarrier, StreamElement } from '../elements.ts';
 import type { InputGate } from '../network/input-gate.ts';
 import { StatusWatermarkValve } from '../network/status-watermark-valve.ts';
 import type { OneInputStreamOperator, StreamOperator, TwoInputStreamOperator } from '../operator.ts';
@@ -14,6 +19,13 @@ import {
   wrapUserError,
 } from './chain-outputs.ts';
 import { Mailbox } from './mailbox.ts';
+import {
+  type OperatorSyncSnapshot,
+  type SerializedOperatorSnapshot,
+  serializeOperatorSnapshot,
+  takeOperatorSnapshot,
+  writeOperatorSnapshot,
+} from './operator-snapshot.ts';
 import type { TaskDeployment, TaskServices } from './task-deployment.ts';
 import { MailboxProcessingTimeService, TaskOperatorContext } from './task-operator-context.ts';
 
@@ -23,9 +35,13 @@ export const SOURCE_BATCH_RECORDS_MAX = 512;
 const YIELD_INTERVAL_MS = 4;
 
 interface ChainMember {
+  readonly operatorId: string;
   readonly operator: StreamOperator<unknown>;
   readonly context: TaskOperatorContext;
   readonly location: TaskLocation;
+  readonly operatorStateStore: HeapOperatorStateStore;
+  /** Restored timers of services the operator never asked for: kept for later snapshots. */
+  carriedTimers: readonly TimerSnapshotEntry[];
 }
 
 export type TaskState = 'created' | 'running' | 'finished' | 'failed' | 'cancelled';
@@ -39,6 +55,14 @@ export class StreamTask {
   #state: TaskState = 'created';
   #cancelled = false;
   #lastYieldMs = 0;
+  #barrierHandler: BarrierHandler | undefined;
+  /** Checkpoints triggered while this subtask may still see their barrier (non-source subtasks). */
+  readonly #awaitingBarrier = new Set<number>();
+  #inputEnded = false;
+  /** The state after end of input, serialized once; every later checkpoint reuses it. */
+  #finalSnapshot: Promise<SerializedOperatorSnapshot[]> | undefined;
+  #resolveFinal!: (snapshots: Promise<SerializedOperatorSnapshot[]>) => void;
+  readonly #finalReady: Promise<SerializedOperatorSnapshot[]>;
 
   constructor(deployment: TaskDeployment, services: TaskServices) {
     this.deployment = deployment;
@@ -46,6 +70,67 @@ export class StreamTask {
     this.#timeService = new MailboxProcessingTimeService(services.clock, (action) =>
       this.#mailbox.put(action),
     );
+    this.#finalReady = new Promise((resolve) => {
+      this.#resolveFinal = resolve;
+    });
+    // Nobody may ever ask for the final snapshot; its failure is reported where it is awaited.
+    this.#finalReady.catch(() => {});
+  }
+
+  get subtaskId(): { readonly vertexId: number; readonly subtaskIndex: number } {
+    return { vertexId: this.deployment.vertexId, subtaskIndex: this.deployment.subtaskIndex };
+  }
+
+  /**
+   * Checkpoint `barrier.checkpointId` was triggered. A running source snapshots in its mailbox
+   * and emits the barrier; a subtask whose input has ended acknowledges with its final state;
+   * any other subtask waits for the barrier on its inputs (and acknowledges with its final
+   * state if its input ends first).
+   */
+  triggerCheckpoint(barrier: CheckpointBarrier): void {
+    if (this.#state === 'failed' || this.#state === 'cancelled') return;
+    const isSource = this.deployment.inputGate === undefined;
+    if (this.#inputEnded || this.#state === 'finished') {
+      void this.#acknowledgeFinal(barrier.checkpointId);
+    } else if (isSource) {
+      this.#mailbox.put(() => {
+        if (this.#inputEnded) void this.#acknowledgeFinal(barrier.checkpointId);
+        else this.#performCheckpoint(barrier, 0);
+      });
+    } else {
+      this.#awaitingBarrier.add(barrier.checkpointId);
+    }
+  }
+
+  /** Checkpoint `checkpointId` completed: every operator hears of it, in the mailbox (sinks commit here). */
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#awaitingBarrier.delete(checkpointId);
+    if (this.#state !== 'running') return;
+    this.#mailbox.put(async () => {
+      for (const { operator, location } of this.#chain) {
+        if (operator.notifyCheckpointComplete === undefined) continue;
+        try {
+          await operator.notifyCheckpointComplete(checkpointId);
+        } catch (error) {
+          throw wrapUserError(error, location);
+        }
+      }
+    });
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.#awaitingBarrier.delete(checkpointId);
+    if (this.#state !== 'running') return;
+    this.#mailbox.put(() => {
+      this.#barrierHandler?.abortIfPending(checkpointId);
+      for (const { operator, location } of this.#chain) {
+        try {
+          operator.notifyCheckpointAborted?.(checkpointId);
+        } catch (error) {
+          throw wrapUserError(error, location);
+        }
+      }
+    });
   }
 
   get state(): TaskState {
@@ -62,6 +147,7 @@ export class StreamTask {
     try {
       this.#buildChain();
       await this.#openOperators();
+      this.#restoreTimers();
       const head = this.#chain[0];
       if (isSourceInput(head.operator)) {
         await this.#runSource(head.operator, head.location);
@@ -72,10 +158,12 @@ export class StreamTask {
         this.#state = 'cancelled';
         return;
       }
+      this.#inputEnded = true;
       await this.#finishOperators();
       this.#state = 'finished';
     } catch (error) {
       this.#state = this.#cancelled ? 'cancelled' : 'failed';
+      this.#resolveFinal(Promise.reject(error));
       if (!this.#cancelled) throw error;
     } finally {
       await this.#closeOperators();
@@ -85,6 +173,7 @@ export class StreamTask {
   /** Stops the task at its next step; it will not finish its operators. */
   cancel(): void {
     this.#cancelled = true;
+    this.#resolveFinal(Promise.reject(new Error(`${this.name} was cancelled`)));
     this.#mailbox.put(() => {});
     for (const writer of this.deployment.writers) for (const c of writer.channels) c.release();
   }
@@ -99,6 +188,21 @@ export class StreamTask {
         parallelism: deployment.parallelism,
       };
       const keyed = spec.keySelectors.some((s) => s !== undefined);
+      const restore = deployment.restore?.get(spec.operatorId);
+      const operatorStateStore = services.createOperatorStateStore();
+      if (restore?.operatorState !== undefined) operatorStateStore.restore(restore.operatorState);
+      const keyedStateBackend = keyed
+        ? services.keyedStateBackendFactory.create({
+            operatorId: spec.operatorId,
+            keyGroupRange: deployment.keyGroupRange,
+            maxParallelism: deployment.maxParallelism,
+            clock: services.clock,
+          })
+        : undefined;
+      const restoredTimers =
+        keyedStateBackend !== undefined && restore !== undefined && restore.keyedParts.length > 0
+          ? keyedStateBackend.restore(restore.keyedParts)
+          : [];
       const context = new TaskOperatorContext({
         location,
         operatorId: spec.operatorId,
@@ -107,19 +211,20 @@ export class StreamTask {
         clock: services.clock,
         random: services.random,
         processingTimeService: this.#timeService,
-        operatorStateStore: services.createOperatorStateStore(),
-        keyedStateBackend: keyed
-          ? services.keyedStateBackendFactory.create({
-              operatorId: spec.operatorId,
-              keyGroupRange: deployment.keyGroupRange,
-              maxParallelism: deployment.maxParallelism,
-              clock: services.clock,
-            })
-          : undefined,
+        operatorStateStore,
+        keyedStateBackend,
         keySelectors: spec.keySelectors,
         jobConfiguration: services.jobConfiguration,
+        isRestored: restore !== undefined,
       });
-      return { operator: spec.createOperator(), context, location };
+      return {
+        operatorId: spec.operatorId,
+        operator: spec.createOperator(),
+        context,
+        location,
+        operatorStateStore,
+        carriedTimers: restoredTimers,
+      };
     });
     // Wire outputs tail-first is unnecessary: targets are referenced by index, created above.
     deployment.operators.forEach((spec, index) => {
@@ -140,6 +245,155 @@ export class StreamTask {
       member.operator.setup(member.context, new OperatorOutput(main, side));
     });
     this.#chain = members;
+    const gate = deployment.inputGate;
+    const checkpointing = services.checkpointing;
+    if (gate !== undefined && checkpointing !== undefined) {
+      this.#barrierHandler = new BarrierHandler(
+        checkpointing.mode,
+        gate,
+        {
+          triggerCheckpointOnBarrier: (barrier, alignmentMs) => this.#performCheckpoint(barrier, alignmentMs),
+          abortCheckpointOnBarrier: (checkpointId, reason) => this.#decline(checkpointId, reason),
+        },
+        () => services.clock.now(),
+      );
+    }
+  }
+
+  /** Timers restored from a checkpoint go back into the timer services the operators opened. */
+  #restoreTimers(): void {
+    for (const member of this.#chain) {
+      const backend = member.context.keyedStateBackend;
+      if (backend === undefined || member.carriedTimers.length === 0) continue;
+      member.carriedTimers = registerRestoredTimers(member.carriedTimers, backend, (name) =>
+        member.context.existingTimerService(name),
+      );
+    }
+  }
+
+  /** The synchronous part of checkpoint n: emit the barrier downstream, take copy-on-write views. */
+  #performCheckpoint(barrier: CheckpointBarrier, alignmentDurationMs: number): void {
+    const id = barrier.checkpointId;
+    this.#awaitingBarrier.delete(id);
+    const checkpointing = this.#services.checkpointing;
+    if (checkpointing === undefined) return;
+    const startMs = performance.now();
+    for (const writer of this.deployment.writers) writer.broadcastElement(barrier);
+    const syncs: OperatorSyncSnapshot[] = [];
+    try {
+      for (const member of this.#chain) syncs.push(this.#takeSnapshot(member, id));
+    } catch (error) {
+      for (const s of syncs) s.keyed?.release();
+      this.#decline(id, `snapshot failed: ${describeError(error)}`, error);
+      return;
+    }
+    const syncDurationMs = performance.now() - startMs;
+    void this.#completeAsync(id, syncs, alignmentDurationMs, syncDurationMs);
+  }
+
+  #takeSnapshot(member: ChainMember, checkpointId: number): OperatorSyncSnapshot {
+    try {
+      member.operator.snapshotState?.(checkpointId);
+    } catch (error) {
+      throw wrapUserError(error, member.location);
+    }
+    return takeOperatorSnapshot(
+      member.operatorId,
+      member.context.keyedStateBackend,
+      member.context.timerServices(),
+      member.carriedTimers,
+      member.operatorStateStore,
+    );
+  }
+
+  /** The asynchronous part: serialize, write, acknowledge; processing goes on meanwhile. */
+  async #completeAsync(
+    checkpointId: number,
+    syncs: OperatorSyncSnapshot[],
+    alignmentDurationMs: number,
+    syncDurationMs: number,
+  ): Promise<void> {
+    const startMs = performance.now();
+    let serialized: SerializedOperatorSnapshot[];
+    try {
+      serialized = await Promise.all(syncs.map(serializeOperatorSnapshot));
+    } catch (error) {
+      this.#decline(checkpointId, `serializing the snapshot failed: ${describeError(error)}`, error);
+      return;
+    }
+    await this.#writeAndAcknowledge(
+      checkpointId,
+      serialized,
+      false,
+      alignmentDurationMs,
+      syncDurationMs,
+      startMs,
+    );
+  }
+
+  async #acknowledgeFinal(checkpointId: number): Promise<void> {
+    let serialized: SerializedOperatorSnapshot[];
+    try {
+      serialized = await this.#finalReady;
+    } catch (error) {
+      this.#decline(
+        checkpointId,
+        `the subtask ended without a final snapshot: ${describeError(error)}`,
+        error,
+      );
+      return;
+    }
+    await this.#writeAndAcknowledge(checkpointId, serialized, true, 0, 0, performance.now());
+  }
+
+  async #writeAndAcknowledge(
+    checkpointId: number,
+    serialized: readonly SerializedOperatorSnapshot[],
+    finished: boolean,
+    alignmentDurationMs: number,
+    syncDurationMs: number,
+    asyncStartMs: number,
+  ): Promise<void> {
+    const checkpointing = this.#services.checkpointing!;
+    const location = checkpointing.locationFor(checkpointId);
+    if (location === undefined) return; // Aborted meanwhile: nothing to write, nobody to tell.
+    const { subtaskIndex, parallelism } = this.deployment;
+    try {
+      let stateSizeBytes = 0;
+      const operators: OperatorSubtaskAcknowledgement[] = [];
+      for (let i = 0; i < serialized.length; i++) {
+        const written = await writeOperatorSnapshot(serialized[i], location, subtaskIndex, finished);
+        stateSizeBytes += written.sizeBytes;
+        operators.push({
+          operatorId: serialized[i].operatorId,
+          operatorName: this.deployment.operators[i].name,
+          parallelism,
+          snapshot: written.snapshot,
+        });
+      }
+      checkpointing.acknowledge({
+        checkpointId,
+        subtask: this.subtaskId,
+        operators,
+        stats: {
+          alignmentDurationMs,
+          syncDurationMs,
+          asyncDurationMs: performance.now() - asyncStartMs,
+          stateSizeBytes,
+        },
+      });
+    } catch (error) {
+      this.#decline(checkpointId, `writing the snapshot failed: ${describeError(error)}`, error);
+    }
+  }
+
+  #decline(checkpointId: number, reason: string, cause?: unknown): void {
+    this.#services.checkpointing?.decline({
+      checkpointId,
+      subtask: this.subtaskId,
+      reason: `${this.name}: ${reason}`,
+      cause,
+    });
   }
 
   async #openOperators(): Promise<void> {
@@ -161,9 +415,18 @@ export class StreamTask {
       } catch (error) {
         throw wrapUserError(error, location);
       }
-      this.#mailbox.drain();
+      await this.#drainMailbox();
     }
     await this.#afterBatch();
+    if (this.#services.checkpointing?.keepFinalSnapshot === true) {
+      const syncs = this.#chain.map((member) => this.#takeSnapshot(member, 0));
+      this.#finalSnapshot = Promise.all(syncs.map(serializeOperatorSnapshot));
+      this.#resolveFinal(this.#finalSnapshot);
+      // Checkpoints that were waiting for a barrier that will never come now use the final state.
+      for (const id of this.#awaitingBarrier) void this.#acknowledgeFinal(id);
+      this.#awaitingBarrier.clear();
+      await this.#finalSnapshot;
+    }
     for (const writer of this.deployment.writers) writer.broadcastElement({ kind: 'end-of-partition' });
   }
 
@@ -186,7 +449,7 @@ export class StreamTask {
 
   async #runSource(source: SourceInput<unknown>, location: TaskLocation): Promise<void> {
     for (;;) {
-      this.#mailbox.drain();
+      await this.#drainMailbox();
       if (this.#cancelled) return;
       let status: string;
       try {
@@ -210,7 +473,7 @@ export class StreamTask {
   async #runNetworkInput(gate: InputGate, head: ChainMember): Promise<void> {
     const dispatcher = new InputDispatcher(gate, head);
     for (;;) {
-      this.#mailbox.drain();
+      await this.#drainMailbox();
       if (this.#cancelled) return;
       const polled = gate.poll();
       if (polled === undefined) {
@@ -225,10 +488,17 @@ export class StreamTask {
         dispatcher.records(polled.channelIndex, element.values, element.timestamps);
         await this.#afterBatch();
         await this.#maybeYield();
+      } else if (element.kind === 'barrier') {
+        this.#barrierHandler?.onBarrier(polled.channelIndex, element);
       } else {
         dispatcher.control(polled.channelIndex, element);
+        if (element.kind === 'end-of-partition') this.#barrierHandler?.onEndOfPartition();
       }
     }
+  }
+
+  #drainMailbox(): undefined | Promise<void> {
+    return this.#mailbox.drain();
   }
 
   /** Sinks flush, writers ship their batches, and the task waits while its outputs are full. */
@@ -325,6 +595,7 @@ class InputDispatcher {
       case 'end-of-partition':
         valve.finish(local);
         return;
+      case 'barrier':
       case 'records':
         throw new Error('records are not control elements');
     }

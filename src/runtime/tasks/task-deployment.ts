@@ -1,13 +1,14 @@
 /** Everything one subtask needs to run: its chain of operators, input gate and record writers. */
 import type { Clock } from '../../core/clock.ts';
 import type { RandomSource } from '../../core/random.ts';
+import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyGroupRange } from '../../state/key-group-range.ts';
 import type { KeyedStateBackendFactory } from '../../state/keyed-state-backend.ts';
-import type { OperatorStateStore } from '../../state/operator-state.ts';
 import type { InputGate } from '../network/input-gate.ts';
 import type { KeySelector } from '../network/partitioner.ts';
 import type { RecordWriter } from '../network/record-writer.ts';
 import type { StreamOperator } from '../operator.ts';
+import type { OperatorRestore, TaskCheckpointServices } from './task-checkpointing.ts';
 
 /** Where an operator's output goes: a later operator of the same chain, or a record writer. */
 export type OperatorOutputDeployment =
@@ -25,6 +26,7 @@ export interface ChainedOperatorDeployment {
 
 export interface TaskDeployment {
   readonly jobId: string;
+  readonly vertexId: number;
   readonly taskName: string;
   readonly subtaskIndex: number;
   readonly parallelism: number;
@@ -35,6 +37,8 @@ export interface TaskDeployment {
   /** Absent for source tasks. */
   readonly inputGate: InputGate | undefined;
   readonly writers: readonly RecordWriter[];
+  /** Restored state by operator id; absent when the job starts from scratch. */
+  readonly restore?: ReadonlyMap<string, OperatorRestore>;
 }
 
 /** Services shared by all tasks of a job; real ones in production, simulated ones in tests. */
@@ -42,6 +46,8 @@ export interface TaskServices {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly keyedStateBackendFactory: KeyedStateBackendFactory;
-  readonly createOperatorStateStore: () => OperatorStateStore;
+  readonly createOperatorStateStore: () => HeapOperatorStateStore;
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
+  /** Absent when checkpointing is off: barriers are then never created. */
+  readonly checkpointing?: TaskCheckpointServices;
 }

@@ -24,6 +24,7 @@ export interface TaskOperatorContextOptions {
   readonly keyedStateBackend: KeyedStateBackend | undefined;
   readonly keySelectors: readonly (KeySelector | undefined)[];
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
+  readonly isRestored: boolean;
 }
 
 export class TaskOperatorContext implements OperatorContext {
@@ -40,8 +41,14 @@ export class TaskOperatorContext implements OperatorContext {
   readonly keyedStateBackend: KeyedStateBackend | undefined;
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
   readonly location: TaskLocation;
+  readonly isRestored: boolean;
   readonly #keySelectors: readonly (KeySelector | undefined)[];
   readonly #timerServices = new Map<string, KeyedTimerService>();
+  // The batch last given to prefetchKeys, with its keys and key groups: setKeyContextElement
+  // takes them from here, in order, instead of running the selector and hash a second time.
+  #batchValues: readonly unknown[] = [];
+  #batchInput: 0 | 1 = 0;
+  #batchCursor = 0;
   #keys: unknown[] = [];
   #keyGroups: number[] = [];
 
@@ -60,6 +67,12 @@ export class TaskOperatorContext implements OperatorContext {
     this.keyedStateBackend = options.keyedStateBackend;
     this.#keySelectors = options.keySelectors;
     this.jobConfiguration = options.jobConfiguration;
+    this.isRestored = options.isRestored;
+  }
+
+  /** The timer service named `name`, if the operator created it. */
+  existingTimerService(name: string): KeyedTimerService | undefined {
+    return this.#timerServices.get(name);
   }
 
   getTimerService(name: string, target: Triggerable): InternalTimerService {
@@ -82,6 +95,19 @@ export class TaskOperatorContext implements OperatorContext {
 
   setKeyContextElement(value: unknown, input: 0 | 1): void {
     const backend = this.keyedStateBackend!;
+    const cursor = this.#batchCursor;
+    // The record at the cursor of the prefetched batch: same value, so (selectors being
+    // deterministic) same key. Anything else, e.g. a harness feeding records one by one,
+    // takes the full path.
+    if (
+      input === this.#batchInput &&
+      cursor < this.#batchValues.length &&
+      this.#batchValues[cursor] === value
+    ) {
+      this.#batchCursor = cursor + 1;
+      backend.setCurrentKey(this.#keys[cursor], this.#keyGroups[cursor]);
+      return;
+    }
     const key = this.#selectKey(value, input);
     const keyGroup = this.#keyGroupOf(key);
     backend.setCurrentKey(key, keyGroup);
@@ -92,6 +118,9 @@ export class TaskOperatorContext implements OperatorContext {
     const n = values.length;
     const keys = this.#keys;
     const groups = this.#keyGroups;
+    // Forget the previous batch first: if a selector throws below, nothing stale is used.
+    this.#batchValues = [];
+    this.#batchCursor = 0;
     keys.length = n;
     groups.length = n;
     for (let i = 0; i < n; i++) {
@@ -99,10 +128,13 @@ export class TaskOperatorContext implements OperatorContext {
       keys[i] = key;
       groups[i] = this.#keyGroupOf(key);
     }
+    this.#batchValues = values;
+    this.#batchInput = input;
     return backend.prefetch(keys, groups);
   }
 
   dispose(): void {
+    this.#batchValues = [];
     for (const service of this.#timerServices.values()) service.dispose();
     this.keyedStateBackend?.dispose();
   }

@@ -1,0 +1,120 @@
+/** Maps a checkpoint's or savepoint's state onto the operators and subtasks of the job about to run. */
+import type {
+  CheckpointMetadata,
+  OperatorSnapshot,
+  StateFileHandle,
+} from '../checkpoint/snapshot-handles.ts';
+import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
+import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
+import type { JobGraph } from '../graph/job-graph.ts';
+import type { OperatorRestore } from '../runtime/tasks/task-checkpointing.ts';
+import { computeKeyGroupRange } from '../state/key-groups.ts';
+import {
+  type KeyedStateFileContents,
+  type OperatorStateContents,
+  readKeyedStateFile,
+  readOperatorStateFile,
+  redistributeOperatorState,
+} from '../state/snapshot/index.ts';
+
+/** Restored state per vertex id, per subtask index, per operator id. */
+export type RestoreAssignment = ReadonlyMap<number, readonly ReadonlyMap<string, OperatorRestore>[]>;
+
+export interface RestoreSource {
+  readonly pointer: string;
+  readonly metadata: CheckpointMetadata;
+  readonly storage: CheckpointStorage;
+}
+
+export async function assignRestoredState(
+  source: RestoreSource,
+  jobGraph: JobGraph,
+  allowNonRestoredState: boolean,
+): Promise<RestoreAssignment> {
+  const { metadata } = source;
+  const byOperatorId = new Map(metadata.operators.map((op) => [op.operatorId, op]));
+  checkCompatibility(source, jobGraph, byOperatorId, allowNonRestoredState);
+  const files = new Map<string, Promise<Uint8Array>>();
+  const read = (handle: StateFileHandle): Promise<Uint8Array> => {
+    let bytes = files.get(handle.relativePath);
+    if (bytes === undefined) {
+      bytes = source.storage.readFile(source.pointer, handle);
+      files.set(handle.relativePath, bytes);
+    }
+    return bytes;
+  };
+  const assignment = new Map<number, Map<string, OperatorRestore>[]>();
+  for (const vertex of jobGraph.vertices) {
+    const perSubtask = Array.from({ length: vertex.parallelism }, () => new Map<string, OperatorRestore>());
+    for (const member of vertex.members) {
+      const snapshot = byOperatorId.get(member.operatorId);
+      if (snapshot === undefined) continue;
+      const operatorStates = await redistribute(snapshot, vertex.parallelism, source, read);
+      for (let i = 0; i < vertex.parallelism; i++) {
+        const range = computeKeyGroupRange(metadata.maxParallelism, vertex.parallelism, i);
+        const keyedParts: KeyedStateFileContents[] = [];
+        for (const old of snapshot.subtasks) {
+          const keyed = old.keyed;
+          if (keyed === undefined) continue;
+          const start = Math.max(range.start, keyed.keyGroupRange.start);
+          const end = Math.min(range.end, keyed.keyGroupRange.end);
+          if (start > end) continue;
+          const bytes = await read(keyed.file);
+          keyedParts.push(readKeyedStateFile(bytes, pathOf(source, keyed.file), { start, end }));
+        }
+        perSubtask[i].set(member.operatorId, { keyedParts, operatorState: operatorStates?.[i] });
+      }
+    }
+    assignment.set(vertex.id, perSubtask);
+  }
+  return assignment;
+}
+
+async function redistribute(
+  snapshot: OperatorSnapshot,
+  newParallelism: number,
+  source: RestoreSource,
+  read: (handle: StateFileHandle) => Promise<Uint8Array>,
+): Promise<OperatorStateContents[] | undefined> {
+  if (snapshot.subtasks.every((s) => s.operatorState === undefined)) return undefined;
+  const old: OperatorStateContents[] = [];
+  for (const subtask of snapshot.subtasks) {
+    const handle = subtask.operatorState;
+    old.push(
+      handle === undefined
+        ? { lists: [], broadcasts: [] }
+        : readOperatorStateFile(await read(handle), pathOf(source, handle)),
+    );
+  }
+  return redistributeOperatorState(old, newParallelism);
+}
+
+function checkCompatibility(
+  source: RestoreSource,
+  jobGraph: JobGraph,
+  byOperatorId: ReadonlyMap<string, OperatorSnapshot>,
+  allowNonRestoredState: boolean,
+): void {
+  const { metadata } = source;
+  if (metadata.maxParallelism !== jobGraph.maxParallelism) {
+    throw new ConfigurationError(
+      `${source.pointer} was taken with max parallelism ${metadata.maxParallelism}, but the job now has ${jobGraph.maxParallelism}; key groups cannot be remapped: set maxParallelism to ${metadata.maxParallelism}`,
+    );
+  }
+  const known = new Set(jobGraph.vertices.flatMap((v) => v.members.map((m) => m.operatorId)));
+  const unmatched = [...byOperatorId.values()].filter(
+    (op) =>
+      !known.has(op.operatorId) &&
+      op.subtasks.some((s) => s.keyed !== undefined || s.operatorState !== undefined),
+  );
+  if (unmatched.length > 0 && !allowNonRestoredState) {
+    const list = unmatched.map((op) => `'${op.operatorId}' (${op.operatorName})`).join(', ');
+    throw new JobDefinitionError(
+      `${source.pointer} holds state of operators the job no longer has: ${list}. Give the operators the same uid() as before, or pass --allow-non-restored-state to drop that state`,
+    );
+  }
+}
+
+function pathOf(source: RestoreSource, handle: StateFileHandle): string {
+  return `${source.pointer.replace(/\/$/, '')}/${handle.relativePath}`;
+}
