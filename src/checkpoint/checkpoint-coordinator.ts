@@ -143,7 +143,7 @@ export class CheckpointCoordinator {
   }
 
   /** Triggers a checkpoint or savepoint now; resolves when it completed or failed. */
-  async trigger(kind: SnapshotKind, targetDirectory?: string): Promise<CheckpointOutcome> {
+  async trigger(kind: SnapshotKind, targetDirectory?: string, suspendSources = false): Promise<CheckpointOutcome> {
     const gateway = this.#gateway;
     if (gateway === undefined || this.#stopped) {
       return { kind: 'failed', checkpointId: undefined, reason: 'the job is not running' };
@@ -191,7 +191,7 @@ export class CheckpointCoordinator {
       );
       this.#inFlight.set(checkpointId, { pending, location, timeout, stats, settle });
     });
-    gateway.trigger({ kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind }, location);
+    gateway.trigger({ kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind, suspendSources }, location);
     return outcome;
   }
 

@@ -277,8 +277,8 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     }
   }
 
-  const savepoint = async (targetDirectory: string | undefined): Promise<string> => {
-    const outcome: CheckpointOutcome = await coordinator.trigger('savepoint', targetDirectory);
+  const savepoint = async (targetDirectory: string | undefined, suspendSources = false): Promise<string> => {
+    const outcome: CheckpointOutcome = await coordinator.trigger('savepoint', targetDirectory, suspendSources);
     if (outcome.kind === 'failed') throw new JobExecutionError(`savepoint failed: ${outcome.reason}`);
     return outcome.checkpoint.location.pointer;
   };
@@ -297,7 +297,8 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     },
     triggerSavepoint: (targetDirectory) => savepoint(targetDirectory),
     stopWithSavepoint: async (targetDirectory) => {
-      const pointer = await savepoint(targetDirectory);
+      // Sources stop right after the savepoint's barrier, so nothing reaches sinks past it.
+      const pointer = await savepoint(targetDirectory, true);
       attempt?.stop({ kind: 'stop-with-savepoint', pointer });
       await result.catch(() => {});
       return pointer;

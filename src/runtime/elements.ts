@@ -36,6 +36,8 @@ export interface CheckpointBarrier {
   readonly checkpointId: number;
   readonly timestampMs: number;
   readonly snapshotKind: 'checkpoint' | 'savepoint';
+  /** Stop-with-savepoint: sources emit nothing after this barrier (until resumed if it fails). */
+  readonly suspendSources?: boolean;
 }
 
 export type StreamElement =

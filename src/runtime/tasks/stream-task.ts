@@ -59,6 +59,8 @@ export class StreamTask {
   /** Checkpoints triggered while this subtask may still see their barrier (non-source subtasks). */
   readonly #awaitingBarrier = new Set<number>();
   #inputEnded = false;
+  /** A source that emitted a stop-with-savepoint barrier polls no more input. */
+  #sourceSuspended = false;
   /** The state after end of input, serialized once; every later checkpoint reuses it. */
   #finalSnapshot: Promise<SerializedOperatorSnapshot[]> | undefined;
   #resolveFinal!: (snapshots: Promise<SerializedOperatorSnapshot[]>) => void;
@@ -95,7 +97,10 @@ export class StreamTask {
     } else if (isSource) {
       this.#mailbox.put(() => {
         if (this.#inputEnded) void this.#acknowledgeFinal(barrier.checkpointId);
-        else this.#performCheckpoint(barrier, 0);
+        else {
+          this.#performCheckpoint(barrier, 0);
+          if (barrier.suspendSources === true) this.#sourceSuspended = true;
+        }
       });
     } else {
       this.#awaitingBarrier.add(barrier.checkpointId);
@@ -122,6 +127,8 @@ export class StreamTask {
     this.#awaitingBarrier.delete(checkpointId);
     if (this.#state !== 'running') return;
     this.#mailbox.put(() => {
+      // A failed stop-with-savepoint leaves the job running as before.
+      this.#sourceSuspended = false;
       this.#barrierHandler?.abortIfPending(checkpointId);
       for (const { operator, location } of this.#chain) {
         try {
@@ -451,6 +458,10 @@ export class StreamTask {
     for (;;) {
       await this.#drainMailbox();
       if (this.#cancelled) return;
+      if (this.#sourceSuspended) {
+        await this.#mailbox.nextMail();
+        continue;
+      }
       let status: string;
       try {
         status = source.pollNext(SOURCE_BATCH_RECORDS_MAX);
