@@ -170,7 +170,7 @@ export class StreamTask {
       this.#state = 'finished';
     } catch (error) {
       this.#state = this.#cancelled ? 'cancelled' : 'failed';
-      this.#resolveFinal(Promise.reject(error));
+      this.#resolveFinal(handledRejection(error));
       if (!this.#cancelled) throw error;
     } finally {
       await this.#closeOperators();
@@ -180,7 +180,7 @@ export class StreamTask {
   /** Stops the task at its next step; it will not finish its operators. */
   cancel(): void {
     this.#cancelled = true;
-    this.#resolveFinal(Promise.reject(new Error(`${this.name} was cancelled`)));
+    this.#resolveFinal(handledRejection(new Error(`${this.name} was cancelled`)));
     this.#mailbox.put(() => {});
     for (const writer of this.deployment.writers) for (const c of writer.channels) c.release();
   }
@@ -631,4 +631,15 @@ class InputDispatcher {
       throw wrapUserError(error, this.#head.location);
     }
   }
+}
+
+/**
+ * A rejected promise already marked as handled. `#resolveFinal` may be called again after the
+ * final snapshot was settled (a task that failed is then cancelled by the job manager); the
+ * second promise is ignored, and a plain `Promise.reject` would surface as an unhandled rejection.
+ */
+function handledRejection(error: unknown): Promise<never> {
+  const rejected = Promise.reject(error);
+  rejected.catch(() => {});
+  return rejected;
 }
