@@ -55,7 +55,7 @@ describe.concurrent('weir run: jobs that work', () => {
       'extra',
     );
     expect(result.code, show(result)).toBe(0);
-    expect(result.stdout).toContain('args=["--region","eu","extra"] parallelism=3');
+    expect(result.stdout).toContain('args=["--region","eu","extra"] parallelism=3 maxParallelism=128/128');
     const records = result.stdout.split('\n').filter((line) => line.includes('record '));
     expect(records.map((line) => line.replace(/^\d+> /, '')).sort()).toEqual([
       'record ALPHA',
