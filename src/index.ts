@@ -31,7 +31,24 @@ export {
   WatermarkStrategy,
 } from './api/watermark-strategy.ts';
 export * from './api/windowing/index.ts';
+// Checkpointing: configuration, storage, restart strategies
+export type { CheckpointConfig } from './checkpoint/checkpoint-config.ts';
+export type { CheckpointStats } from './checkpoint/checkpoint-coordinator.ts';
+export {
+  type CheckpointFileSystem,
+  type CheckpointStorage,
+  CorruptCheckpointError,
+  FaultInjectingFileSystem,
+  type FaultRule,
+  FileSystemCheckpointStorage,
+  type FileSystemOperation,
+  InMemoryFileSystem,
+  JobManagerCheckpointStorage,
+  NodeCheckpointFileSystem,
+  type RestoreRequest,
+} from './checkpoint/storage/index.ts';
 export type { JobClient, JobExecutionResult, JobStatus } from './cluster/job-client.ts';
+export type { RestartStrategyConfig } from './cluster/restart-strategy.ts';
 export { BinaryReader, BinaryWriter } from './core/binary.ts';
 // Time, randomness, errors
 export { type Cancellable, type Clock, ManualClock, SystemClock } from './core/clock.ts';
@@ -44,8 +61,17 @@ export {
   WeirError,
 } from './core/errors.ts';
 export { UnhashableKeyError } from './core/key-encoding.ts';
+export type { Logger, LogLevel } from './core/logger.ts';
 export { type RandomSource, SeededRandom } from './core/random.ts';
-export { OutputTag } from './runtime/output.ts';
+// Custom operators (DataStream.transform / KeyedStream.transformKeyed)
+export type {
+  OneInputStreamOperator,
+  OperatorContext,
+  StreamOperator,
+  TwoInputStreamOperator,
+} from './runtime/operator.ts';
+export { AbstractStreamOperator } from './runtime/operators/abstract-stream-operator.ts';
+export { type Output, OutputTag } from './runtime/output.ts';
 // State
 export type {
   AggregateFunction,
