@@ -30,6 +30,11 @@ import type { WatermarkStrategy } from './watermark-strategy.ts';
 
 export type StateBackendName = 'hashmap';
 
+/** Told about every job an environment starts (Flink's `JobListener`); the CLI serves it over REST. */
+export interface JobListener {
+  onJobSubmitted(client: JobClient): void;
+}
+
 export interface EnvironmentOptions {
   /** Default parallelism of every operator (default 1). */
   readonly parallelism?: number;
@@ -85,6 +90,7 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   #restore: EnvironmentOptions['restore'];
   #jobId: string | undefined;
   #logger: Logger;
+  readonly #jobListeners: JobListener[] = [];
 
   constructor(options: EnvironmentOptions = {}) {
     this.#parallelism = validateParallelism(options.parallelism ?? 1, 'parallelism');
@@ -135,6 +141,12 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   /** Start the next execution from this checkpoint or savepoint. */
   restoreFrom(request: RestoreRequest & { readonly allowNonRestoredState?: boolean }): this {
     this.#restore = request;
+    return this;
+  }
+
+  /** `listener.onJobSubmitted` runs for every later `execute`/`executeAsync`, right after the job starts. */
+  registerJobListener(listener: JobListener): this {
+    this.#jobListeners.push(listener);
     return this;
   }
 
@@ -251,7 +263,7 @@ export class StreamExecutionEnvironment implements GraphBuilder {
     this.#executionCount++;
     const checkpointConfig = resolveCheckpointConfig(this.#checkpointing);
     const storage = this.#checkpointStorage;
-    return submitLocalJob(this.graph, {
+    const client = submitLocalJob(this.graph, {
       jobName,
       jobId: this.#jobId,
       checkpointConfig,
@@ -275,6 +287,8 @@ export class StreamExecutionEnvironment implements GraphBuilder {
       createOperatorStateStore: () => new HeapOperatorStateStore(),
       jobConfiguration: this.#configuration,
     });
+    for (const listener of this.#jobListeners) listener.onJobSubmitted(client);
+    return client;
   }
 }
 
