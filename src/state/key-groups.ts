@@ -3,8 +3,7 @@
  * contiguous ranges of key groups each subtask owns (the same split Flink uses, so a
  * rescale moves whole key groups).
  */
-import { KeyEncoder } from '../core/key-encoding.ts';
-import { murmur3x86_32 } from '../core/murmur3.ts';
+import { keyHashInt32 } from '../core/key-hash.ts';
 import type { KeyGroupRange } from './key-group-range.ts';
 
 /** Default number of key groups: the upper bound of parallelism for keyed operators. */
@@ -12,12 +11,10 @@ export const DEFAULT_MAX_PARALLELISM = 128;
 /** Key groups are counted in 15 bits in Flink's formats; we keep the same bound. */
 export const MAX_PARALLELISM_LIMIT = 32_768;
 
-const encoder = new KeyEncoder();
-
 /** The key group of `key`; throws UnhashableKeyError for values that cannot be keys. */
 export function assignToKeyGroup(key: unknown, maxParallelism: number): number {
-  const length = encoder.encode(key);
-  return murmur3x86_32(encoder.bytes(), length) % maxParallelism;
+  // Both operands unsigned 32-bit, so the remainder is an integer operation.
+  return (keyHashInt32(key) >>> 0) % (maxParallelism >>> 0);
 }
 
 /** The key groups owned by subtask `operatorIndex` of `parallelism`. */
