@@ -49,7 +49,9 @@ export class KeyedConnectedStreams<T1, T2, K> {
     this.second = second;
   }
 
-  /** `fn` is a function object, or a factory called once per subtask. */
+  /** A function object, or a factory called once per subtask. */
+  process<R>(fn: KeyedCoProcessFunction<K, T1, T2, R>): SingleOutputStreamOperator<R>;
+  process<R>(factory: () => KeyedCoProcessFunction<K, T1, T2, R>): SingleOutputStreamOperator<R>;
   process<R>(
     fn: KeyedCoProcessFunction<K, T1, T2, R> | (() => KeyedCoProcessFunction<K, T1, T2, R>),
   ): SingleOutputStreamOperator<R> {

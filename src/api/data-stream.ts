@@ -85,19 +85,25 @@ export class DataStream<T> {
   }
 
   map<R>(fn: MapFunction<T, R>): SingleOutputStreamOperator<R> {
+    requireFunction(fn, 'map', 'map');
     return this.transform('Map', () => new MapOperator<T, R>(fn));
   }
 
   flatMap<R>(fn: FlatMapFunction<T, R>): SingleOutputStreamOperator<R> {
+    requireFunction(fn, 'flatMap', 'flatMap');
     return this.transform('Flat Map', () => new FlatMapOperator<T, R>(fn));
   }
 
   filter(fn: FilterFunction<T>): SingleOutputStreamOperator<T> {
+    requireFunction(fn, 'filter', 'filter');
     return this.transform('Filter', () => new FilterOperator<T>(fn));
   }
 
-  /** `fn` is a function object, or a factory called once per subtask (needed for classes with #private fields). */
+  /** A function object; or a factory called once per subtask (needed for classes with #private fields). */
+  process<R>(fn: ProcessFunction<T, R>): SingleOutputStreamOperator<R>;
+  process<R>(factory: () => ProcessFunction<T, R>): SingleOutputStreamOperator<R>;
   process<R>(fn: ProcessFunction<T, R> | (() => ProcessFunction<T, R>)): SingleOutputStreamOperator<R> {
+    requireFunctionObject(fn, 'process', 'processElement');
     const create = perSubtaskFactory(fn);
     return this.transform('Process', () => new ProcessOperator<T, R>(create()));
   }
@@ -304,10 +310,12 @@ export class KeyedStream<T, K>
   }
 
   override map<R>(fn: MapFunction<T, R>): SingleOutputStreamOperator<R> {
+    requireFunction(fn, 'map', 'map');
     return this.transformKeyed('Map', () => new KeyedContextOperator<T, R>(new MapOperator<T, R>(fn)));
   }
 
   override flatMap<R>(fn: FlatMapFunction<T, R>): SingleOutputStreamOperator<R> {
+    requireFunction(fn, 'flatMap', 'flatMap');
     return this.transformKeyed(
       'Flat Map',
       () => new KeyedContextOperator<T, R>(new FlatMapOperator<T, R>(fn)),
@@ -315,25 +323,24 @@ export class KeyedStream<T, K>
   }
 
   override filter(fn: FilterFunction<T>): SingleOutputStreamOperator<T> {
+    requireFunction(fn, 'filter', 'filter');
     return this.transformKeyed('Filter', () => new KeyedContextOperator<T, T>(new FilterOperator<T>(fn)));
   }
 
-  /** `fn` is a function object, or a factory called once per subtask (needed for classes with #private fields). */
+  /** A function object; or a factory called once per subtask (needed for classes with #private fields). */
+  override process<R>(fn: KeyedProcessFunction<K, T, R>): SingleOutputStreamOperator<R>;
+  override process<R>(factory: () => KeyedProcessFunction<K, T, R>): SingleOutputStreamOperator<R>;
   override process<R>(
-    fn:
-      | KeyedProcessFunction<K, T, R>
-      | ProcessFunction<T, R>
-      | (() => KeyedProcessFunction<K, T, R> | ProcessFunction<T, R>),
+    fn: KeyedProcessFunction<K, T, R> | (() => KeyedProcessFunction<K, T, R>),
   ): SingleOutputStreamOperator<R> {
+    requireFunctionObject(fn, 'process', 'processElement');
     const create = perSubtaskFactory(fn);
-    return this.transformKeyed(
-      'KeyedProcess',
-      () => new KeyedProcessOperator<K, T, R>(create() as KeyedProcessFunction<K, T, R>),
-    );
+    return this.transformKeyed('KeyedProcess', () => new KeyedProcessOperator<K, T, R>(create()));
   }
 
   /** Emits, for every record, the running reduction of all records of its key so far. */
   reduce(fn: ReduceFunctionLike<T>): SingleOutputStreamOperator<T> {
+    requireFunction(fn, 'reduce', 'reduce');
     return this.transformKeyed('Keyed Reduce', () => new KeyedReduceOperator<T>(fn));
   }
 
@@ -372,6 +379,7 @@ export class KeyedStream<T, K>
   }
 
   /** Both inputs keyed: a KeyedCoProcessFunction sees the state of the key both sides share. */
+  override connect<T2, K2>(other: KeyedStream<T2, K2>): KeyedConnectedStreams<T, T2, K>;
   override connect<T2>(other: DataStream<T2>): ConnectedStreams<T, T2>;
   override connect<B>(
     other: BroadcastStream<B>,
@@ -445,4 +453,31 @@ export function validateParallelism(value: number, what: string): number {
     throw new JobDefinitionError(`${what} must be a positive integer, got ${String(value)}`);
   }
   return value;
+}
+
+/** `map(42)` fails when the graph is built, naming the call, not later inside a running task. */
+function requireFunction(fn: unknown, call: string, method: string): void {
+  if (typeof fn === 'function') return;
+  if (typeof fn === 'object' && fn !== null && typeof (fn as Record<string, unknown>)[method] === 'function')
+    return;
+  throw new JobDefinitionError(
+    `${call}() needs a function or an object with a ${method}() method, got ${describeArgument(fn)}`,
+  );
+}
+
+/** The process family takes a function object, or a factory of them. */
+function requireFunctionObject(fn: unknown, call: string, method: string): void {
+  if (typeof fn === 'function') return; // A factory: what it returns is checked per subtask.
+  if (typeof fn === 'object' && fn !== null && typeof (fn as Record<string, unknown>)[method] === 'function')
+    return;
+  throw new JobDefinitionError(
+    `${call}() needs an object with a ${method}() method, or a factory returning one, got ${describeArgument(fn)}`,
+  );
+}
+
+function describeArgument(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object')
+    return `an object without that method (${Object.keys(value).join(', ') || 'no keys'})`;
+  return `${typeof value} ${String(value)}`;
 }

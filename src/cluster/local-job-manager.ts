@@ -15,6 +15,7 @@ import type { Clock } from '../core/clock.ts';
 import {
   ConfigurationError,
   describeError,
+  JobDefinitionError,
   JobExecutionError,
   TaskFailure,
   WeirError,
@@ -278,7 +279,11 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   }
 
   const savepoint = async (targetDirectory: string | undefined, suspendSources = false): Promise<string> => {
-    const outcome: CheckpointOutcome = await coordinator.trigger('savepoint', targetDirectory, suspendSources);
+    const outcome: CheckpointOutcome = await coordinator.trigger(
+      'savepoint',
+      targetDirectory,
+      suspendSources,
+    );
     if (outcome.kind === 'failed') throw new JobExecutionError(`savepoint failed: ${outcome.reason}`);
     return outcome.checkpoint.location.pointer;
   };
@@ -355,8 +360,15 @@ function sleep(clock: Clock, delayMs: number): Promise<void> {
   return new Promise((resolve) => clock.schedule(clock.now() + delayMs, resolve));
 }
 
-function toJobError(error: unknown, jobName: string, jobId: string): JobExecutionError {
-  if (error instanceof JobExecutionError) return error;
+/** Definition and configuration errors stay as they are: the CLI reports them as usage errors. */
+function toJobError(error: unknown, jobName: string, jobId: string): Error {
+  if (
+    error instanceof JobExecutionError ||
+    error instanceof JobDefinitionError ||
+    error instanceof ConfigurationError
+  ) {
+    return error;
+  }
   if (error instanceof TaskFailure) {
     return new JobExecutionError(`job '${jobName}' (${jobId}) failed: ${error.message}`, { cause: error });
   }
