@@ -1,16 +1,18 @@
-/** The `weir` command line. */
-import { Command, InvalidArgumentError } from 'commander';
+/** The `weir` command line: run a job, control a running one over its REST API, inspect checkpoints offline. */
+import { Command, Option } from 'commander';
 import { ConfigurationError, JobDefinitionError, WeirError } from '../core/errors.ts';
-import { runJob } from './run-command.ts';
-
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer, got '${value}'`);
-    return n;
-  };
-}
+import {
+  type AddressOptions,
+  cancel,
+  checkpoints,
+  listJobs,
+  type Output,
+  savepoint,
+  stop,
+} from './control-commands.ts';
+import { inspect } from './inspect-command.ts';
+import { jobIdArgument, portNumber, positiveInteger, restAddress } from './options.ts';
+import { type RunOptions, runJob } from './run-command.ts';
 
 /** Prints the error chain: our message, then the user's own error with its stack. */
 export function formatFailure(error: unknown): string {
@@ -33,13 +35,47 @@ export function formatFailure(error: unknown): string {
   return lines.join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** 2 for what the user can fix in the command or the job definition, 1 for everything else. */
+function exitCodeOf(error: unknown): number {
+  return error instanceof JobDefinitionError || error instanceof ConfigurationError ? 2 : 1;
+}
+
+const STANDARD_OUTPUT: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+function addressOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--address <url>', 'REST address of the job, as weir run prints it')
+        .env('WEIR_REST_ADDRESS')
+        .argParser(restAddress),
+    )
+    .option(
+      '--checkpoint-dir <dir>',
+      'find the job by the rest-address file it writes into its checkpoint directory',
+    );
+}
+
+/** Runs the command line; resolves with the process exit code. */
+export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promise<number> {
+  let exitCode = 0;
+  const act =
+    <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      try {
+        exitCode = await action(...args);
+      } catch (error) {
+        io.err(`weir: ${formatFailure(error)}\n`);
+        exitCode = exitCodeOf(error);
+      }
+    };
   const program = new Command('weir')
     .description('Weir: a stateful stream processor for TypeScript')
     .showHelpAfterError()
     .exitOverride();
 
-  let exitCode = 0;
   program
     .command('run')
     .description('run a job module (its default export builds the dataflow); job arguments follow --')
@@ -51,14 +87,113 @@ export async function main(argv: string[]): Promise<number> {
       positiveInteger('--parallelism'),
     )
     .option('--job-name <name>', 'name of the job (default: the module file name)')
-    .action(async (job: string, args: string[], options: { parallelism?: number; jobName?: string }) => {
-      try {
-        await runJob(job, args, options);
-      } catch (error) {
-        process.stderr.write(`weir: ${formatFailure(error)}\n`);
-        exitCode = error instanceof JobDefinitionError || error instanceof ConfigurationError ? 2 : 1;
-      }
-    });
+    .option('--job-id <id>', 'job id, 32 hexadecimal characters (default: random)', jobIdArgument('--job-id'))
+    .option('--checkpoint-dir <dir>', 'write checkpoints to DIR/<job-id>/chk-<n> (default: in memory)')
+    .option(
+      '--checkpoint-interval <ms>',
+      'take a checkpoint every MS milliseconds (default: no periodic checkpoints)',
+      positiveInteger('--checkpoint-interval'),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'checkpointing guarantee (default: exactly-once)').choices([
+        'exactly-once',
+        'at-least-once',
+      ]),
+    )
+    .option('--state-backend <name>', "where working state lives: 'hashmap' (default)")
+    .option('--from-savepoint <path>', 'start from this savepoint (its directory or _metadata)')
+    .option('--from-checkpoint <path|latest>', "start from this checkpoint, or 'latest' in --checkpoint-dir")
+    .option('--allow-non-restored-state', 'skip state of operators that no longer exist in the job')
+    .option('--savepoint-dir <dir>', 'default target directory of savepoints')
+    .option('--savepoint-root <dir>', 'savepoints requested over REST must lie below DIR')
+    .option(
+      '--rest-port <port>',
+      'REST API port on 127.0.0.1; 0 picks a free one (default 0)',
+      portNumber('--rest-port'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level on standard error (default: info)').choices([
+        'debug',
+        'info',
+        'warn',
+        'error',
+      ]),
+    )
+    .action(act((job: string, args: string[], options: RunOptions) => runJob(job, args, options)));
+
+  addressOptions(
+    program.command('list').description('list the jobs behind a REST address or a checkpoint directory'),
+  )
+    .option('--json', 'print the REST response')
+    .action(act((options: AddressOptions & { json?: boolean }) => listJobs(options, io)));
+
+  addressOptions(
+    program
+      .command('savepoint')
+      .description('trigger a savepoint of a running job and wait for its path')
+      .argument('<jobid>', 'the job id', jobIdArgument('job id'))
+      .argument('[targetdir]', 'directory to create the savepoint in (default: --savepoint-dir of weir run)'),
+  )
+    .option('--timeout <ms>', 'give up waiting after MS milliseconds', positiveInteger('--timeout'))
+    .action(
+      act((jobId: string, target: string | undefined, options: AddressOptions & { timeout?: number }) =>
+        savepoint(jobId, target, options, io),
+      ),
+    );
+
+  addressOptions(
+    program
+      .command('cancel')
+      .description('cancel a running job, optionally after a savepoint')
+      .argument('<jobid>', 'the job id', jobIdArgument('job id')),
+  )
+    .option('--with-savepoint [dir]', 'take a savepoint first (in DIR, or the default savepoint directory)')
+    .option(
+      '--timeout <ms>',
+      'give up waiting for the savepoint after MS milliseconds',
+      positiveInteger('--timeout'),
+    )
+    .action(
+      act((jobId: string, options: AddressOptions & { withSavepoint?: string | boolean; timeout?: number }) =>
+        cancel(jobId, options, io),
+      ),
+    );
+
+  addressOptions(
+    program
+      .command('stop')
+      .description('stop a running job with a final savepoint')
+      .argument('<jobid>', 'the job id', jobIdArgument('job id')),
+  )
+    .option(
+      '--savepoint-path <dir>',
+      'directory to create the savepoint in (default: --savepoint-dir of weir run)',
+    )
+    .option('--timeout <ms>', 'give up waiting after MS milliseconds', positiveInteger('--timeout'))
+    .action(
+      act((jobId: string, options: AddressOptions & { savepointPath?: string; timeout?: number }) =>
+        stop(jobId, options, io),
+      ),
+    );
+
+  addressOptions(
+    program
+      .command('checkpoints')
+      .description("show a running job's checkpoint counts and history")
+      .argument('<jobid>', 'the job id', jobIdArgument('job id')),
+  )
+    .option('--json', 'print the REST response')
+    .action(
+      act((jobId: string, options: AddressOptions & { json?: boolean }) => checkpoints(jobId, options, io)),
+    );
+
+  program
+    .command('inspect')
+    .description('describe a checkpoint or savepoint offline and verify the checksum of every file')
+    .argument('<path>', 'checkpoint or savepoint directory, or its _metadata file')
+    .option('--no-verify', 'do not read the state files')
+    .option('--json', 'print the report as JSON')
+    .action(act((path: string, options: { verify?: boolean; json?: boolean }) => inspect(path, options, io)));
 
   try {
     await program.parseAsync(argv, { from: 'user' });
