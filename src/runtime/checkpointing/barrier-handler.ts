@@ -33,6 +33,8 @@ export class BarrierHandler {
   #state: HandlerState = { kind: 'waiting-for-barrier' };
   /** Highest checkpoint id this handler triggered or aborted; older barriers are stale. */
   #latestHandledId = 0;
+  /** Checkpoints above #latestHandledId aborted before their barriers came: those barriers are stale. */
+  readonly #abortedAhead = new Set<number>();
 
   constructor(mode: CheckpointingMode, gate: InputGate, target: BarrierHandlerTarget, nowMs: () => number) {
     this.mode = mode;
@@ -48,8 +50,11 @@ export class BarrierHandler {
 
   onBarrier(channelIndex: number, barrier: CheckpointBarrier): void {
     const id = barrier.checkpointId;
-    if (id <= this.#latestHandledId) return; // Stale: that checkpoint was triggered or aborted here.
+    if (id <= this.#latestHandledId || this.#abortedAhead.has(id)) return; // Stale: triggered or aborted here.
     let state = this.#state;
+    // An older barrier during alignment: its checkpoint was skipped upstream (aborted there); it
+    // must not count as this channel's barrier for the newer one.
+    if (state.kind === 'collecting-barriers' && id < state.barrier.checkpointId) return;
     if (state.kind === 'collecting-barriers' && id > state.barrier.checkpointId) {
       this.#abort(
         state.barrier.checkpointId,
@@ -77,6 +82,12 @@ export class BarrierHandler {
     if (state.kind === 'collecting-barriers' && state.barrier.checkpointId === checkpointId) {
       this.#release();
       this.#latestHandledId = Math.max(this.#latestHandledId, checkpointId);
+    } else if (checkpointId > this.#latestHandledId) {
+      // Its barriers may still be on their way here. They must not start an alignment: an
+      // upstream subtask that was aligning it when the abort came never forwards it, so the
+      // alignment would block this subtask's other channels forever.
+      for (const id of this.#abortedAhead) if (id <= this.#latestHandledId) this.#abortedAhead.delete(id);
+      this.#abortedAhead.add(checkpointId);
     }
   }
 
