@@ -1,0 +1,46 @@
+/**
+ * Many small seeded runs of the full job (keyed state, timers, windows, a two-input operator)
+ * at parallelism 1–4, each with failures injected at random records, in snapshotState, right
+ * after a snapshot (in-flight checkpoint), in open() after a restore, and on state-file
+ * writes (the asynchronous phase). Exactly-once: the checkers never see a gap or a duplicate,
+ * and the sink publishes exactly what a failure-free run publishes.
+ *
+ * WEIR_FT_SEED=<n> replays a base seed; WEIR_FT_RUNS=<n> changes the number of runs.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { runJob } from './job.ts';
+import { describeScenario, scenario } from './scenario.ts';
+import { baseSeed, derivedSeed, FailureTally, Probe } from './support.ts';
+
+const BASE_SEED = baseSeed();
+const RUNS = Number(process.env.WEIR_FT_RUNS ?? 40);
+const tally = new FailureTally();
+
+describe(`randomized failure injection, exactly-once (WEIR_FT_SEED=${BASE_SEED})`, () => {
+  afterAll(() => {
+    console.log(`randomized (WEIR_FT_SEED=${BASE_SEED}): ${tally.summary()}`);
+  });
+
+  it.each(Array.from({ length: RUNS }, (_, i) => i))('run %i', async (index) => {
+    const s = scenario(derivedSeed(BASE_SEED, index));
+    const what = `${describeScenario(s)} (WEIR_FT_SEED=${BASE_SEED}, run ${index})`;
+    const probe = new Probe();
+    const { published, result } = await runJob({
+      shape: s.shape,
+      mode: 'exactly-once',
+      probe,
+      plan: s.plan,
+      seed: s.seed,
+      checkpointing: s.checkpointing,
+      checkpointStorage: s.storage,
+      restartAttempts: 100,
+      environment: { maxParallelism: s.maxParallelism },
+    }).catch((error: unknown) => {
+      throw new Error(`${what}: the job failed: ${String(error)}`, { cause: error });
+    });
+    tally.add(s.plan, result.restarts);
+    expect(probe.violations, what).toEqual([]);
+    expect(s.plan.recordTargets, `${what}: record failures that never fired`).toEqual([]);
+    expect(published, what).toEqual(s.expected);
+  });
+});
