@@ -99,7 +99,8 @@ export function jobDetailsView(job: RegisteredJob, nowMs: number): JobDetailsVie
  * ```
  */
 export function checkpointStatisticsView(job: RegisteredJob): CheckpointStatisticsView {
-  const history = [...job.client.checkpointStatistics()].reverse().map(checkpointView);
+  // Rows are recorded when a location exists, which is not always in id order.
+  const history = [...job.client.checkpointStatistics()].sort((a, b) => b.id - a.id).map(checkpointView);
   const totals = job.tracker.totals();
   const completed = history.filter((row) => row.status === 'COMPLETED');
   return {

@@ -1,4 +1,5 @@
 /** `GET /metrics`: job status, restarts and checkpoint counts, durations and sizes in the Prometheus text format. */
+import type { CheckpointStats } from '../../checkpoint/checkpoint-coordinator.ts';
 import type { JobStatus } from '../job-client.ts';
 import type { RegisteredJob } from './job-registry.ts';
 
@@ -100,9 +101,11 @@ export function renderMetrics(jobs: readonly RegisteredJob[], nowMs: number): st
       `_sum{${labels}} ${seconds(totals.alignmentDurationMsSum)}`,
       `_count{${labels}} ${totals.completed}`,
     );
-    const latest = [...job.client.checkpointStatistics()]
-      .reverse()
-      .find((row) => row.status === 'COMPLETED' && row.kind === 'checkpoint');
+    let latest: CheckpointStats | undefined;
+    for (const row of job.client.checkpointStatistics()) {
+      if (row.status === 'COMPLETED' && row.kind === 'checkpoint' && row.id > (latest?.id ?? -1))
+        latest = row;
+    }
     if (latest !== undefined) {
       lastDuration.samples.push(`{${labels}} ${seconds(latest.durationMs ?? 0)}`);
       lastSize.samples.push(`{${labels}} ${latest.stateSizeBytes}`);
