@@ -229,7 +229,7 @@ describe(`exactly-once vs at-least-once under the same failure (WEIR_FT_SEED=${B
   for (const [index, checkerParallelism] of [1, 2, 3].entries()) {
     it(`checker parallelism ${checkerParallelism}`, async () => {
       const seed = derivedSeed(BASE_SEED, index);
-      const what = (mode: Mode) =>
+      const what = (mode: Mode | 'both') =>
         `${mode}, seed ${seed}, checker parallelism ${checkerParallelism} (WEIR_FT_SEED=${BASE_SEED})`;
       const spec: SeqSpec = { name: 'A', splits: 2, keysPerSplit: 3 + (seed % 3), seqsPerKey: 400 };
       const atLeastOnce = await runMode('at-least-once', seed, checkerParallelism);

@@ -421,6 +421,7 @@ export class FailurePlan {
   readonly inFlightSubtask: number;
   recordsSeen = 0;
   snapshotsSeen = 0;
+  #lastFaultedCheckpoint: string | undefined;
 
   constructor(
     seed: number,
@@ -459,7 +460,11 @@ export class FailurePlan {
   /** A file-system fault for a write of `path`, or undefined. */
   asyncWriteFault(path: string): Error | undefined {
     if (this.asyncWriteBudget <= 0 || !/\.(keyed|opstate)$/.test(path)) return undefined;
+    // At most one fault per checkpoint, so that each fault is one failed checkpoint.
+    const checkpoint = /\/chk-(\d+)\//.exec(path)?.[1];
+    if (checkpoint !== undefined && checkpoint === this.#lastFaultedCheckpoint) return undefined;
     if (this.random.next() >= 0.25) return undefined;
+    this.#lastFaultedCheckpoint = checkpoint;
     this.asyncWriteBudget--;
     this.injected['async-write']++;
     const code = this.random.next() < 0.5 ? 'ENOSPC' : 'EIO';
