@@ -1,0 +1,553 @@
+/** The disk keyed state backend: working state in an embedded lmdb store per operator subtask, behind a bounded write-back cache. */
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../../../core/clock.ts';
+import { ConfigurationError } from '../../../core/errors.ts';
+import type {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  StateTtlConfig,
+  ValueStateDescriptor,
+} from '../../descriptors.ts';
+import type { KeyGroupRange } from '../../key-group-range.ts';
+import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../../key-groups.ts';
+import type {
+  AggregatingState,
+  InternalKvState,
+  ListState,
+  MapState,
+  ReducingState,
+  ValueState,
+} from '../../keyed-state.ts';
+import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../keyed-state-backend.ts';
+import type { TypeSerializer } from '../../serializers/type-serializer.ts';
+import { valueSerializer } from '../../serializers/value-serializer.ts';
+import {
+  checkChunkCompatible,
+  type DecodedPayload,
+  decodeStateChunk,
+  type RegisteredStateInfo,
+  type TimedMapEntry,
+  type TimedValue,
+} from '../../snapshot/keyed-state-decoding.ts';
+import type {
+  KeyedStateFileContents,
+  KeyedStateSnapshot,
+  RawKeyedStateChunk,
+} from '../../snapshot/keyed-state-format.ts';
+import { DEFAULT_KEY_SERIALIZER_REF } from '../../snapshot/keyed-state-format.ts';
+import { serializerRef } from '../../snapshot/serializer-ref.ts';
+import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
+import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
+import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
+import { HeapListState } from '../heap/heap-list-state.ts';
+import { emptyIterator, HeapMapState } from '../heap/heap-map-state.ts';
+import { HeapReducingState } from '../heap/heap-reducing-state.ts';
+import { HeapValueState } from '../heap/heap-value-state.ts';
+import { toMapKey } from '../heap/map-key.ts';
+import type { Namespace, StateTable } from '../heap/state-table.ts';
+import { listCellOps, mapCellOps, TtlCell, type TtlCellOps, TtlPolicy, valueCellOps } from '../heap/ttl.ts';
+import { TtlAggregatingState } from '../heap/ttl-aggregating-state.ts';
+import { TtlListState } from '../heap/ttl-list-state.ts';
+import { TtlMapState } from '../heap/ttl-map-state.ts';
+import { TtlReducingState } from '../heap/ttl-reducing-state.ts';
+import { TtlValueState } from '../heap/ttl-value-state.ts';
+import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-snapshot.ts';
+import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
+import { LocalKvStore } from './local-kv-store.ts';
+import { parseStoreKey, STATE_IDS_MAX, STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
+import { WriteBackCache } from './write-back-cache.ts';
+
+/** Cache slots (one per state, key and namespace) a backend keeps by default: 100k hot keys of one state. */
+export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
+/** Slots evicted at once when the cache is full, at most: their write-backs share one lmdb transaction. */
+export const EVICTION_BATCH_ENTRIES_MAX = 1_024;
+/** Bytes of written, uncommitted values after which `prefetch` waits for lmdb to commit (bounds the overlay). */
+export const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024;
+/** Where stores go unless configured: one directory per backend below it. */
+export const DEFAULT_STATE_DIRECTORY = join(tmpdir(), 'weir-state');
+
+/** Configuration of the disk backend, shared by every operator subtask it creates. */
+export interface DiskStateBackendOptions {
+  /** Local directory for the stores (default `<os tmpdir>/weir-state`); each backend makes and deletes its own subdirectory. */
+  readonly directory?: string;
+  /** Cache slots per backend (one per state, key and namespace); bounds the heap used (default 100,000). */
+  readonly cacheEntriesMax?: number;
+}
+
+/** What one disk backend is built from. */
+export interface DiskKeyedStateBackendOptions extends DiskStateBackendOptions {
+  readonly operatorId: string;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  readonly clock: Clock;
+}
+
+/**
+ * Keyed state in an embedded lmdb store (one per operator subtask, under a local directory),
+ * so its size is limited by disk rather than by the JS heap. User code keeps the synchronous
+ * state API: every access goes to a bounded write-back cache of decoded cells (hot keys run
+ * at near heap speed), a miss reads the store synchronously (lmdb reads are memory-mapped),
+ * and dirty cells reach the store in batches when evicted and in a snapshot's synchronous
+ * part. The state handles are the heap backend's, over a table with the same interface, so
+ * both backends behave identically; snapshots use the canonical format, so savepoints move
+ * freely between them. See docs/state-backends.md.
+ *
+ * @example
+ * ```ts
+ * const backend = diskStateBackend({ cacheEntriesMax: 10_000 }).create({
+ *   operatorId: 'counter', keyGroupRange: { start: 0, end: 127 }, maxParallelism: 128, clock: new SystemClock(),
+ * });
+ * const count = backend.getValueState(valueState<number>('count', { defaultValue: 0 }));
+ * backend.setCurrentKey('alice', assignToKeyGroup('alice', 128));
+ * count.update(count.value()! + 1);
+ * backend.dispose();
+ * ```
+ */
+export class DiskKeyedStateBackend implements KeyedStateBackend {
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  readonly operatorId: string;
+  readonly #clock: Clock;
+  readonly #current = new DiskCurrentKey();
+  readonly #store: LocalKvStore;
+  readonly #cache: WriteBackCache;
+  readonly #tables = new Map<string, DiskStateTable>();
+  /** Restored states not registered yet: their undecoded chunks by group index. */
+  readonly #restored = new Map<string, (RawKeyedStateChunk | undefined)[]>();
+  readonly #restoredGroups = new Set<number>();
+  readonly #groupCount: number;
+  #disposed = false;
+
+  constructor(options: DiskKeyedStateBackendOptions) {
+    const { keyGroupRange: range, maxParallelism } = options;
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT) {
+      throw new ConfigurationError(
+        `maxParallelism must be an integer in [1, ${MAX_PARALLELISM_LIMIT}], got ${maxParallelism}`,
+      );
+    }
+    if (
+      !Number.isInteger(range.start) ||
+      !Number.isInteger(range.end) ||
+      range.start < 0 ||
+      range.end >= maxParallelism
+    ) {
+      throw new ConfigurationError(
+        `key-group range [${range.start}, ${range.end}] of operator '${options.operatorId}' must lie within [0, ${maxParallelism - 1}]`,
+      );
+    }
+    const entriesMax = options.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX;
+    if (!Number.isInteger(entriesMax) || entriesMax < 1) {
+      throw new ConfigurationError(`cacheEntriesMax must be a positive integer, got ${entriesMax}`);
+    }
+    this.keyGroupRange = { start: range.start, end: range.end };
+    this.maxParallelism = maxParallelism;
+    this.operatorId = options.operatorId;
+    this.#clock = options.clock;
+    this.#groupCount = keyGroupRangeSize(range);
+    this.#cache = new WriteBackCache(
+      entriesMax,
+      Math.min(EVICTION_BATCH_ENTRIES_MAX, Math.ceil(entriesMax / 16)),
+    );
+    const name = `${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
+    this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name));
+  }
+
+  /** The store's directory (created on the first write). */
+  get directory(): string {
+    return this.#store.directory;
+  }
+
+  /** Cache counters: slots held, evictions and write-backs so far. */
+  cacheStats(): ReturnType<WriteBackCache['stats']> {
+    return this.#cache.stats();
+  }
+
+  setCurrentKey(key: unknown, keyGroup: number): void {
+    const groupIndex = keyGroup - this.keyGroupRange.start;
+    if (
+      !(groupIndex >= 0 && groupIndex < this.#groupCount) ||
+      (keyGroup | 0) !== keyGroup ||
+      this.#disposed
+    ) {
+      this.#rejectKeyGroup(key, keyGroup);
+    }
+    const current = this.#current;
+    // Map key first: if the key is unusable, the previous key stays current.
+    current.mapKey = typeof key === 'string' && key.charCodeAt(0) !== 1 ? key : toMapKey(key);
+    current.key = key;
+    current.keyGroup = keyGroup;
+    current.groupIndex = groupIndex;
+    current.keyBytes = undefined;
+  }
+
+  getCurrentKey(): unknown {
+    return this.#current.key;
+  }
+
+  getCurrentKeyGroup(): number {
+    return this.#current.keyGroup;
+  }
+
+  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
+    const table = this.#register(descriptor, valueCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapValueState<T>(asStateTable(table), descriptor.defaultValue)
+      : new TtlValueState<T>(
+          asStateTable(table),
+          new TtlPolicy(descriptor.ttl, this.#clock),
+          descriptor.defaultValue,
+        );
+  }
+
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState {
+    const table = this.#register(descriptor, listCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapListState<T>(asStateTable(table))
+      : new TtlListState<T>(asStateTable(table), new TtlPolicy(descriptor.ttl, this.#clock));
+  }
+
+  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> & InternalKvState {
+    const table = this.#register(descriptor, mapCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapMapState<K, V>(asStateTable(table))
+      : new TtlMapState<K, V>(asStateTable(table), new TtlPolicy(descriptor.ttl, this.#clock));
+  }
+
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState {
+    const table = this.#register(descriptor, valueCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapReducingState<T>(asStateTable(table), descriptor.reduce)
+      : new TtlReducingState<T>(
+          asStateTable(table),
+          new TtlPolicy(descriptor.ttl, this.#clock),
+          descriptor.reduce,
+        );
+  }
+
+  getAggregatingState<IN, ACC, OUT>(
+    descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
+  ): AggregatingState<IN, OUT> & InternalKvState {
+    const table = this.#register(descriptor, valueCellOps);
+    return descriptor.ttl === undefined
+      ? new HeapAggregatingState<IN, ACC, OUT>(asStateTable(table), descriptor.aggregate)
+      : new TtlAggregatingState<IN, ACC, OUT>(
+          asStateTable(table),
+          new TtlPolicy(descriptor.ttl, this.#clock),
+          descriptor.aggregate,
+        );
+  }
+
+  /**
+   * Reads are synchronous, so a batch needs no loading; the only asynchronous boundary is
+   * backpressure: when more than IN_FLIGHT_BYTES_MAX of written values await their commit,
+   * the batch waits for lmdb to catch up (which bounds the overlay's memory).
+   */
+  prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
+    if (this.#store.inFlightBytes <= IN_FLIGHT_BYTES_MAX) return undefined;
+    return this.#store.drained();
+  }
+
+  keys(stateName: string, namespace?: Namespace): IterableIterator<unknown> {
+    const table = this.#tables.get(stateName);
+    if (table === undefined) return emptyIterator();
+    return this.#keys(table, namespace);
+  }
+
+  /**
+   * Writes back the dirty cache slots (O(dirty), bounded by the cache size) and takes a view
+   * of the store: a read transaction plus the writes not committed yet. Entries are read
+   * from the view when the snapshot is written.
+   */
+  snapshot(): KeyedStateSnapshot {
+    if (this.#disposed) throw new Error(`snapshot of the disposed backend of operator '${this.operatorId}'`);
+    this.#cache.flush();
+    const tables: DiskTableView[] = [];
+    for (const table of this.#tables.values()) tables.push({ meta: tableMeta(table), table });
+    return new DiskKeyedStateSnapshot({
+      keyGroupRange: this.keyGroupRange,
+      maxParallelism: this.maxParallelism,
+      tables,
+      pending: [...this.#restored.values()].map((chunks) => chunks.slice()),
+      view: this.#store.view(),
+      nowMs: this.#clock.now(),
+      onRelease: () => {},
+    });
+  }
+
+  restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
+    if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
+    if (this.#tables.size > 0) {
+      throw new Error(
+        `restore into the backend of operator '${this.operatorId}' after states were registered (${[...this.#tables.keys()].join(', ')}); restore first`,
+      );
+    }
+    const timers: TimerSnapshotEntry[] = [];
+    for (const part of parts) {
+      if (part.maxParallelism !== this.maxParallelism) {
+        throw new ConfigurationError(
+          `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${this.operatorId}' runs with ${this.maxParallelism}; max parallelism cannot change across a restore`,
+        );
+      }
+      for (const section of part.sections) {
+        this.#claimKeyGroup(section.keyGroup, part.path);
+        const groupIndex = section.keyGroup - this.keyGroupRange.start;
+        for (const chunk of section.states) {
+          let chunks = this.#restored.get(chunk.meta.name);
+          if (chunks === undefined) {
+            chunks = new Array(this.#groupCount).fill(undefined);
+            this.#restored.set(chunk.meta.name, chunks);
+          }
+          chunks[groupIndex] = chunk;
+        }
+        for (const timer of section.timers) timers.push(timer);
+      }
+    }
+    return timers;
+  }
+
+  /** Drops the cache and closes and deletes the store (asynchronously). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#restored.clear();
+    this.#cache.clear();
+    for (const table of this.#tables.values()) table.dispose();
+    this.#tables.clear();
+    this.#store.dispose();
+    this.#current.groupIndex = -1;
+    this.#current.keyGroup = -1;
+    this.#current.key = undefined;
+  }
+
+  *#keys(table: DiskStateTable, namespace: Namespace | undefined): Generator<unknown> {
+    // Dirty slots to the store first, so the view below holds everything.
+    this.#cache.flush(table);
+    const ops = table.ttlOps;
+    const nowMs = ops === undefined ? 0 : this.#clock.now();
+    const view = this.#store.view();
+    try {
+      for (let keyGroup = this.keyGroupRange.start; keyGroup <= this.keyGroupRange.end; keyGroup++) {
+        // All namespaces of one key are adjacent: yield a key once, on its first live entry.
+        let lastKey: Buffer | undefined;
+        let lastYielded = false;
+        for (const { key, value } of view.prefixed(storePrefix(table.stateId, keyGroup))) {
+          const parsed = parseStoreKey(key);
+          const keyBytes = key.subarray(STORE_KEY_PREFIX_BYTES, parsed.keyEnd);
+          const same = lastKey !== undefined && Buffer.compare(lastKey, keyBytes) === 0;
+          if (same && lastYielded) continue;
+          if (!same) {
+            lastKey = Buffer.from(keyBytes);
+            lastYielded = false;
+          }
+          if (namespace !== undefined && parsed.namespace !== namespace) continue;
+          if (ops !== undefined && !ops.hasLive(table.decode(value), nowMs)) continue;
+          lastYielded = true;
+          yield parsed.key;
+        }
+      }
+    } finally {
+      view.release();
+    }
+  }
+
+  #register(descriptor: StateDescriptorLike, ttlOps: TtlCellOps): DiskStateTable {
+    if (this.#disposed)
+      throw new Error(`state '${descriptor.name}' was requested after the backend was disposed`);
+    validateStateDescriptor(descriptor);
+    const existing = this.#tables.get(descriptor.name);
+    if (existing !== undefined) {
+      if (existing.kind !== descriptor.kind) {
+        throw new ConfigurationError(
+          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered as ${existing.kind} state, not ${descriptor.kind} state`,
+        );
+      }
+      if (!sameTtl(existing.ttl, descriptor.ttl)) {
+        throw new ConfigurationError(
+          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered with TTL ${describeTtl(existing.ttl)}, not ${describeTtl(descriptor.ttl)}`,
+        );
+      }
+      return existing;
+    }
+    if (this.#tables.size >= STATE_IDS_MAX) {
+      throw new ConfigurationError(
+        `operator '${this.operatorId}' registers more than ${STATE_IDS_MAX} keyed states`,
+      );
+    }
+    const serializers = serializersOf(descriptor);
+    const table = new DiskStateTable({
+      name: descriptor.name,
+      kind: descriptor.kind,
+      ttl: descriptor.ttl === undefined ? undefined : { ...descriptor.ttl },
+      ttlOps: descriptor.ttl === undefined ? undefined : ttlOps,
+      // Ids start at 1: the store never holds keys starting with two zero bytes.
+      stateId: this.#tables.size + 1,
+      valueSerializer: serializers.valueSerializer ?? valueSerializer,
+      mapKeySerializer: serializers.mapKeySerializer ?? valueSerializer,
+      current: this.#current,
+      cache: this.#cache,
+      store: this.#store,
+      rangeStart: this.keyGroupRange.start,
+      groupCount: this.#groupCount,
+    });
+    const restored = this.#restored.get(descriptor.name);
+    if (restored !== undefined) {
+      // Throws on an incompatible or undecodable state; the state stays unregistered then.
+      restoreTable(table, restored, this.maxParallelism);
+      this.#restored.delete(descriptor.name);
+    }
+    this.#tables.set(descriptor.name, table);
+    return table;
+  }
+
+  #claimKeyGroup(keyGroup: number, path: string): void {
+    const { start, end } = this.keyGroupRange;
+    // Invariants: the job manager assigns each key group of the range exactly once.
+    if (!(keyGroup >= start && keyGroup <= end)) {
+      throw new RangeError(
+        `restored key group ${keyGroup} from ${path} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}' (a bug in state assignment)`,
+      );
+    }
+    if (this.#restoredGroups.has(keyGroup)) {
+      throw new RangeError(
+        `key group ${keyGroup} of operator '${this.operatorId}' was restored twice (again from ${path}; a bug in state assignment)`,
+      );
+    }
+    this.#restoredGroups.add(keyGroup);
+  }
+
+  #rejectKeyGroup(key: unknown, keyGroup: number): never {
+    if (this.#disposed)
+      throw new Error(`setCurrentKey after the backend of operator '${this.operatorId}' was disposed`);
+    const { start, end } = this.keyGroupRange;
+    // An invariant violation: the partitioner routed the key to the wrong subtask.
+    throw new RangeError(
+      `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}'; the key was routed to the wrong subtask (a bug)`,
+    );
+  }
+}
+
+/**
+ * The disk backend as a factory for `StreamExecutionEnvironment` (`stateBackend`).
+ *
+ * @example
+ * ```ts
+ * const env = StreamExecutionEnvironment.create({
+ *   stateBackend: diskStateBackend({ directory: '/var/weir/state', cacheEntriesMax: 200_000 }),
+ * });
+ * ```
+ */
+export function diskStateBackend(options: DiskStateBackendOptions = {}): KeyedStateBackendFactory {
+  const cacheEntriesMax = options.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX;
+  if (!Number.isInteger(cacheEntriesMax) || cacheEntriesMax < 1) {
+    throw new ConfigurationError(`cacheEntriesMax must be a positive integer, got ${cacheEntriesMax}`);
+  }
+  return {
+    name: 'disk',
+    create: (backendOptions) => new DiskKeyedStateBackend({ ...options, ...backendOptions }),
+  };
+}
+
+/**
+ * The heap's handles are typed against its StateTable class, whose private fields make it
+ * nominal; they use only get/getForUpdate/getMutable/set/delete/cleanupStep, which
+ * DiskStateTable implements with the same contracts (the conformance suite checks both).
+ */
+function asStateTable(table: DiskStateTable): StateTable {
+  return table as unknown as StateTable;
+}
+
+/** The canonical description of a table's state in snapshots (as the heap writes it). */
+function tableMeta(table: DiskStateTable) {
+  return {
+    name: table.name,
+    kind: table.kind,
+    hasTtl: table.ttl !== undefined,
+    keySerializer: DEFAULT_KEY_SERIALIZER_REF,
+    namespaceSerializer: DEFAULT_KEY_SERIALIZER_REF,
+    valueSerializer: serializerRef(table.valueSerializer),
+    mapKeySerializer: table.kind === 'map' ? serializerRef(table.mapKeySerializer) : undefined,
+  };
+}
+
+/** Checks restored chunks against the registration, decodes them and writes them into the store. */
+function restoreTable(
+  table: DiskStateTable,
+  chunks: readonly (RawKeyedStateChunk | undefined)[],
+  maxParallelism: number,
+): void {
+  const registered: RegisteredStateInfo = {
+    name: table.name,
+    kind: table.kind,
+    hasTtl: table.ttl !== undefined,
+    valueSerializer: table.valueSerializer,
+    mapKeySerializer: table.kind === 'map' ? table.mapKeySerializer : undefined,
+  };
+  for (const chunk of chunks) if (chunk !== undefined) checkChunkCompatible(chunk, registered);
+  for (const chunk of chunks) {
+    if (chunk === undefined) continue;
+    decodeStateChunk(chunk, registered, maxParallelism, (key, namespace, payload) => {
+      const cell = toCell(registered, payload);
+      if (cell !== undefined) table.restoreCell(chunk.keyGroup, toMapKey(key), namespace, cell);
+    });
+  }
+}
+
+function toCell(registered: RegisteredStateInfo, payload: DecodedPayload): unknown {
+  const timed = (entry: TimedValue): unknown =>
+    registered.hasTtl ? new TtlCell(entry.value, entry.expiresAtMs!) : entry.value;
+  switch (registered.kind) {
+    case 'list':
+      return (payload as readonly TimedValue[]).map(timed);
+    case 'map': {
+      const entries = payload as readonly TimedMapEntry[];
+      const map = new Map(entries.map((entry) => [toMapKey(entry.key), timed(entry)]));
+      if (map.size !== entries.length) throw new RangeError('a user-map key appears twice in one map');
+      return map;
+    }
+    default: {
+      const single = payload as TimedValue;
+      return single.value === undefined ? undefined : timed(single);
+    }
+  }
+}
+
+function serializersOf(descriptor: StateDescriptorLike): {
+  valueSerializer?: TypeSerializer<unknown>;
+  mapKeySerializer?: TypeSerializer<unknown>;
+} {
+  const declared = descriptor as {
+    serializer?: TypeSerializer<unknown>;
+    keySerializer?: TypeSerializer<unknown>;
+    valueSerializer?: TypeSerializer<unknown>;
+  };
+  return descriptor.kind === 'map'
+    ? { valueSerializer: declared.valueSerializer, mapKeySerializer: declared.keySerializer }
+    : { valueSerializer: declared.serializer };
+}
+
+function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.ttlMs === b.ttlMs &&
+    (a.updateType ?? 'OnCreateAndWrite') === (b.updateType ?? 'OnCreateAndWrite') &&
+    (a.visibility ?? 'NeverReturnExpired') === (b.visibility ?? 'NeverReturnExpired')
+  );
+}
+
+function describeTtl(ttl: StateTtlConfig | undefined): string {
+  if (ttl === undefined) return 'none';
+  return `${ttl.ttlMs} ms (${ttl.updateType ?? 'OnCreateAndWrite'}, ${ttl.visibility ?? 'NeverReturnExpired'})`;
+}
+
+function describeKey(key: unknown): string {
+  try {
+    const text = typeof key === 'bigint' ? `${key}n` : (JSON.stringify(key) ?? String(key));
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(key);
+  }
+}

@@ -1,0 +1,269 @@
+/** One state of a disk backend: the heap state table's interface over the write-back cache and the store. */
+import { BinaryReader, BinaryWriter } from '../../../core/binary.ts';
+import type { StateTtlConfig } from '../../descriptors.ts';
+import { VOID_NAMESPACE } from '../../keyed-state.ts';
+import type { TypeSerializer } from '../../serializers/type-serializer.ts';
+import type { KeyedStateKind } from '../../snapshot/keyed-state-format.ts';
+import type { MapKey } from '../heap/map-key.ts';
+import type { Namespace } from '../heap/state-table.ts';
+import type { TtlCellOps } from '../heap/ttl.ts';
+import { type CellFormat, decodeCell, encodeCell } from './cell-codec.ts';
+import type { LocalKvStore } from './local-kv-store.ts';
+import { keyBytesOf, storeKey } from './store-key.ts';
+import { CacheSlot, type SlotOwner, type WriteBackCache } from './write-back-cache.ts';
+
+/** The current key of a disk backend, shared with its tables; `keyBytes` is computed on the first store access. */
+export class DiskCurrentKey {
+  key: unknown = undefined;
+  keyGroup = -1;
+  /** `keyGroup - range.start`, or -1 while no key is set (and after dispose). */
+  groupIndex = -1;
+  mapKey: MapKey = '';
+  keyBytes: Uint8Array | undefined = undefined;
+}
+
+/** Reused for every write-back: the store copies nothing, so each value is `finish()`ed into its own array. */
+const valueScratch = new BinaryWriter(1024);
+
+/**
+ * The methods the heap's state handles (HeapValueState, TtlMapState, …) call on a table —
+ * `get`, `getForUpdate`, `getMutable`, `set`, `delete`, `cleanupStep` — so the disk backend
+ * reuses them unchanged and its states behave exactly as on the heap. A read that misses the
+ * cache reads the store synchronously and caches the result (also "absent"); a write only
+ * touches the cache and marks the slot dirty; dirty slots reach the store when evicted, when
+ * a snapshot or `keys()` flushes them.
+ *
+ * Values user code mutates in place are the cached objects: such a mutation is seen by later
+ * reads while the entry stays cached and reaches the store if the entry is (or becomes) dirty,
+ * but not otherwise — as with Flink's RocksDB backend, call `update` to be sure.
+ */
+export class DiskStateTable implements SlotOwner {
+  readonly name: string;
+  readonly kind: KeyedStateKind;
+  readonly ttl: StateTtlConfig | undefined;
+  readonly ttlOps: TtlCellOps | undefined;
+  readonly stateId: number;
+  readonly valueSerializer: TypeSerializer<unknown>;
+  readonly mapKeySerializer: TypeSerializer<unknown>;
+  readonly format: CellFormat;
+  readonly #current: DiskCurrentKey;
+  readonly #cache: WriteBackCache;
+  readonly #store: LocalKvStore;
+  readonly #rangeStart: number;
+  #voidMaps: (Map<MapKey, CacheSlot> | undefined)[];
+  #namespaceMaps: (Map<MapKey, Map<Namespace, CacheSlot>> | undefined)[];
+
+  constructor(options: {
+    readonly name: string;
+    readonly kind: KeyedStateKind;
+    readonly ttl: StateTtlConfig | undefined;
+    readonly ttlOps: TtlCellOps | undefined;
+    readonly stateId: number;
+    readonly valueSerializer: TypeSerializer<unknown>;
+    readonly mapKeySerializer: TypeSerializer<unknown>;
+    readonly current: DiskCurrentKey;
+    readonly cache: WriteBackCache;
+    readonly store: LocalKvStore;
+    readonly rangeStart: number;
+    readonly groupCount: number;
+  }) {
+    this.name = options.name;
+    this.kind = options.kind;
+    this.ttl = options.ttl;
+    this.ttlOps = options.ttlOps;
+    this.stateId = options.stateId;
+    this.valueSerializer = options.valueSerializer;
+    this.mapKeySerializer = options.mapKeySerializer;
+    this.format = {
+      kind: options.kind,
+      hasTtl: options.ttl !== undefined,
+      valueSerializer: options.valueSerializer,
+      mapKeySerializer: options.mapKeySerializer,
+    };
+    this.#current = options.current;
+    this.#cache = options.cache;
+    this.#store = options.store;
+    this.#rangeStart = options.rangeStart;
+    this.#voidMaps = new Array(options.groupCount).fill(undefined);
+    this.#namespaceMaps = new Array(options.groupCount).fill(undefined);
+  }
+
+  /** The current key's cell in `namespace` (undefined: none). */
+  get(namespace: Namespace): unknown {
+    return this.#slot(namespace)?.cell;
+  }
+
+  /** Like `get`; the caller mutates the returned array or Map in place, so the slot becomes dirty. */
+  getForUpdate(namespace: Namespace): unknown {
+    const slot = this.#slot(namespace);
+    if (slot === undefined || slot.cell === undefined) return undefined;
+    if (!slot.dirty) this.#cache.markDirty(slot);
+    return slot.cell;
+  }
+
+  /**
+   * Like `get`. No copy is needed for pending snapshots: a snapshot serializes dirty cells in
+   * its synchronous part and reads everything else from the store's read transaction.
+   */
+  getMutable(namespace: Namespace): unknown {
+    return this.#slot(namespace)?.cell;
+  }
+
+  set(namespace: Namespace, cell: unknown): void {
+    const slot = this.#slotForWrite(namespace);
+    slot.cell = cell;
+    if (!slot.dirty) this.#cache.markDirty(slot);
+  }
+
+  delete(namespace: Namespace): void {
+    const slot = this.#slot(namespace);
+    if (slot === undefined) {
+      this.#slotForWrite(namespace); // throws: no current key
+      return;
+    }
+    if (slot.cell === undefined) return;
+    slot.cell = undefined;
+    if (!slot.dirty) this.#cache.markDirty(slot);
+  }
+
+  /**
+   * Incremental TTL cleanup is not done on the store yet: expired entries are dropped when
+   * read, left out of `keys()` and snapshots, and so do not survive a restore.
+   */
+  cleanupStep(_nowMs: number): void {}
+
+  /** Puts a restored cell straight into the store (before any access of this state). */
+  restoreCell(keyGroup: number, mapKey: MapKey, namespace: Namespace, cell: unknown): void {
+    const key = storeKey(this.stateId, keyGroup, keyBytesOf(mapKey), namespace);
+    this.#store.put(key, this.#encode(cell));
+  }
+
+  evict(slot: CacheSlot): void {
+    if (slot.dirty) this.writeBack(slot);
+    if (slot.namespace === VOID_NAMESPACE) {
+      this.#voidMaps[slot.groupIndex]?.delete(slot.mapKey);
+      return;
+    }
+    const byKey = this.#namespaceMaps[slot.groupIndex];
+    const cells = byKey?.get(slot.mapKey);
+    if (cells === undefined) return;
+    cells.delete(slot.namespace);
+    if (cells.size === 0) byKey!.delete(slot.mapKey);
+  }
+
+  writeBack(slot: CacheSlot): void {
+    slot.dirty = false;
+    if (slot.cell === undefined && !slot.stored) return;
+    const key = storeKey(
+      this.stateId,
+      slot.groupIndex + this.#rangeStart,
+      keyBytesOf(slot.mapKey),
+      slot.namespace,
+    );
+    if (slot.cell === undefined) {
+      this.#store.remove(key);
+      slot.stored = false;
+    } else {
+      this.#store.put(key, this.#encode(slot.cell));
+      slot.stored = true;
+    }
+  }
+
+  /** Decodes a store value of this state (snapshots and `keys()` use it for TTL). */
+  decode(value: Uint8Array): unknown {
+    return decodeCell(new BinaryReader(value), this.format);
+  }
+
+  /** Drops every cached slot (the backend is disposed). */
+  dispose(): void {
+    this.#voidMaps = [];
+    this.#namespaceMaps = [];
+  }
+
+  #encode(cell: unknown): Uint8Array {
+    valueScratch.reset();
+    encodeCell(valueScratch, this.format, cell);
+    return valueScratch.finish();
+  }
+
+  /** The current key's slot in `namespace`, loaded from the store on a miss; undefined while no key is set. */
+  #slot(namespace: Namespace): CacheSlot | undefined {
+    const current = this.#current;
+    const groupIndex = current.groupIndex;
+    if (namespace === VOID_NAMESPACE) {
+      const slot = this.#voidMaps[groupIndex]?.get(current.mapKey);
+      if (slot !== undefined) {
+        slot.referenced = true;
+        return slot;
+      }
+    } else {
+      const slot = this.#namespaceMaps[groupIndex]?.get(current.mapKey)?.get(namespace);
+      if (slot !== undefined) {
+        slot.referenced = true;
+        return slot;
+      }
+    }
+    if (groupIndex < 0 || groupIndex >= this.#voidMaps.length) return undefined;
+    return this.#install(namespace, this.#read(namespace));
+  }
+
+  #slotForWrite(namespace: Namespace): CacheSlot {
+    const current = this.#current;
+    const groupIndex = current.groupIndex;
+    if (groupIndex < 0 || groupIndex >= this.#voidMaps.length) {
+      throw new Error(
+        this.#voidMaps.length === 0
+          ? `state '${this.name}' was written after its backend was disposed`
+          : `state '${this.name}' was written with no current key set`,
+      );
+    }
+    const existing =
+      namespace === VOID_NAMESPACE
+        ? this.#voidMaps[groupIndex]?.get(current.mapKey)
+        : this.#namespaceMaps[groupIndex]?.get(current.mapKey)?.get(namespace);
+    if (existing !== undefined) {
+      existing.referenced = true;
+      return existing;
+    }
+    // A blind write needs no read of the old cell, only whether the store has one (so a
+    // later removal reaches it): assume it does unless the store is empty.
+    return this.#install(namespace, this.#store.isEmpty ? ABSENT_UNSTORED : ABSENT_MAYBE_STORED);
+  }
+
+  #read(namespace: Namespace): Loaded {
+    const store = this.#store;
+    if (store.isEmpty) return ABSENT_UNSTORED;
+    const current = this.#current;
+    current.keyBytes ??= keyBytesOf(current.mapKey);
+    const bytes = store.get(storeKey(this.stateId, current.keyGroup, current.keyBytes, namespace));
+    if (bytes === undefined) return ABSENT_UNSTORED;
+    return { cell: this.decode(bytes), stored: true };
+  }
+
+  #install(namespace: Namespace, loaded: Loaded): CacheSlot {
+    const current = this.#current;
+    const groupIndex = current.groupIndex;
+    const slot = new CacheSlot(this, groupIndex, current.mapKey, namespace, loaded.cell, loaded.stored);
+    // Admit first: eviction may drop map entries, never this slot (it is not in a map yet).
+    this.#cache.admit(slot);
+    if (namespace === VOID_NAMESPACE) {
+      let map = this.#voidMaps[groupIndex];
+      if (map === undefined) this.#voidMaps[groupIndex] = map = new Map();
+      map.set(current.mapKey, slot);
+    } else {
+      let byKey = this.#namespaceMaps[groupIndex];
+      if (byKey === undefined) this.#namespaceMaps[groupIndex] = byKey = new Map();
+      let cells = byKey.get(current.mapKey);
+      if (cells === undefined) byKey.set(current.mapKey, (cells = new Map()));
+      cells.set(namespace, slot);
+    }
+    return slot;
+  }
+}
+
+interface Loaded {
+  readonly cell: unknown;
+  readonly stored: boolean;
+}
+const ABSENT_UNSTORED: Loaded = { cell: undefined, stored: false };
+const ABSENT_MAYBE_STORED: Loaded = { cell: undefined, stored: true };

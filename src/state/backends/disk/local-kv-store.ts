@@ -1,0 +1,237 @@
+/** The embedded store under one disk backend: lmdb with synchronous reads, asynchronous batched writes and an in-flight overlay. */
+import { mkdirSync, rmSync } from 'node:fs';
+import { open, type RootDatabase, type Transaction } from 'lmdb';
+
+/** lmdb refuses longer keys (its compile-time MDB_MAXKEYSIZE in lmdb-js); we say so first, with the state's name. */
+export const STORE_KEY_BYTES_MAX = 1_978;
+
+/** One entry of a range read: both arrays are valid only until the iteration advances. */
+export interface StoreEntry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+interface InFlight {
+  readonly key: Buffer;
+  /** null: a removal. */
+  readonly value: Uint8Array | null;
+}
+
+/** Directories of stores not disposed yet, removed when the process exits (tests rarely dispose). */
+const liveDirectories = new Set<string>();
+let exitHookInstalled = false;
+
+function trackDirectory(directory: string): void {
+  liveDirectories.add(directory);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const path of liveDirectories) rmSync(path, { recursive: true, force: true });
+  });
+}
+
+/**
+ * lmdb as a local, non-durable working store: durability comes from checkpoints, so it runs
+ * with `noSync`. Reads are synchronous (`getBinaryFast`, range cursors). Writes are only ever
+ * asynchronous (`put`/`remove`, which lmdb batches into one transaction per event-loop turn):
+ * lmdb-js deadlocks on close after `transactionSync`, and reproduces that here. A write is
+ * visible to reads at once through the in-flight overlay, which holds it until its
+ * transaction commits. The environment is opened lazily on the first write: until then
+ * every read is a miss without I/O.
+ */
+export class LocalKvStore {
+  readonly directory: string;
+  #db: RootDatabase<Buffer, Buffer> | undefined;
+  /** Writes issued and not committed yet, by the key's bytes as a latin1 string. */
+  readonly #inFlight = new Map<string, InFlight>();
+  #inFlightBytes = 0;
+  #failure: Error | undefined;
+  #closed = false;
+
+  constructor(directory: string) {
+    this.directory = directory;
+  }
+
+  /** True until the first write: every read would find nothing. */
+  get isEmpty(): boolean {
+    return this.#db === undefined;
+  }
+
+  /** Bytes of values written and not committed yet (an upper bound on what the overlay holds). */
+  get inFlightBytes(): number {
+    return this.#inFlightBytes;
+  }
+
+  /** The value under `key`, or undefined. Valid only until the next call on this store: copy or decode it at once. */
+  get(key: Buffer): Uint8Array | undefined {
+    this.#checkUsable();
+    if (this.#inFlight.size > 0) {
+      const pending = this.#inFlight.get(key.toString('latin1'));
+      if (pending !== undefined) return pending.value ?? undefined;
+    }
+    return this.#db?.getBinaryFast(key);
+  }
+
+  /** Writes `value` (which must not be mutated afterwards) under `key`. */
+  put(key: Buffer, value: Uint8Array): void {
+    this.#write(key, value);
+  }
+
+  remove(key: Buffer): void {
+    this.#write(key, null);
+  }
+
+  /** Resolves once every write issued so far has committed; rejects if one failed. */
+  async drained(): Promise<void> {
+    if (this.#db !== undefined) await this.#db.committed;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * A consistent point-in-time view: a read transaction plus a copy of the writes not yet
+   * committed (lmdb resets its read transaction before it resolves a commit's promises, so
+   * what left the overlay is in the transaction). O(in-flight writes). Release it.
+   */
+  view(): StoreView {
+    this.#checkUsable();
+    return new StoreView(this.#db, this.#db?.useReadTransaction(), this.#inFlight);
+  }
+
+  /** Closes the environment and deletes the directory, asynchronously; errors are ignored (the files are scratch). */
+  dispose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const db = this.#db;
+    this.#db = undefined;
+    this.#inFlight.clear();
+    const remove = (): void => {
+      rmSync(this.directory, { recursive: true, force: true });
+      liveDirectories.delete(this.directory);
+    };
+    if (db === undefined) remove();
+    else db.close().then(remove, remove);
+  }
+
+  #write(key: Buffer, value: Uint8Array | null): void {
+    this.#checkUsable();
+    if (key.length > STORE_KEY_BYTES_MAX) {
+      throw new RangeError(
+        `a state entry's key and namespace take ${key.length} bytes serialized; the disk backend's store allows ${STORE_KEY_BYTES_MAX}`,
+      );
+    }
+    const db = this.#db ?? this.#open();
+    const id = key.toString('latin1');
+    const entry: InFlight = { key, value };
+    const previous = this.#inFlight.get(id);
+    if (previous?.value != null) this.#inFlightBytes -= previous.value.length;
+    this.#inFlight.set(id, entry);
+    if (value !== null) this.#inFlightBytes += value.length;
+    const written = value === null ? db.remove(key) : db.put(key, value as Buffer);
+    written.then(
+      () => {
+        // A later write of the same key replaced the entry: it stays until that one commits.
+        if (this.#inFlight.get(id) !== entry) return;
+        this.#inFlight.delete(id);
+        if (value !== null) this.#inFlightBytes -= value.length;
+      },
+      (error: unknown) => {
+        this.#failure ??= new Error(`writing to the local state store in ${this.directory} failed`, {
+          cause: error,
+        });
+      },
+    );
+  }
+
+  #open(): RootDatabase<Buffer, Buffer> {
+    try {
+      mkdirSync(this.directory, { recursive: true });
+      trackDirectory(this.directory);
+      this.#db = open<Buffer, Buffer>({
+        path: this.directory,
+        encoding: 'binary',
+        keyEncoding: 'binary',
+        cache: false,
+        compression: false,
+        noSync: true,
+        noMetaSync: true,
+      });
+    } catch (error) {
+      throw new Error(`cannot open the local state store in ${this.directory}`, { cause: error });
+    }
+    return this.#db;
+  }
+
+  #checkUsable(): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#closed) throw new Error(`the local state store in ${this.directory} was disposed`);
+  }
+}
+
+/**
+ * What `LocalKvStore.view()` returns: range reads from one read transaction, merged with the
+ * writes that were in flight when it was taken. Entries come in ascending key order.
+ */
+export class StoreView {
+  readonly #db: RootDatabase<Buffer, Buffer> | undefined;
+  #txn: Transaction | undefined;
+  /** The overlay at the time of the view, grouped by the first four key bytes (state id and key group), unsorted. */
+  readonly #overlay = new Map<number, InFlight[]>();
+
+  constructor(
+    db: RootDatabase<Buffer, Buffer> | undefined,
+    txn: Transaction | undefined,
+    inFlight: ReadonlyMap<string, InFlight>,
+  ) {
+    this.#db = db;
+    this.#txn = txn;
+    for (const entry of inFlight.values()) {
+      const prefix = entry.key.readUInt32BE(0);
+      let bucket = this.#overlay.get(prefix);
+      if (bucket === undefined) this.#overlay.set(prefix, (bucket = []));
+      bucket.push(entry);
+    }
+  }
+
+  /**
+   * Entries whose key starts with the four bytes `prefix` (state id and key group), in key
+   * order. The overlay wins over the transaction; removals hide entries.
+   */
+  *prefixed(prefix: number): Generator<StoreEntry> {
+    const start = Buffer.alloc(4);
+    start.writeUInt32BE(prefix >>> 0);
+    const end = Buffer.alloc(4);
+    end.writeUInt32BE((prefix + 1) >>> 0);
+    const pending = (this.#overlay.get(prefix) ?? []).slice().sort((a, b) => Buffer.compare(a.key, b.key));
+    const stored: Iterable<{ key: Buffer; value: Buffer }> =
+      this.#db === undefined || this.#txn === undefined
+        ? []
+        : this.#db.getRange({ start, end: prefix === 0xffff_ffff ? undefined : end, transaction: this.#txn });
+    let i = 0;
+    for (const raw of stored) {
+      // lmdb may reuse the buffers of a range entry on the next read: one held across a
+      // yield of an overlay entry (whose consumer may read the store) is copied.
+      const entry = i < pending.length ? { key: Buffer.from(raw.key), value: Buffer.from(raw.value) } : raw;
+      while (i < pending.length && Buffer.compare(pending[i].key, entry.key) < 0) {
+        const next = pending[i++];
+        if (next.value !== null) yield { key: next.key, value: next.value };
+      }
+      if (i < pending.length && Buffer.compare(pending[i].key, entry.key) === 0) {
+        const next = pending[i++];
+        if (next.value !== null) yield { key: next.key, value: next.value };
+        continue;
+      }
+      yield entry;
+    }
+    for (; i < pending.length; i++) {
+      const next = pending[i];
+      if (next.value !== null) yield { key: next.key, value: next.value };
+    }
+  }
+
+  /** Ends the read transaction; idempotent. */
+  release(): void {
+    const txn = this.#txn;
+    this.#txn = undefined;
+    txn?.done();
+  }
+}

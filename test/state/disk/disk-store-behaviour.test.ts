@@ -1,0 +1,111 @@
+/** Disk backend specifics the conformance suite cannot see: the store is really used, commits, views, directories and errors. */
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/clock.ts';
+import { DiskKeyedStateBackend } from '../../../src/state/backends/disk/index.ts';
+import { assignToKeyGroup } from '../../../src/state/key-groups.ts';
+import { readKeyedStateFile, writeKeyedStateFile } from '../../../src/state/snapshot/index.ts';
+import { listState, mapState, valueState } from '../../../src/state/state-descriptors-factory.ts';
+
+const MAX_PARALLELISM = 128;
+const directory = mkdtempSync(join(tmpdir(), 'weir-disk-behaviour-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const create = (cacheEntriesMax: number, dir = directory): DiskKeyedStateBackend =>
+  new DiskKeyedStateBackend({
+    operatorId: 'op',
+    keyGroupRange: { start: 0, end: MAX_PARALLELISM - 1 },
+    maxParallelism: MAX_PARALLELISM,
+    clock: new ManualClock(0),
+    directory: dir,
+    cacheEntriesMax,
+  });
+const at = (backend: DiskKeyedStateBackend, key: unknown): void =>
+  backend.setCurrentKey(key, assignToKeyGroup(key, MAX_PARALLELISM));
+
+describe('disk backend: store behaviour', () => {
+  it('keeps 100x more keys than cache slots exactly, through the store, before and after lmdb commits', async () => {
+    const backend = create(100);
+    const count = backend.getValueState(valueState<number>('count', { defaultValue: 0 }));
+    const seen = backend.getListState(listState<string>('seen'));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 10_000; i++) {
+        at(backend, `k${i}`);
+        count.update(count.value()! + 1);
+        if (i % 100 === 0) seen.add(`r${round}`);
+      }
+      // Half the rounds read back while writes are still in flight, half after they committed.
+      if (round === 1) await backend.prefetch([], []);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const stats = backend.cacheStats();
+    expect(stats.entries).toBeLessThanOrEqual(100);
+    expect(stats.evictions).toBeGreaterThan(29_000); // every key, every round
+    for (let i = 0; i < 10_000; i++) {
+      at(backend, `k${i}`);
+      expect(count.value()).toBe(3);
+      expect(seen.get()).toEqual(i % 100 === 0 ? ['r0', 'r1', 'r2'] : []);
+    }
+    expect([...backend.keys('count')]).toHaveLength(10_000);
+    expect(existsSync(backend.directory)).toBe(true);
+    backend.dispose();
+  });
+
+  it('snapshots writes that lmdb has not committed yet, and nothing written after', () => {
+    const backend = create(4);
+    const map = backend.getMapState(mapState<string, number>('m'));
+    for (let i = 0; i < 200; i++) {
+      at(backend, i);
+      map.put('a', i);
+    }
+    const snapshot = backend.snapshot();
+    for (let i = 0; i < 200; i++) {
+      at(backend, i);
+      map.put('a', -1);
+      map.put('b', -1);
+    }
+    const file = writeKeyedStateFile(snapshot, []);
+    snapshot.release();
+    const copy = create(4);
+    copy.restore([readKeyedStateFile(file.bytes, 'snap')]);
+    const restored = copy.getMapState(mapState<string, number>('m'));
+    for (let i = 0; i < 200; i++) {
+      at(copy, i);
+      expect([...restored.entries()]).toEqual([['a', i]]);
+    }
+    backend.dispose();
+    copy.dispose();
+  });
+
+  it('opens its store only on the first write and deletes its directory on dispose', async () => {
+    const backend = create(1);
+    const state = backend.getValueState(valueState<number>('v'));
+    at(backend, 'a');
+    expect(state.value()).toBeUndefined();
+    expect(existsSync(backend.directory)).toBe(false);
+    state.update(1);
+    at(backend, 'b');
+    state.update(2); // evicts 'a': the first write-back opens the store
+    expect(existsSync(backend.directory)).toBe(true);
+    backend.dispose();
+    // Closing lmdb is asynchronous; the directory goes once it is closed.
+    for (let i = 0; i < 100 && existsSync(backend.directory); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(existsSync(backend.directory)).toBe(false);
+  });
+
+  it('reports an unusable directory by path when it first writes', () => {
+    const file = join(directory, 'not-a-directory');
+    writeFileSync(file, 'x');
+    const backend = create(1, file);
+    const state = backend.getValueState(valueState<number>('v'));
+    at(backend, 'a');
+    state.update(1);
+    at(backend, 'b');
+    expect(() => state.update(2)).toThrow(/cannot open the local state store in .*not-a-directory/);
+    expect(readdirSync(directory)).toContain('not-a-directory');
+  });
+});
