@@ -15,6 +15,7 @@ import { type Clock, SystemClock } from '../core/clock.ts';
 import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
 import { type Logger, StreamLogger } from '../core/logger.ts';
 import { StreamGraph } from '../graph/stream-graph.ts';
+import { diskStateBackend } from '../state/backends/disk/index.ts';
 import { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
 import { hashMapStateBackend } from '../state/backends/heap/index.ts';
 import { DEFAULT_MAX_PARALLELISM, MAX_PARALLELISM_LIMIT } from '../state/key-groups.ts';
@@ -28,7 +29,8 @@ import { type DataGeneratorOptions, DataGeneratorSource } from './sources/data-g
 import { TextFileSource, type TextFileSourceOptions } from './sources/text-file-source.ts';
 import type { WatermarkStrategy } from './watermark-strategy.ts';
 
-export type StateBackendName = 'hashmap';
+/** `hashmap`: state in the JS heap; `disk`: in an embedded store on local disk, default options (see diskStateBackend). */
+export type StateBackendName = 'hashmap' | 'disk';
 
 /** Told about every job an environment starts (Flink's `JobListener`); the CLI serves it over REST. */
 export interface JobListener {
@@ -312,6 +314,7 @@ function validateInterval(value: number): number {
 
 function resolveStateBackend(backend: StateBackendName | KeyedStateBackendFactory): KeyedStateBackendFactory {
   if (backend === 'hashmap') return hashMapStateBackend;
+  if (backend === 'disk') return diskStateBackend();
   if (typeof backend === 'object' && backend !== null && typeof backend.create === 'function') return backend;
-  throw new ConfigurationError(`unknown state backend ${JSON.stringify(backend)}; use 'hashmap'`);
+  throw new ConfigurationError(`unknown state backend ${JSON.stringify(backend)}; use 'hashmap' or 'disk'`);
 }
