@@ -50,6 +50,10 @@ export interface JobShape {
   /** Source parallelism for this run (default: the specs' split counts, i.e. the first run's). */
   readonly sourceParallelism?: number;
   readonly ratePerSecond?: number;
+  /** Watermark bound (default 0: monotonous); restores at another parallelism interleave splits. */
+  readonly outOfOrdernessMs?: number;
+  /** Leave out the window operator (a job that dropped an operator). */
+  readonly withoutWindows?: boolean;
 }
 
 /** Where the injector goes decides the parallelism it may have (forward edges keep key order). */
@@ -74,9 +78,9 @@ export function buildJob(
   plan: FailurePlan,
   store: TxnStore,
 ): void {
-  const watermarks = WatermarkStrategy.forMonotonousTimestamps<Rec>().withTimestampAssigner((r) =>
-    eventTime(r),
-  );
+  const watermarks = WatermarkStrategy.forBoundedOutOfOrderness<Rec>(
+    shape.outOfOrdernessMs ?? 0,
+  ).withTimestampAssigner((r) => eventTime(r));
   const sourceOptions = { parallelism: shape.sourceParallelism, ratePerSecond: shape.ratePerSecond };
   const injector = <T>(stream: DataStream<T>, where: string) =>
     stream
@@ -102,15 +106,16 @@ export function buildJob(
     .setParallelism(shape.checkerParallelism)
     .uid('checker')
     .name('Sequence Checker');
-  const windows = a
-    .keyBy((r) => r.key)
-    .window(TumblingEventTimeWindows.of(shape.windowMs))
-    .aggregate(countRecords, (key: number, ctx, [count]: number[], out) => {
-      out.collect({ kind: 'window', key, start: (ctx.window as TimeWindow).start, count } satisfies Out);
-    })
-    .setParallelism(shape.windowParallelism)
-    .uid('windows')
-    .name('Window Count');
+  const windows = () =>
+    a
+      .keyBy((r) => r.key)
+      .window(TumblingEventTimeWindows.of(shape.windowMs))
+      .aggregate(countRecords, (key: number, ctx, [count]: number[], out) => {
+        out.collect({ kind: 'window', key, start: (ctx.window as TimeWindow).start, count } satisfies Out);
+      })
+      .setParallelism(shape.windowParallelism)
+      .uid('windows')
+      .name('Window Count');
   const b = sequenceSource(env, shape.specB, sourceOptions)
     .assignTimestampsAndWatermarks(watermarks)
     .setParallelism(shape.sourceParallelism ?? shape.specB.splits)
@@ -122,7 +127,8 @@ export function buildJob(
     .setParallelism(shape.coParallelism)
     .uid('co-checker')
     .name('Co-Sequence Checker');
-  let results: DataStream<Out> = checked.union(windows as DataStream<Out>, co);
+  let results: DataStream<Out> =
+    shape.withoutWindows === true ? checked.union(co) : checked.union(windows() as DataStream<Out>, co);
   if (shape.injectorAt === 'sink') results = injector(results, 'injector before the sink');
   results
     .transform('Transactional Sink', () => new TransactionalCollectSink(store))
@@ -149,45 +155,57 @@ export interface RunOptions {
 const DRIVE_STEPS_MAX = Number(process.env.WEIR_FT_DRIVE_MAX ?? 500_000);
 
 /**
- * Advances `clock` by `stepMs` per event-loop turn until `client`'s job ends: processing time
+ * Advances `clock` by `stepMs` per event-loop turn until `done` settles: processing time
  * (rate-limited sources, checkpoint intervals, periodic watermarks) then moves in step with
- * the work the job gets done, however fast or slow the machine is.
+ * the work the job gets done, however fast or slow the machine is. Resolves or rejects as
+ * `done` does; `onHang` runs if it never settles.
  */
-export async function drive(
+export async function driveUntil<T>(
   clock: ManualClock,
-  client: JobClient,
+  done: Promise<T>,
   what: string,
+  onHang?: () => Promise<void> | void,
   stepMs = 1,
-  onHang?: () => void,
-): Promise<JobExecutionResult> {
-  let ended = false;
-  const result = client.result();
-  result.then(
+): Promise<T> {
+  let settled = false;
+  done.then(
     () => {
-      ended = true;
+      settled = true;
     },
     () => {
-      ended = true;
+      settled = true;
     },
   );
-  for (let step = 0; !ended; step++) {
+  for (let step = 0; !settled; step++) {
     if (step >= DRIVE_STEPS_MAX) {
-      onHang?.();
-      await client.cancel();
-      throw new Error(
-        `${what}: the job did not end within ${DRIVE_STEPS_MAX} steps (status ${client.status()})`,
-      );
+      await onHang?.();
+      throw new Error(`${what}: did not happen within ${DRIVE_STEPS_MAX} steps`);
     }
     clock.advance(stepMs);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  return result;
+  return done;
 }
 
-/** Runs the job to its end on a driven ManualClock; returns what the sink published and the job's result. */
-export async function runJob(
-  options: RunOptions,
-): Promise<{ published: string[]; result: JobExecutionResult; store: TxnStore; client: JobClient }> {
+/** Advances `clock` one step per event-loop turn until `condition` holds. */
+export async function driveWhile(clock: ManualClock, condition: () => boolean, what: string): Promise<void> {
+  for (let step = 0; condition(); step++) {
+    if (step >= DRIVE_STEPS_MAX) throw new Error(`gave up waiting: ${what}`);
+    clock.advance(1);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A started job on a ManualClock the caller drives. */
+export interface StartedJob {
+  readonly client: JobClient;
+  readonly clock: ManualClock;
+  readonly store: TxnStore;
+  /** Drives the clock until the job ends; cancels it (and calls onHang) if it hangs. */
+  finish(): Promise<JobExecutionResult>;
+}
+
+export function startJob(options: RunOptions): StartedJob {
   const store = options.store ?? new TxnStore();
   const clock = new ManualClock(1_000_000);
   const env = StreamExecutionEnvironment.create({
@@ -204,8 +222,25 @@ export async function runJob(
   });
   buildJob(env, options.shape, options.mode, options.probe, options.plan, store);
   const client = env.executeAsync(`fault-tolerance ${options.seed}`);
-  const result = await drive(clock, client, `seed ${options.seed}`, 1, options.onHang);
-  return { published: store.published(), result, store, client };
+  return {
+    client,
+    clock,
+    store,
+    finish: () =>
+      driveUntil(clock, client.result(), `seed ${options.seed}: the job ends`, async () => {
+        options.onHang?.();
+        await client.cancel();
+      }),
+  };
+}
+
+/** Runs the job to its end on a driven ManualClock; returns what the sink published and the job's result. */
+export async function runJob(
+  options: RunOptions,
+): Promise<{ published: string[]; result: JobExecutionResult; store: TxnStore; client: JobClient }> {
+  const job = startJob(options);
+  const result = await job.finish();
+  return { published: job.store.published(), result, store: job.store, client: job.client };
 }
 
 /**
@@ -228,7 +263,7 @@ export function expectedOutput(shape: JobShape): string[] {
     for (let seq = 0; seq < specA.seqsPerKey; seq += TICK_EVERY) {
       out.push({ kind: 'tick', checker: specA.name, key, at: seq + TICK_DELAY_MS });
     }
-    for (let start = 0; start < specA.seqsPerKey; start += shape.windowMs) {
+    for (let start = 0; shape.withoutWindows !== true && start < specA.seqsPerKey; start += shape.windowMs) {
       out.push({ kind: 'window', key, start, count: Math.min(shape.windowMs, specA.seqsPerKey - start) });
     }
   }

@@ -117,6 +117,8 @@ export class Probe {
   /** Highest seq each checker instance saw per `<checker>/<key>`, across attempts. */
   readonly maxSeen = new Map<string, number>();
   records = 0;
+  /** Per restored injector subtask: the old subtasks whose union-state entries it received. */
+  readonly restoredUnion: { readonly subtask: number; readonly from: readonly number[] }[] = [];
 
   violation(line: string): void {
     if (this.violations.length < 20) this.violations.push(line);
@@ -505,6 +507,10 @@ export class FailureInjector<T> extends AbstractStreamOperator<T> implements One
       if (subtasks.size !== entries.length) {
         this.#probe.violation(`${this.#where}: union state has repeated subtasks ${JSON.stringify(entries)}`);
       }
+      this.#probe.restoredUnion.push({
+        subtask: this.context.subtaskIndex,
+        from: entries.map((e) => e.subtask).sort((x, y) => x - y),
+      });
       const own = entries.find((e) => e.subtask === this.context.subtaskIndex);
       this.#records = own?.records ?? 0;
       if (this.#plan.restoreBudget > 0) {
