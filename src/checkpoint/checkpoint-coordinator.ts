@@ -143,7 +143,11 @@ export class CheckpointCoordinator {
   }
 
   /** Triggers a checkpoint or savepoint now; resolves when it completed or failed. */
-  async trigger(kind: SnapshotKind, targetDirectory?: string, suspendSources = false): Promise<CheckpointOutcome> {
+  async trigger(
+    kind: SnapshotKind,
+    targetDirectory?: string,
+    suspendSources = false,
+  ): Promise<CheckpointOutcome> {
     const gateway = this.#gateway;
     if (gateway === undefined || this.#stopped) {
       return { kind: 'failed', checkpointId: undefined, reason: 'the job is not running' };
@@ -191,7 +195,10 @@ export class CheckpointCoordinator {
       );
       this.#inFlight.set(checkpointId, { pending, location, timeout, stats, settle });
     });
-    gateway.trigger({ kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind, suspendSources }, location);
+    gateway.trigger(
+      { kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind, suspendSources },
+      location,
+    );
     return outcome;
   }
 

@@ -19,7 +19,10 @@ export interface ExecutionPlanOptions {
   readonly jobId: string;
   readonly random: RandomSource;
   /** Restored state per vertex id and subtask; absent when starting from scratch. */
-  readonly restore?: ReadonlyMap<number, readonly ReadonlyMap<string, import('../runtime/tasks/task-checkpointing.ts').OperatorRestore>[]>;
+  readonly restore?: ReadonlyMap<
+    number,
+    readonly ReadonlyMap<string, import('../runtime/tasks/task-checkpointing.ts').OperatorRestore>[]
+  >;
   /** Splits per source node id, per subtask index. */
   readonly sourceSplits: ReadonlyMap<number, readonly (readonly unknown[])[]>;
 }
