@@ -1,18 +1,14 @@
 /** The `weir` command line: run a job, control a running one over its REST API, inspect checkpoints offline. */
 import { Command, Option } from 'commander';
 import { ConfigurationError, JobDefinitionError, WeirError } from '../core/errors.ts';
-import {
-  type AddressOptions,
-  cancel,
-  checkpoints,
-  listJobs,
-  type Output,
-  savepoint,
-  stop,
-} from './control-commands.ts';
-import { inspect } from './inspect-command.ts';
+import type { AddressOptions, Output } from './control-commands.ts';
 import { jobIdArgument, portNumber, positiveInteger, restAddress } from './options.ts';
-import { type RunOptions, runJob } from './run-command.ts';
+import type { RunOptions } from './run-command.ts';
+
+// Commands load their implementation when they run: `weir list` need not load the runtime.
+const runCommand = () => import('./run-command.ts');
+const controlCommands = () => import('./control-commands.ts');
+const inspectCommand = () => import('./inspect-command.ts');
 
 /** Prints the error chain: our message, then the user's own error with its stack. */
 export function formatFailure(error: unknown): string {
@@ -119,13 +115,21 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
         'error',
       ]),
     )
-    .action(act((job: string, args: string[], options: RunOptions) => runJob(job, args, options)));
+    .action(
+      act(async (job: string, args: string[], options: RunOptions) =>
+        (await runCommand()).runJob(job, args, options),
+      ),
+    );
 
   addressOptions(
     program.command('list').description('list the jobs behind a REST address or a checkpoint directory'),
   )
     .option('--json', 'print the REST response')
-    .action(act((options: AddressOptions & { json?: boolean }) => listJobs(options, io)));
+    .action(
+      act(async (options: AddressOptions & { json?: boolean }) =>
+        (await controlCommands()).listJobs(options, io),
+      ),
+    );
 
   addressOptions(
     program
@@ -136,8 +140,8 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
   )
     .option('--timeout <ms>', 'give up waiting after MS milliseconds', positiveInteger('--timeout'))
     .action(
-      act((jobId: string, target: string | undefined, options: AddressOptions & { timeout?: number }) =>
-        savepoint(jobId, target, options, io),
+      act(async (jobId: string, target: string | undefined, options: AddressOptions & { timeout?: number }) =>
+        (await controlCommands()).savepoint(jobId, target, options, io),
       ),
     );
 
@@ -154,8 +158,11 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
       positiveInteger('--timeout'),
     )
     .action(
-      act((jobId: string, options: AddressOptions & { withSavepoint?: string | boolean; timeout?: number }) =>
-        cancel(jobId, options, io),
+      act(
+        async (
+          jobId: string,
+          options: AddressOptions & { withSavepoint?: string | boolean; timeout?: number },
+        ) => (await controlCommands()).cancel(jobId, options, io),
       ),
     );
 
@@ -171,8 +178,8 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
     )
     .option('--timeout <ms>', 'give up waiting after MS milliseconds', positiveInteger('--timeout'))
     .action(
-      act((jobId: string, options: AddressOptions & { savepointPath?: string; timeout?: number }) =>
-        stop(jobId, options, io),
+      act(async (jobId: string, options: AddressOptions & { savepointPath?: string; timeout?: number }) =>
+        (await controlCommands()).stop(jobId, options, io),
       ),
     );
 
@@ -184,7 +191,9 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
   )
     .option('--json', 'print the REST response')
     .action(
-      act((jobId: string, options: AddressOptions & { json?: boolean }) => checkpoints(jobId, options, io)),
+      act(async (jobId: string, options: AddressOptions & { json?: boolean }) =>
+        (await controlCommands()).checkpoints(jobId, options, io),
+      ),
     );
 
   program
@@ -193,7 +202,11 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
     .argument('<path>', 'checkpoint or savepoint directory, or its _metadata file')
     .option('--no-verify', 'do not read the state files')
     .option('--json', 'print the report as JSON')
-    .action(act((path: string, options: { verify?: boolean; json?: boolean }) => inspect(path, options, io)));
+    .action(
+      act(async (path: string, options: { verify?: boolean; json?: boolean }) =>
+        (await inspectCommand()).inspect(path, options, io),
+      ),
+    );
 
   try {
     await program.parseAsync(argv, { from: 'user' });

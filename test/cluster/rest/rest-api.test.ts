@@ -23,13 +23,25 @@ let registry: JobRegistry;
 let server: RestServer;
 const clients: JobClient[] = [];
 
-/** An unbounded, rate-limited keyed job with checkpoints every 50 ms, registered with the server. */
-function startJob(name: string): JobClient {
+/** A savepoint racing periodic checkpoints is retried once it expired after this long. */
+const CHECKPOINT_TIMEOUT_MS = 3_000;
+const SAVEPOINT_ATTEMPTS_MAX = 3;
+
+/**
+ * An unbounded, rate-limited keyed job registered with the server; with `periodic`, a
+ * checkpoint every 50 ms. Savepoints are taken of jobs without periodic checkpoints except
+ * where the test is about both (see {@link savepointRetrying}).
+ */
+function startJob(name: string, periodic = true): JobClient {
   const env = StreamExecutionEnvironment.create({
     parallelism: 2,
     // Tolerate failed checkpoints: under load two checkpoints can overlap despite maxConcurrent 1
-    // (see the report on the coordinator), and a failed one must not restart the job mid-test.
-    checkpointing: { intervalMs: 50, tolerableConsecutiveFailures: 1_000 },
+    // (a coordinator bug, reported), and a failed one must not restart the job mid-test.
+    checkpointing: {
+      ...(periodic ? { intervalMs: 50 } : {}),
+      tolerableConsecutiveFailures: 1_000,
+      timeoutMs: CHECKPOINT_TIMEOUT_MS,
+    },
     checkpointStorage: join(dir, 'checkpoints'),
     logger: SILENT_LOGGER,
   });
@@ -92,6 +104,24 @@ async function awaitOperation(jobId: string, triggerId: string): Promise<Operati
     const view = (await raw('GET', `/jobs/${jobId}/savepoints/${triggerId}`)).json() as OperationView;
     if (view.status.id === 'COMPLETED') return view;
     await delay(POLL_MS);
+  }
+}
+
+/**
+ * Triggers a savepoint and waits for it, retrying when it expired: the coordinator can inject a
+ * periodic checkpoint's barrier ahead of a savepoint's with a lower id, and tasks then ignore the
+ * savepoint's barrier (a runtime bug, reported; the REST layer only reports what it is told).
+ */
+async function savepointRetrying(jobId: string, body: unknown): Promise<OperationView> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await postJson(`/jobs/${jobId}/savepoints`, body);
+    expect(response.status, response.text).toBe(202);
+    const triggerId = (response.json() as { 'request-id': string })['request-id'];
+    expect(triggerId).toMatch(/^[0-9a-f]{32}$/);
+    const view = await awaitOperation(jobId, triggerId);
+    const failed = view.operation !== undefined && 'failure-cause' in view.operation;
+    if (!failed || attempt === SAVEPOINT_ATTEMPTS_MAX || !JSON.stringify(view).includes('expired'))
+      return view;
   }
 }
 
@@ -173,14 +203,7 @@ describe('REST API of running jobs', () => {
 
   it('POST /jobs/:jobid/savepoints returns a trigger id; polling it yields the location', async () => {
     const target = join(dir, 'savepoints');
-    const response = await postJson(`/jobs/${job.jobId}/savepoints`, {
-      'target-directory': target,
-      'cancel-job': false,
-    });
-    expect(response.status, response.text).toBe(202);
-    const triggerId = (response.json() as { 'request-id': string })['request-id'];
-    expect(triggerId).toMatch(/^[0-9a-f]{32}$/);
-    const view = await awaitOperation(job.jobId, triggerId);
+    const view = await savepointRetrying(job.jobId, { 'target-directory': target, 'cancel-job': false });
     const location = (view.operation as { location: string }).location;
     expect(location.startsWith(`${target}/`)).toBe(true);
     expect(existsSync(join(location, '_metadata'))).toBe(true);
@@ -352,8 +375,7 @@ describe('REST API of running jobs', () => {
 
 describe('REST API ending jobs', () => {
   it('POST /jobs/:jobid/stop takes a final savepoint and finishes the job', async () => {
-    const job = startJob('stop-test');
-    await awaitCompletedCheckpoints(job.jobId, 1);
+    const job = startJob('stop-test', false);
     const target = join(dir, 'stop-savepoints');
     const response = await postJson(`/jobs/${job.jobId}/stop`, { targetDirectory: target });
     expect(response.status, response.text).toBe(202);
@@ -385,8 +407,7 @@ describe('REST API ending jobs', () => {
   });
 
   it('a savepoint with cancel-job: true completes, then cancels the job', async () => {
-    const job = startJob('cancel-with-savepoint-test');
-    await awaitCompletedCheckpoints(job.jobId, 1);
+    const job = startJob('cancel-with-savepoint-test', false);
     const response = await postJson(`/jobs/${job.jobId}/savepoints`, {
       'target-directory': join(dir, 'cancel-savepoints'),
       'cancel-job': true,
@@ -403,7 +424,7 @@ describe('REST API with a savepoint root', () => {
   it('resolves relative targets under the root and refuses targets outside it', async () => {
     const rootRegistry = new JobRegistry();
     const app = createRestApp({ registry: rootRegistry, savepointRoot: join(dir, 'root') });
-    const job = startJob('root-test');
+    const job = startJob('root-test', false);
     rootRegistry.register(job);
     const post = (target: string) =>
       app.request(`http://127.0.0.1/jobs/${job.jobId}/savepoints`, {
