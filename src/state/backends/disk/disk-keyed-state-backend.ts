@@ -76,6 +76,8 @@ export interface DiskStateBackendOptions {
   readonly directory?: string;
   /** Cache slots per backend (one per state, key and namespace); bounds the heap used (default 100,000). */
   readonly cacheEntriesMax?: number;
+  /** Written, uncommitted bytes after which an input batch waits for lmdb (default IN_FLIGHT_BYTES_MAX, 64 MiB). */
+  readonly inFlightBytesMax?: number;
 }
 
 /** What one disk backend is built from. */
@@ -120,6 +122,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #restored = new Map<string, (RawKeyedStateChunk | undefined)[]>();
   readonly #restoredGroups = new Set<number>();
   readonly #groupCount: number;
+  readonly #inFlightBytesMax: number;
   #disposed = false;
 
   constructor(options: DiskKeyedStateBackendOptions) {
@@ -148,6 +151,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.operatorId = options.operatorId;
     this.#clock = options.clock;
     this.#groupCount = keyGroupRangeSize(range);
+    this.#inFlightBytesMax = options.inFlightBytesMax ?? IN_FLIGHT_BYTES_MAX;
     this.#cache = new WriteBackCache(
       entriesMax,
       Math.min(EVICTION_BATCH_ENTRIES_MAX, Math.ceil(entriesMax / 16)),
@@ -243,11 +247,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   /**
    * Reads are synchronous, so a batch needs no loading; the only asynchronous boundary is
-   * backpressure: when more than IN_FLIGHT_BYTES_MAX of written values await their commit,
+   * backpressure: when more than `inFlightBytesMax` of written values await their commit,
    * the batch waits for lmdb to catch up (which bounds the overlay's memory).
    */
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
-    if (this.#store.inFlightBytes <= IN_FLIGHT_BYTES_MAX) return undefined;
+    if (this.#store.inFlightBytes <= this.#inFlightBytesMax) return undefined;
     return this.#store.drained();
   }
 
