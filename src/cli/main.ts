@@ -96,7 +96,7 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
         'at-least-once',
       ]),
     )
-    .option('--state-backend <name>', "where working state lives: 'hashmap' (default)")
+    .option('--state-backend <name>', "where working state lives: 'hashmap' (JS heap, default) or 'disk'")
     .option('--from-savepoint <path>', 'start from this savepoint (its directory or _metadata)')
     .option('--from-checkpoint <path|latest>', "start from this checkpoint, or 'latest' in --checkpoint-dir")
     .option('--allow-non-restored-state', 'skip state of operators that no longer exist in the job')

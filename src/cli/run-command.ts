@@ -81,13 +81,9 @@ export function environmentOptionsOf(options: RunOptions, logger: Logger): Envir
       '--from-checkpoint latest needs --checkpoint-dir DIR: the directory to search for the newest checkpoint',
     );
   }
-  const backend = options.stateBackend ?? 'hashmap';
-  if (backend !== 'hashmap') {
-    throw new ConfigurationError(
-      backend === 'disk'
-        ? "--state-backend disk is not available yet; use 'hashmap'"
-        : `unknown --state-backend '${backend}'; use 'hashmap'`,
-    );
+  const stateBackend = options.stateBackend ?? 'hashmap';
+  if (stateBackend !== 'hashmap' && stateBackend !== 'disk') {
+    throw new ConfigurationError(`unknown --state-backend '${stateBackend}'; use 'hashmap' or 'disk'`);
   }
   const allowNonRestoredState = options.allowNonRestoredState ?? false;
   let restore: EnvironmentOptions['restore'];
@@ -114,7 +110,7 @@ export function environmentOptionsOf(options: RunOptions, logger: Logger): Envir
   };
   return {
     parallelism: options.parallelism,
-    stateBackend: 'hashmap',
+    stateBackend,
     checkpointing,
     checkpointStorage: checkpointStorageOf(options),
     restore,

@@ -32,10 +32,10 @@ async function visibleLines(directory: string): Promise<string[]> {
 }
 
 /** What the fixture must write: `key<TAB>count<TAB>sum` per key, computed in plain JS. */
-function expectedLines(): string[] {
+function expectedLines(records = RECORDS, keys = KEYS): string[] {
   const perKey = new Map<string, { count: number; sum: number }>();
-  for (let index = 0; index < RECORDS; index++) {
-    const key = `key-${(index * 7919) % KEYS}`;
+  for (let index = 0; index < records; index++) {
+    const key = `key-${(index * 7919) % keys}`;
     const entry = perKey.get(key) ?? { count: 0, sum: 0 };
     entry.count++;
     entry.sum += index;
@@ -105,5 +105,24 @@ describe('process crash', () => {
     const expected = expectedLines();
     expect(await visibleLines(join(dir, 'reference'))).toEqual(expected);
     expect(await visibleLines(output)).toEqual(expected);
+  });
+
+  it('--state-backend disk gives the same result', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weir-disk-'));
+    directories.push(dir);
+    const output = join(dir, 'out');
+    const jobArgs = ['--output', output, '--count', '1000', '--rate', '1000000', '--keys', '11'];
+    const result = await weir(
+      'run',
+      `${FIXTURES}/keyed-count-job.ts`,
+      '-p',
+      '2',
+      '--state-backend',
+      'disk',
+      '--',
+      ...jobArgs,
+    );
+    expect(result.code, show(result)).toBe(0);
+    expect(await visibleLines(output)).toEqual(expectedLines(1000, 11));
   });
 });
