@@ -12,6 +12,13 @@ export interface RecordBatch {
   readonly kind: 'records';
   readonly values: unknown[];
   readonly timestamps: number[];
+  /**
+   * On an edge partitioned by key group: `keyGroups[i]` is the key group of `values[i]` as the
+   * producer's partitioner computed it with `keySelector`. A consumer keyed by that same
+   * selector uses it instead of hashing every key again.
+   */
+  readonly keyGroups?: number[];
+  readonly keySelector?: (value: unknown) => unknown;
 }
 
 export interface WatermarkElement {

@@ -54,22 +54,46 @@ export function createChannelSelector(
         },
       };
     }
-    case 'key-group': {
-      const selector = spec.keySelector;
-      return {
-        selectChannel: (value) => {
-          let keyGroup: number;
-          try {
-            keyGroup = assignToKeyGroup(selectKey(selector, value), maxParallelism);
-          } catch (error) {
-            // This runs in the upstream task, whose name the failure carries; say which keyBy it was.
-            const message = `keyBy() into '${targetName}': ${describeError(error)}`;
-            throw new KeySelectionError(message, { cause: error });
-          }
-          return operatorIndexForKeyGroup(maxParallelism, channelCount, keyGroup);
-        },
-      };
+    case 'key-group':
+      return new KeyGroupChannelSelector(spec.keySelector, channelCount, maxParallelism, targetName);
+  }
+}
+
+/**
+ * Hash partitioning by key group. Keeps the key group of the record it last routed in
+ * `keyGroup`, so the record writer can ship it with the batch and the consuming keyed
+ * operator need not hash the key a second time.
+ */
+export class KeyGroupChannelSelector implements ChannelSelector {
+  readonly keySelector: KeySelector;
+  /** Key group of the record last passed to `selectChannel`. */
+  keyGroup = -1;
+  readonly #maxParallelism: number;
+  readonly #targetName: string;
+  /** Channel of each key group: the float division of operatorIndexForKeyGroup, done once. */
+  readonly #channelOfGroup: Int32Array;
+
+  constructor(keySelector: KeySelector, channelCount: number, maxParallelism: number, targetName: string) {
+    this.keySelector = keySelector;
+    this.#maxParallelism = maxParallelism;
+    this.#targetName = targetName;
+    this.#channelOfGroup = new Int32Array(maxParallelism);
+    for (let g = 0; g < maxParallelism; g++) {
+      this.#channelOfGroup[g] = operatorIndexForKeyGroup(maxParallelism, channelCount, g);
     }
+  }
+
+  selectChannel(value: unknown): number {
+    let keyGroup: number;
+    try {
+      keyGroup = assignToKeyGroup(selectKey(this.keySelector, value), this.#maxParallelism);
+    } catch (error) {
+      // This runs in the upstream task, whose name the failure carries; say which keyBy it was.
+      const message = `keyBy() into '${this.#targetName}': ${describeError(error)}`;
+      throw new KeySelectionError(message, { cause: error });
+    }
+    this.keyGroup = keyGroup;
+    return this.#channelOfGroup[keyGroup];
   }
 }
 

@@ -6,7 +6,7 @@ import { describeError } from '../../core/errors.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
 import { registerRestoredTimers, type TimerSnapshotEntry } from '../../state/snapshot/index.ts';
 import { BarrierHandler } from '../checkpointing/barrier-handler.ts';
-import type { CheckpointBarrier, StreamElement } from '../elements.ts';
+import type { CheckpointBarrier, RecordBatch, StreamElement } from '../elements.ts';
 import type { InputGate } from '../network/input-gate.ts';
 import { StatusWatermarkValve } from '../network/status-watermark-valve.ts';
 import type { OneInputStreamOperator, StreamOperator, TwoInputStreamOperator } from '../operator.ts';
@@ -493,7 +493,7 @@ export class StreamTask {
       }
       const element = polled.element;
       if (element.kind === 'records') {
-        const pending = dispatcher.prepare(polled.channelIndex, element.values);
+        const pending = dispatcher.prepare(polled.channelIndex, element);
         if (pending !== undefined) await pending;
         dispatcher.records(polled.channelIndex, element.values, element.timestamps);
         await this.#afterBatch();
@@ -562,9 +562,14 @@ class InputDispatcher {
     );
   }
 
-  prepare(channelIndex: number, values: unknown[]): undefined | Promise<void> {
+  prepare(channelIndex: number, batch: RecordBatch): undefined | Promise<void> {
     const operator = this.#head.operator as Partial<TwoInputStreamOperator<unknown, unknown, unknown>> &
       Partial<OneInputStreamOperator<unknown, unknown>>;
+    const values = batch.values;
+    if (batch.keyGroups !== undefined) {
+      const input = this.#inputOf[channelIndex] === 0 ? 0 : 1;
+      this.#head.context.offerKeyGroups(values, input, batch.keyGroups, batch.keySelector);
+    }
     return this.#guard(() =>
       this.#two === undefined
         ? operator.prepareBatch?.(values)

@@ -51,6 +51,10 @@ export class TaskOperatorContext implements OperatorContext {
   #batchCursor = 0;
   #keys: unknown[] = [];
   #keyGroups: number[] = [];
+  // Key groups the producer's partitioner computed for the batch about to be prefetched.
+  #offeredValues: readonly unknown[] | undefined;
+  #offeredInput: 0 | 1 = 0;
+  #offeredKeyGroups: readonly number[] = [];
 
   constructor(options: TaskOperatorContextOptions) {
     this.location = options.location;
@@ -113,20 +117,56 @@ export class TaskOperatorContext implements OperatorContext {
     backend.setCurrentKey(key, keyGroup);
   }
 
+  /**
+   * The task hands over the key groups that came with an input batch (see RecordBatch): if
+   * they were computed with this input's own key selector, the next `prefetchKeys` of exactly
+   * these `values` takes them instead of hashing every key again. Only checks the range.
+   */
+  offerKeyGroups(
+    values: readonly unknown[],
+    input: 0 | 1,
+    keyGroups: readonly number[] | undefined,
+    keySelector: KeySelector | undefined,
+  ): void {
+    const usable =
+      keyGroups !== undefined &&
+      keySelector !== undefined &&
+      keySelector === this.#keySelectors[input] &&
+      keyGroups.length === values.length;
+    this.#offeredValues = usable ? values : undefined;
+    this.#offeredInput = input;
+    this.#offeredKeyGroups = usable ? keyGroups : [];
+  }
+
   prefetchKeys(values: readonly unknown[], input: 0 | 1): undefined | Promise<void> {
     const backend = this.keyedStateBackend!;
     const n = values.length;
     const keys = this.#keys;
     const groups = this.#keyGroups;
+    const offered =
+      this.#offeredValues === values && this.#offeredInput === input ? this.#offeredKeyGroups : undefined;
+    this.#offeredValues = undefined;
+    this.#offeredKeyGroups = [];
     // Forget the previous batch first: if a selector throws below, nothing stale is used.
     this.#batchValues = [];
     this.#batchCursor = 0;
     keys.length = n;
     groups.length = n;
-    for (let i = 0; i < n; i++) {
-      const key = this.#selectKey(values[i], input);
-      keys[i] = key;
-      groups[i] = this.#keyGroupOf(key);
+    if (offered === undefined) {
+      for (let i = 0; i < n; i++) {
+        const key = this.#selectKey(values[i], input);
+        keys[i] = key;
+        groups[i] = this.#keyGroupOf(key);
+      }
+    } else {
+      const { start, end } = this.keyGroupRange;
+      for (let i = 0; i < n; i++) {
+        const key = this.#selectKey(values[i], input);
+        const keyGroup = offered[i];
+        if (keyGroup < start || keyGroup > end) this.#keyGroupOf(key); // throws the out-of-range failure
+        keys[i] = key;
+        groups[i] = keyGroup;
+      }
     }
     this.#batchValues = values;
     this.#batchInput = input;
