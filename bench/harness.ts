@@ -38,7 +38,13 @@ export interface CaseResult {
   readonly name: string;
   readonly reference: boolean;
   readonly records: number;
+  /** Wall-clock time of each measured run. */
   readonly timesMs: readonly number[];
+  /**
+   * CPU time (user + system, all threads) of each run: on a shared machine it leaves out the
+   * time the process waited for a core, so it varies less than wall-clock time.
+   */
+  readonly cpuTimesMs: readonly number[];
 }
 
 export interface BenchmarkResult {
@@ -140,15 +146,19 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
     .setup(options.records)
     .filter((c) => filter === undefined || c.name.includes(filter));
   const times: number[][] = cases.map(() => []);
+  const cpuTimes: number[][] = cases.map(() => []);
   for (let w = 0; w < options.warmups; w++) {
     for (const c of cases) await timeCase(c);
   }
   for (let round = 0; round < options.repetitions; round++) {
     for (let k = 0; k < cases.length; k++) {
       const index = (k + round) % cases.length;
-      const ms = await timeCase(cases[index]);
-      times[index].push(ms);
-      options.log(`  ${benchmark.name} round ${round + 1}: ${cases[index].name} ${ms.toFixed(1)} ms`);
+      const { wallMs, cpuMs } = await timeCase(cases[index]);
+      times[index].push(wallMs);
+      cpuTimes[index].push(cpuMs);
+      options.log(
+        `  ${benchmark.name} round ${round + 1}: ${cases[index].name} ${wallMs.toFixed(1)} ms (cpu ${cpuMs.toFixed(1)} ms)`,
+      );
     }
   }
   return {
@@ -159,21 +169,25 @@ export async function runBenchmark(benchmark: Benchmark, options: RunOptions): P
       reference: c.reference === true,
       records: options.records,
       timesMs: times[i],
+      cpuTimesMs: cpuTimes[i],
     })),
   };
 }
 
-async function timeCase(c: BenchCase): Promise<number> {
+/** Runs one case after a full GC and checks its output; wall-clock and CPU time in ms. */
+export async function timeCase(c: BenchCase): Promise<{ wallMs: number; cpuMs: number }> {
   collectGarbage();
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   const checksum = await c.run();
-  const elapsedMs = performance.now() - started;
+  const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStarted);
   if (checksum.count !== c.expected.count || checksum.sum !== c.expected.sum) {
     throw new Error(
       `case '${c.name}' produced count=${checksum.count} sum=${checksum.sum}, expected count=${c.expected.count} sum=${c.expected.sum}`,
     );
   }
-  return elapsedMs;
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 export function median(values: readonly number[]): number {

@@ -10,8 +10,14 @@ import {
 } from '../src/index.ts';
 import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts } from './harness.ts';
 
-/** Distinct keys in the input, drawn uniformly. */
-const KEY_COUNT = 100_000;
+/**
+ * Distinct keys in the input, drawn uniformly. WEIR_BENCH_KEYS overrides it for analysis (with
+ * few keys the state fits in the CPU caches, which shows the engine's own overhead).
+ */
+const KEY_COUNT = Number(process.env.WEIR_BENCH_KEYS ?? 100_000);
+if (!Number.isSafeInteger(KEY_COUNT) || KEY_COUNT < 1) {
+  throw new Error(`WEIR_BENCH_KEYS must be a positive integer, got '${process.env.WEIR_BENCH_KEYS}'`);
+}
 
 interface Click {
   readonly user: string;

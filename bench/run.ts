@@ -2,11 +2,8 @@
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { BENCHMARKS } from './benchmarks.ts';
 import { type Benchmark, type BenchmarkResult, median, runBenchmark } from './harness.ts';
-import { keyedCount } from './keyed-count.ts';
-import { statelessChain } from './stateless-chain.ts';
-
-const BENCHMARKS: readonly Benchmark[] = [statelessChain, keyedCount];
 
 /** `--quick` runs this many times fewer records, one warm-up and two rounds: a smoke test. */
 const QUICK_DIVISOR = 10;
@@ -29,6 +26,8 @@ measured in the same run.
   --in-process     run in this process instead of one child per benchmark
   --verbose        print every measured run
   --help
+
+environment: WEIR_BENCH_KEYS=N sets keyed-count's distinct keys (default 100000)
 
 benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}`;
 
@@ -148,7 +147,8 @@ function printResult(result: BenchmarkResult, options: Options): void {
   console.log(
     `  ${records.toLocaleString('en')} records; median of ${options.repetitions} rounds after ${options.warmups} warm-up(s); every case's output checked against the reference`,
   );
-  const header = ['case', 'median ms', 'records/s', 'ns/record', '× plain-JS', 'spread'];
+  const referenceCpuMs = reference === undefined ? Number.NaN : median(reference.cpuTimesMs);
+  const header = ['case', 'median ms', 'records/s', 'ns/record', '× plain-JS', 'spread', 'cpu ms', '× (cpu)'];
   const rows = result.cases.map((c) => {
     const ms = median(c.timesMs);
     const spread = (Math.max(...c.timesMs) - Math.min(...c.timesMs)) / ms;
@@ -159,6 +159,8 @@ function printResult(result: BenchmarkResult, options: Options): void {
       ((ms * 1e6) / c.records).toFixed(1),
       Number.isNaN(referenceMs) ? '—' : (referenceMs / ms).toFixed(3),
       `${(spread * 100).toFixed(0)}%`,
+      median(c.cpuTimesMs).toFixed(1),
+      Number.isNaN(referenceCpuMs) ? '—' : (referenceCpuMs / median(c.cpuTimesMs)).toFixed(3),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -187,7 +189,8 @@ async function main(): Promise<void> {
     `Weir benchmarks — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}${options.quick ? ' — QUICK smoke run, numbers are indicative only' : ''}`,
   );
   console.log(
-    "× plain-JS: the reference loop's median time over the case's median time (higher is better, 1 = as fast as plain JS).\n" +
+    "× plain-JS: the reference loop's median time over the case's median time (higher is better, 1 = as fast as plain JS);\n" +
+      'cpu ms and × (cpu): the same from CPU time, which leaves out time spent waiting for a core on a busy machine.\n' +
       "Parallel subtasks share this process's one event loop (local mode), so p=2 cannot be faster than p=1.",
   );
   for (const benchmark of selected) {
