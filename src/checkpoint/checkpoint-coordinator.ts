@@ -103,6 +103,9 @@ export class CheckpointCoordinator {
   /** Completions run one at a time, in the order checkpoints became fully acknowledged. */
   #completions: Promise<void> = Promise.resolve();
   #completingCount = 0;
+  #triggerChain: Promise<void> = Promise.resolve();
+  #triggeringCheckpoints = 0;
+  #lastCompletedCheckpointId = 0;
 
   constructor(options: CheckpointCoordinatorOptions) {
     this.#options = options;
@@ -134,6 +137,16 @@ export class CheckpointCoordinator {
     this.#gateway = undefined;
   }
 
+  /**
+   * Resolves once every fully acknowledged checkpoint finished completing. A restart must wait
+   * for this before it picks the latest checkpoint: a completion still running would subsume
+   * (delete) the checkpoint being restored.
+   */
+  async settled(): Promise<void> {
+    await this.#triggerChain;
+    await this.#completions;
+  }
+
   statistics(): readonly CheckpointStats[] {
     return this.#history;
   }
@@ -143,14 +156,37 @@ export class CheckpointCoordinator {
   }
 
   /** Triggers a checkpoint or savepoint now; resolves when it completed or failed. */
-  async trigger(
+  /**
+   * Triggers a checkpoint or savepoint now; resolves when it completed or failed. Triggers are
+   * serialized: id allocation, location creation and barrier injection of one checkpoint finish
+   * before the next starts, so barriers always leave the sources in id order.
+   */
+  trigger(kind: SnapshotKind, targetDirectory?: string, suspendSources = false): Promise<CheckpointOutcome> {
+    const counts = kind === 'checkpoint';
+    if (counts) this.#triggeringCheckpoints++;
+    const injected = this.#triggerChain.then(() => this.#triggerNow(kind, targetDirectory, suspendSources));
+    this.#triggerChain = injected.then(
+      () => undefined,
+      () => undefined,
+    );
+    void this.#triggerChain.then(() => {
+      if (counts) this.#triggeringCheckpoints--;
+    });
+    return injected.then((started) => started.outcome);
+  }
+
+  /** Allocates the id, creates the location and injects the barrier; the outcome settles later. */
+  async #triggerNow(
     kind: SnapshotKind,
-    targetDirectory?: string,
-    suspendSources = false,
-  ): Promise<CheckpointOutcome> {
+    targetDirectory: string | undefined,
+    suspendSources: boolean,
+  ): Promise<{ readonly outcome: Promise<CheckpointOutcome> }> {
+    const failed = (checkpointId: number | undefined, reason: string) => ({
+      outcome: Promise.resolve<CheckpointOutcome>({ kind: 'failed', checkpointId, reason }),
+    });
     const gateway = this.#gateway;
     if (gateway === undefined || this.#stopped) {
-      return { kind: 'failed', checkpointId: undefined, reason: 'the job is not running' };
+      return failed(undefined, 'the job is not running');
     }
     const { clock, storage, jobId, config } = this.#options;
     const checkpointId = this.#nextId++;
@@ -165,15 +201,11 @@ export class CheckpointCoordinator {
     } catch (error) {
       const reason = `could not create the location of ${kind} ${checkpointId}: ${(error as Error).message}`;
       this.#recordFailure(kind, reason);
-      return { kind: 'failed', checkpointId, reason };
+      return failed(checkpointId, reason);
     }
     if (this.#gateway !== gateway || this.#stopped) {
       await location.discard().catch(() => {});
-      return {
-        kind: 'failed',
-        checkpointId,
-        reason: 'the job stopped while the checkpoint was being triggered',
-      };
+      return failed(checkpointId, 'the job stopped while the checkpoint was being triggered');
     }
     const pending = new PendingCheckpoint(checkpointId, kind, triggerMs, gateway.subtasks());
     const stats: CheckpointStats = {
@@ -199,7 +231,7 @@ export class CheckpointCoordinator {
       { kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind, suspendSources },
       location,
     );
-    return outcome;
+    return { outcome };
   }
 
   acknowledge(ack: SubtaskAcknowledgement): void {
@@ -240,6 +272,15 @@ export class CheckpointCoordinator {
     const { pending, location, stats } = entry;
     const { clock, jobId, jobName, maxParallelism, store, log } = this.#options;
     const completedMs = clock.now();
+    if (pending.kind === 'checkpoint' && pending.checkpointId < this.#lastCompletedCheckpointId) {
+      // A newer checkpoint already completed: this one can never be restored in preference.
+      stats.status = 'FAILED';
+      stats.failureReason = `subsumed by checkpoint ${this.#lastCompletedCheckpointId}`;
+      await location.discard().catch(() => {});
+      this.#gateway?.notifyAborted(pending.checkpointId);
+      entry.settle({ kind: 'failed', checkpointId: pending.checkpointId, reason: stats.failureReason });
+      return;
+    }
     let checkpoint: CompletedCheckpoint;
     try {
       const metadata = pending.toMetadata(jobId, jobName, maxParallelism, completedMs);
@@ -257,6 +298,7 @@ export class CheckpointCoordinator {
       return;
     }
     stats.status = 'COMPLETED';
+    if (pending.kind === 'checkpoint') this.#lastCompletedCheckpointId = pending.checkpointId;
     stats.durationMs = completedMs - pending.triggerTimestampMs;
     this.#lastCompletionMs = completedMs;
     this.#consecutiveFailures = 0;

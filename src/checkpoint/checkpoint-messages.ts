@@ -9,6 +9,8 @@ export interface SubtaskId {
 export interface OperatorSubtaskAcknowledgement {
   readonly operatorId: string;
   readonly operatorName: string;
+  /** The user's uid, when the operator has one (the id is then equal to it). */
+  readonly uid?: string;
   readonly parallelism: number;
   readonly snapshot: OperatorSubtaskSnapshot;
 }

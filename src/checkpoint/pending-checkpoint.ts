@@ -84,13 +84,13 @@ export class PendingCheckpoint {
       throw new Error(`checkpoint ${this.checkpointId} is not fully acknowledged`);
     const byOperator = new Map<
       string,
-      { name: string; parallelism: number; subtasks: OperatorSubtaskSnapshot[] }
+      { name: string; uid: string | undefined; parallelism: number; subtasks: OperatorSubtaskSnapshot[] }
     >();
     for (const ack of this.#acknowledgements) {
       for (const op of ack.operators) {
         let entry = byOperator.get(op.operatorId);
         if (entry === undefined) {
-          entry = { name: op.operatorName, parallelism: op.parallelism, subtasks: [] };
+          entry = { name: op.operatorName, uid: op.uid, parallelism: op.parallelism, subtasks: [] };
           byOperator.set(op.operatorId, entry);
         }
         entry.subtasks.push(op.snapshot);
@@ -103,7 +103,13 @@ export class PendingCheckpoint {
           `operator ${operatorId}: ${subtasks.length} subtask snapshots for parallelism ${e.parallelism}`,
         );
       }
-      return { operatorId, operatorName: e.name, parallelism: e.parallelism, subtasks };
+      return {
+        operatorId,
+        operatorName: e.name,
+        ...(e.uid === undefined ? {} : { uid: e.uid }),
+        parallelism: e.parallelism,
+        subtasks,
+      };
     });
     return {
       formatVersion: 1,

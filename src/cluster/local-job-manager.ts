@@ -173,6 +173,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
       if (stopError !== undefined) throw stopError;
     } finally {
       coordinator.stop('the job attempt ended');
+      await coordinator.settled();
       locations.clear();
     }
   };
@@ -212,6 +213,8 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         });
         await sleep(clock, decision.delayMs);
         if (stopRequest !== undefined) break;
+        // A checkpoint still being committed would subsume the one picked here, deleting its files.
+        await coordinator.settled();
         const latest = store.latest();
         if (latest !== undefined) {
           restore = {

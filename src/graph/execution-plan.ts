@@ -129,6 +129,7 @@ function deploy(
     return {
       name: member.node.name,
       operatorId: member.operatorId,
+      uid: member.node.uid,
       createOperator: () => member.node.createOperator({ subtaskIndex, sourceSplits }),
       keySelectors: member.node.keySelectors,
       outputs,

@@ -50,11 +50,18 @@ export class BarrierHandler {
 
   onBarrier(channelIndex: number, barrier: CheckpointBarrier): void {
     const id = barrier.checkpointId;
-    if (id <= this.#latestHandledId || this.#abortedAhead.has(id)) return; // Stale: triggered or aborted here.
+    if (this.#abortedAhead.has(id) || id === this.#latestHandledId) return; // Triggered or aborted here already.
     let state = this.#state;
-    // An older barrier during alignment: its checkpoint was skipped upstream (aborted there); it
-    // must not count as this channel's barrier for the newer one.
-    if (state.kind === 'collecting-barriers' && id < state.barrier.checkpointId) return;
+    // An older barrier: its checkpoint can no longer complete here (a newer one was handled or
+    // is being aligned). It must not count for the newer one; declining it lets the
+    // coordinator abort it now instead of at its timeout.
+    if (
+      id < this.#latestHandledId ||
+      (state.kind === 'collecting-barriers' && id < state.barrier.checkpointId)
+    ) {
+      this.#target.abortCheckpointOnBarrier(id, `barrier ${id} arrived after a newer checkpoint's barrier`);
+      return;
+    }
     if (state.kind === 'collecting-barriers' && id > state.barrier.checkpointId) {
       this.#abort(
         state.barrier.checkpointId,

@@ -373,6 +373,7 @@ export class StreamTask {
         operators.push({
           operatorId: serialized[i].operatorId,
           operatorName: this.deployment.operators[i].name,
+          uid: this.deployment.operators[i].uid,
           parallelism,
           snapshot: written.snapshot,
         });

@@ -18,6 +18,7 @@ export type OperatorOutputDeployment =
 export interface ChainedOperatorDeployment {
   readonly name: string;
   readonly operatorId: string;
+  readonly uid: string | undefined;
   readonly createOperator: () => StreamOperator<unknown>;
   /** One entry per input; an operator with a key selector is keyed and gets a state backend. */
   readonly keySelectors: readonly (KeySelector | undefined)[];
