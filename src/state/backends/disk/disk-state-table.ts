@@ -9,7 +9,7 @@ import type { Namespace } from '../heap/state-table.ts';
 import type { TtlCellOps } from '../heap/ttl.ts';
 import { type CellFormat, decodeCell, encodeCell } from './cell-codec.ts';
 import type { LocalKvStore } from './local-kv-store.ts';
-import { keyBytesOf, storeKey } from './store-key.ts';
+import { keyBytesOf, storeKey, storeKeyOf } from './store-key.ts';
 import { CacheSlot, type SlotOwner, type WriteBackCache } from './write-back-cache.ts';
 
 /** The current key of a disk backend, shared with its tables; `keyBytes` is computed on the first store access. */
@@ -134,8 +134,7 @@ export class DiskStateTable implements SlotOwner {
 
   /** Puts a restored cell straight into the store (before any access of this state). */
   restoreCell(keyGroup: number, mapKey: MapKey, namespace: Namespace, cell: unknown): void {
-    const key = storeKey(this.stateId, keyGroup, keyBytesOf(mapKey), namespace);
-    this.#store.put(key, this.#encode(cell));
+    this.#store.put(storeKeyOf(this.stateId, keyGroup, mapKey, namespace), this.#encode(cell));
   }
 
   evict(slot: CacheSlot): void {
@@ -154,12 +153,7 @@ export class DiskStateTable implements SlotOwner {
   writeBack(slot: CacheSlot): void {
     slot.dirty = false;
     if (slot.cell === undefined && !slot.stored) return;
-    const key = storeKey(
-      this.stateId,
-      slot.groupIndex + this.#rangeStart,
-      keyBytesOf(slot.mapKey),
-      slot.namespace,
-    );
+    const key = storeKeyOf(this.stateId, slot.groupIndex + this.#rangeStart, slot.mapKey, slot.namespace);
     if (slot.cell === undefined) {
       this.#store.remove(key);
       slot.stored = false;

@@ -12,6 +12,8 @@ export interface StoreEntry {
 }
 
 interface InFlight {
+  /** The key's bytes as a latin1 string: the overlay's Map key. */
+  readonly id: string;
   readonly key: Buffer;
   /** null: a removal. */
   readonly value: Uint8Array | null;
@@ -45,6 +47,9 @@ export class LocalKvStore {
   /** Writes issued and not committed yet, by the key's bytes as a latin1 string. */
   readonly #inFlight = new Map<string, InFlight>();
   #inFlightBytes = 0;
+  /** Writes issued since the last seal, and the last one's promise: they commit together or earlier. */
+  #batch: InFlight[] = [];
+  #batchLast: Promise<boolean> | undefined;
   #failure: Error | undefined;
   #closed = false;
 
@@ -121,18 +126,33 @@ export class LocalKvStore {
     }
     const db = this.#db ?? this.#open();
     const id = key.toString('latin1');
-    const entry: InFlight = { key, value };
+    const entry: InFlight = { id, key, value };
     const previous = this.#inFlight.get(id);
     if (previous?.value != null) this.#inFlightBytes -= previous.value.length;
     this.#inFlight.set(id, entry);
     if (value !== null) this.#inFlightBytes += value.length;
-    const written = value === null ? db.remove(key) : db.put(key, value as Buffer);
-    written.then(
+    this.#batchLast = value === null ? db.remove(key) : db.put(key, value as Buffer);
+    if (this.#batch.push(entry) === 1) queueMicrotask(() => this.#seal());
+  }
+
+  /**
+   * One promise callback per batch rather than per write: lmdb resolves writes in the order
+   * it commits them, and the writes of one event-loop turn share a transaction, so once the
+   * batch's last write resolves, all of them are committed (or all failed).
+   */
+  #seal(): void {
+    const entries = this.#batch;
+    const last = this.#batchLast;
+    this.#batch = [];
+    this.#batchLast = undefined;
+    last?.then(
       () => {
-        // A later write of the same key replaced the entry: it stays until that one commits.
-        if (this.#inFlight.get(id) !== entry) return;
-        this.#inFlight.delete(id);
-        if (value !== null) this.#inFlightBytes -= value.length;
+        for (const entry of entries) {
+          // A later write of the same key replaced the entry: it stays until that one commits.
+          if (this.#inFlight.get(entry.id) !== entry) continue;
+          this.#inFlight.delete(entry.id);
+          if (entry.value !== null) this.#inFlightBytes -= entry.value.length;
+        }
       },
       (error: unknown) => {
         this.#failure ??= new Error(`writing to the local state store in ${this.directory} failed`, {

@@ -45,12 +45,27 @@ export function storeKey(
   keyBytes: Uint8Array,
   namespace: Namespace,
 ): Buffer {
+  writePrefix(stateId, keyGroup);
+  scratch.writeRawBytes(keyBytes);
+  return finishKey(namespace);
+}
+
+/** `storeKey` for a MapKey, serialized straight into the key (write-backs, which have no key bytes at hand). */
+export function storeKeyOf(stateId: number, keyGroup: number, mapKey: MapKey, namespace: Namespace): Buffer {
+  writePrefix(stateId, keyGroup);
+  valueSerializer.serialize(canonicalKey(mapKey), scratch);
+  return finishKey(namespace);
+}
+
+function writePrefix(stateId: number, keyGroup: number): void {
   scratch.reset();
   scratch.writeU8(stateId >>> 8);
   scratch.writeU8(stateId & 0xff);
   scratch.writeU8(keyGroup >>> 8);
   scratch.writeU8(keyGroup & 0xff);
-  scratch.writeRawBytes(keyBytes);
+}
+
+function finishKey(namespace: Namespace): Buffer {
   valueSerializer.serialize(namespace === 0 ? 0 : namespace, scratch);
   const bytes = scratch.finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
