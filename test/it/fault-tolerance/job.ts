@@ -149,23 +149,39 @@ export interface RunOptions {
   readonly seed: number;
   /** Called when the job hangs, before it is cancelled (debugging). */
   readonly onHang?: () => void;
+  /** How `finish()` drives the clock (default `turn`). */
+  readonly pace?: Pace;
 }
 
 /** Event-loop turns a driven job may take before the test gives up on it (a hang, not slowness). */
 const DRIVE_STEPS_MAX = Number(process.env.WEIR_FT_DRIVE_MAX ?? 500_000);
 
 /**
- * Advances `clock` by `stepMs` per event-loop turn until `done` settles: processing time
- * (rate-limited sources, checkpoint intervals, periodic watermarks) then moves in step with
- * the work the job gets done, however fast or slow the machine is. Resolves or rejects as
- * `done` does; `onHang` runs if it never settles.
+ * How a driven clock keeps pace: one step per event-loop turn (`turn`: processing time moves
+ * with the work done, however fast or slow the machine is), or one step per timer tick
+ * (`timer`: about real time; for jobs that wait for real I/O, such as checkpoints on disk,
+ * during which turn pacing would let the job race ahead).
+ */
+export type Pace = 'turn' | 'timer';
+
+function nextStep(pace: Pace): Promise<void> {
+  return new Promise<void>((resolve) => (pace === 'turn' ? setImmediate(resolve) : setTimeout(resolve, 1)));
+}
+
+/**
+ * Advances `clock` one ms (`advanceMs`) per step until `done` settles; resolves or rejects as `done` does.
+ * `onHang` runs if it never settles.
  */
 export async function driveUntil<T>(
   clock: ManualClock,
   done: Promise<T>,
   what: string,
-  onHang?: () => Promise<void> | void,
-  stepMs = 1,
+  options: {
+    readonly onHang?: () => Promise<void> | void;
+    readonly pace?: Pace;
+    /** Manual ms per step (default 1); 0 holds processing time, so rate-limited sources pause. */
+    readonly advanceMs?: number;
+  } = {},
 ): Promise<T> {
   let settled = false;
   done.then(
@@ -178,21 +194,26 @@ export async function driveUntil<T>(
   );
   for (let step = 0; !settled; step++) {
     if (step >= DRIVE_STEPS_MAX) {
-      await onHang?.();
+      await options.onHang?.();
       throw new Error(`${what}: did not happen within ${DRIVE_STEPS_MAX} steps`);
     }
-    clock.advance(stepMs);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    clock.advance(options.advanceMs ?? 1);
+    await nextStep(options.pace ?? 'turn');
   }
   return done;
 }
 
-/** Advances `clock` one step per event-loop turn until `condition` holds. */
-export async function driveWhile(clock: ManualClock, condition: () => boolean, what: string): Promise<void> {
+/** Advances `clock` one ms per step while `condition` holds. */
+export async function driveWhile(
+  clock: ManualClock,
+  condition: () => boolean,
+  what: string,
+  pace: Pace = 'turn',
+): Promise<void> {
   for (let step = 0; condition(); step++) {
     if (step >= DRIVE_STEPS_MAX) throw new Error(`gave up waiting: ${what}`);
     clock.advance(1);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextStep(pace);
   }
 }
 
@@ -227,9 +248,12 @@ export function startJob(options: RunOptions): StartedJob {
     clock,
     store,
     finish: () =>
-      driveUntil(clock, client.result(), `seed ${options.seed}: the job ends`, async () => {
-        options.onHang?.();
-        await client.cancel();
+      driveUntil(clock, client.result(), `seed ${options.seed}: the job ends`, {
+        pace: options.pace,
+        onHang: async () => {
+          options.onHang?.();
+          await client.cancel();
+        },
       }),
   };
 }

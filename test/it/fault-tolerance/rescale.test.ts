@@ -55,15 +55,20 @@ beforeAll(async () => {
     checkpointing: { intervalMs: 7 },
     checkpointStorage: join(dir, 'checkpoints'),
     environment: { maxParallelism: MAX_PARALLELISM },
+    pace: 'timer',
   });
   const total = 3 * 4 * 400;
-  await driveWhile(job.clock, () => probe.records < total / 3, 'a third of source A is checked');
+  await driveWhile(job.clock, () => probe.records < total / 3, 'a third of source A is checked', 'timer');
   savepoint = await driveUntil(
     job.clock,
     job.client.stopWithSavepoint(join(dir, 'savepoints')),
     what('stop with savepoint'),
+    // Time stands still: the rate-limited sources pause, so the savepoint is where we stopped.
+    { pace: 'timer', advanceMs: 0 },
   );
-  const result = await driveUntil(job.clock, job.client.result(), what('the stopped job ends'));
+  const result = await driveUntil(job.clock, job.client.result(), what('the stopped job ends'), {
+    pace: 'timer',
+  });
   expect(result.savepointPath).toBe(savepoint);
   expect(probe.violations, what('first run')).toEqual([]);
   firstRun = job.store;
@@ -96,6 +101,7 @@ async function resume(
     seed: BASE_SEED + p,
     checkpointing: { intervalMs: 7 },
     checkpointStorage: join(dir, `checkpoints-${p}`),
+    pace: 'timer',
     environment: {
       maxParallelism: MAX_PARALLELISM,
       restore: {

@@ -302,21 +302,34 @@ interface Txn {
  * and again after a restore from the checkpoint that pre-committed it.
  */
 export class TxnStore {
-  readonly #committed = new Map<string, readonly string[]>();
+  readonly #committed = new Map<string, Txn>();
 
   commit(txn: Txn): void {
-    if (!this.#committed.has(txn.id)) this.#committed.set(txn.id, [...txn.values]);
+    if (!this.#committed.has(txn.id)) this.#committed.set(txn.id, { ...txn, values: [...txn.values] });
+  }
+
+  /** The transactions that published `value` (debugging). */
+  whereIs(value: string): string[] {
+    return [...this.#committed.values()].filter((t) => t.values.includes(value)).map((t) => t.id);
   }
 
   /** Everything published, as a sorted multiset of canonical strings. */
   published(): string[] {
-    return [...this.#committed.values()].flat().sort();
+    return [...this.#committed.values()].flatMap((t) => t.values).sort();
   }
 
-  /** A copy: a branch restoring from a savepoint continues from what was published so far. */
-  fork(): TxnStore {
+  /**
+   * A copy: a branch restoring from a savepoint continues from what was published so far.
+   * With `upToCheckpointId`, only transactions pre-committed by that checkpoint or earlier:
+   * what was published as of that checkpoint (the original job may have gone on after it).
+   */
+  fork(upToCheckpointId = Number.POSITIVE_INFINITY): TxnStore {
     const copy = new TxnStore();
-    for (const [id, values] of this.#committed) copy.#committed.set(id, values);
+    for (const [id, txn] of this.#committed) {
+      if (txn.checkpointId >= 0 && txn.checkpointId <= upToCheckpointId) copy.#committed.set(id, txn);
+      else if (txn.checkpointId < 0 && upToCheckpointId === Number.POSITIVE_INFINITY)
+        copy.#committed.set(id, txn);
+    }
     return copy;
   }
 }
