@@ -63,8 +63,6 @@ import { WriteBackCache } from './write-back-cache.ts';
 
 /** Cache slots (one per state, key and namespace) a backend keeps by default: 100k hot keys of one state. */
 export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
-/** Slots evicted at once when the cache is full, at most: their write-backs share one lmdb transaction. */
-export const EVICTION_BATCH_ENTRIES_MAX = 1_024;
 /** Bytes of written, uncommitted values after which `prefetch` waits for lmdb to commit (bounds the overlay). */
 export const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024;
 /** Where stores go unless configured: one directory per backend below it. */
@@ -152,10 +150,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#clock = options.clock;
     this.#groupCount = keyGroupRangeSize(range);
     this.#inFlightBytesMax = options.inFlightBytesMax ?? IN_FLIGHT_BYTES_MAX;
-    this.#cache = new WriteBackCache(
-      entriesMax,
-      Math.min(EVICTION_BATCH_ENTRIES_MAX, Math.ceil(entriesMax / 16)),
-    );
+    this.#cache = new WriteBackCache(entriesMax);
     const name = `${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
     this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name));
   }

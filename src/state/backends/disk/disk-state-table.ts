@@ -10,7 +10,7 @@ import type { TtlCellOps } from '../heap/ttl.ts';
 import { type CellFormat, decodeCell, encodeCell } from './cell-codec.ts';
 import type { LocalKvStore } from './local-kv-store.ts';
 import { keyBytesOf, storeKey, storeKeyOf } from './store-key.ts';
-import { CacheSlot, type SlotOwner, type WriteBackCache } from './write-back-cache.ts';
+import type { CacheSlot, SlotOwner, WriteBackCache } from './write-back-cache.ts';
 
 /** The current key of a disk backend, shared with its tables; `keyBytes` is computed on the first store access. */
 export class DiskCurrentKey {
@@ -237,9 +237,8 @@ export class DiskStateTable implements SlotOwner {
   #install(namespace: Namespace, loaded: Loaded): CacheSlot {
     const current = this.#current;
     const groupIndex = current.groupIndex;
-    const slot = new CacheSlot(this, groupIndex, current.mapKey, namespace, loaded.cell, loaded.stored);
-    // Admit first: eviction may drop map entries, never this slot (it is not in a map yet).
-    this.#cache.admit(slot);
+    // Acquire first: eviction may drop map entries, never this slot (it is not in a map yet).
+    const slot = this.#cache.acquire(this, groupIndex, current.mapKey, namespace, loaded.cell, loaded.stored);
     if (namespace === VOID_NAMESPACE) {
       let map = this.#voidMaps[groupIndex];
       if (map === undefined) this.#voidMaps[groupIndex] = map = new Map();

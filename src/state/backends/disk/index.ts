@@ -6,7 +6,6 @@ export {
   type DiskKeyedStateBackendOptions,
   type DiskStateBackendOptions,
   diskStateBackend,
-  EVICTION_BATCH_ENTRIES_MAX,
   IN_FLIGHT_BYTES_MAX,
 } from './disk-keyed-state-backend.ts';
 export { DiskKeyedStateSnapshot } from './disk-keyed-state-snapshot.ts';

@@ -12,13 +12,14 @@ export interface SlotOwner {
 
 /**
  * One cached entry. `cell` undefined means "no entry" (a cached miss or a pending removal),
- * so a key read once and found absent is not looked up in the store again.
+ * so a key read once and found absent is not looked up in the store again. Slot objects are
+ * reused: an evicted slot becomes the newly admitted one (no allocation per miss).
  */
 export class CacheSlot {
-  readonly owner: SlotOwner;
-  readonly groupIndex: number;
-  readonly mapKey: MapKey;
-  readonly namespace: Namespace;
+  owner: SlotOwner;
+  groupIndex: number;
+  mapKey: MapKey;
+  namespace: Namespace;
   cell: unknown;
   /** Changed since it was read or last written back. */
   dirty = false;
@@ -45,44 +46,74 @@ export class CacheSlot {
 }
 
 /**
- * All slots of one backend, across its states, bounded by `entriesMax`. A hit costs the
- * table's Map lookup plus setting `referenced`; nothing moves on a hit. Admitting a slot
- * beyond the bound first evicts a batch (CLOCK: the hand skips, and clears, referenced
- * slots), writing dirty ones back; lmdb commits the writes of one event-loop turn in one
- * transaction. Dirty slots are also listed, so a snapshot writes them back in O(dirty).
+ * All slots of one backend, across its states, bounded by `entriesMax`: a CLOCK ring. A hit
+ * costs the table's Map lookup plus setting `referenced`; nothing moves on a hit. Admitting a
+ * slot into a full ring moves the hand past referenced slots (clearing their bits) to the
+ * first unreferenced one, evicts it (writing it back if dirty) and reuses its object. lmdb
+ * commits the write-backs of one event-loop turn in one transaction. Dirty slots are also
+ * listed, so a snapshot writes them back in O(dirty).
  */
 export class WriteBackCache {
   readonly entriesMax: number;
-  readonly #evictBatch: number;
-  /** Insertion order is the CLOCK's circle: the hand is the first element. */
-  readonly #slots = new Set<CacheSlot>();
+  readonly #ring: CacheSlot[] = [];
+  #hand = 0;
   /** Slots that became dirty since the last flush (some may have been written back since: skipped). */
   #dirty: CacheSlot[] = [];
   #evictions = 0;
   #writeBacks = 0;
 
-  constructor(entriesMax: number, evictBatch: number) {
+  constructor(entriesMax: number) {
     this.entriesMax = entriesMax;
-    this.#evictBatch = Math.max(1, Math.min(evictBatch, entriesMax));
   }
 
   get size(): number {
-    return this.#slots.size;
-  }
-
-  get dirtyCount(): number {
-    return this.#dirty.length;
+    return this.#ring.length;
   }
 
   /** Counters for tests, benchmarks and docs. */
   stats(): { readonly entries: number; readonly evictions: number; readonly writeBacks: number } {
-    return { entries: this.#slots.size, evictions: this.#evictions, writeBacks: this.#writeBacks };
+    return { entries: this.#ring.length, evictions: this.#evictions, writeBacks: this.#writeBacks };
   }
 
-  /** Adds a slot the caller just created (and put into its table), evicting others first if full. */
-  admit(slot: CacheSlot): void {
-    if (this.#slots.size >= this.entriesMax) this.#evict(this.entriesMax - this.#evictBatch);
-    this.#slots.add(slot);
+  /**
+   * A slot for a new entry, evicting another first when the ring is full. The caller puts it
+   * into its table's maps; eviction only ever drops slots that are in a map already.
+   */
+  acquire(
+    owner: SlotOwner,
+    groupIndex: number,
+    mapKey: MapKey,
+    namespace: Namespace,
+    cell: unknown,
+    stored: boolean,
+  ): CacheSlot {
+    const ring = this.#ring;
+    if (ring.length < this.entriesMax) {
+      const slot = new CacheSlot(owner, groupIndex, mapKey, namespace, cell, stored);
+      ring.push(slot);
+      return slot;
+    }
+    let hand = this.#hand;
+    let victim = ring[hand];
+    while (victim.referenced) {
+      victim.referenced = false;
+      hand = hand + 1 === ring.length ? 0 : hand + 1;
+      victim = ring[hand];
+    }
+    this.#hand = hand + 1 === ring.length ? 0 : hand + 1;
+    if (victim.dirty) this.#writeBacks++;
+    victim.owner.evict(victim);
+    this.#evictions++;
+    victim.owner = owner;
+    victim.groupIndex = groupIndex;
+    victim.mapKey = mapKey;
+    victim.namespace = namespace;
+    victim.cell = cell;
+    victim.stored = stored;
+    victim.dirty = false;
+    victim.referenced = true;
+    if (this.#dirty.length > 4 * this.entriesMax) this.#dirty = this.#dirty.filter((slot) => slot.dirty);
+    return victim;
   }
 
   /** Marks a slot dirty (callers check `slot.dirty` first, so this runs once per write-back cycle). */
@@ -103,33 +134,10 @@ export class WriteBackCache {
     }
   }
 
-  /** Forgets a slot its table dropped (dispose); it must not be dirty. */
-  forget(slot: CacheSlot): void {
-    this.#slots.delete(slot);
-  }
-
   /** Drops everything without writing back (dispose). */
   clear(): void {
-    this.#slots.clear();
+    this.#ring.length = 0;
+    this.#hand = 0;
     this.#dirty = [];
-  }
-
-  #evict(target: number): void {
-    const slots = this.#slots;
-    // At most two passes: the first may only clear reference bits.
-    let steps = 2 * slots.size + 1;
-    for (const slot of slots) {
-      if (slots.size <= target || steps-- === 0) return;
-      slots.delete(slot);
-      if (slot.referenced) {
-        slot.referenced = false;
-        slots.add(slot);
-        continue;
-      }
-      if (slot.dirty) this.#writeBacks++;
-      slot.owner.evict(slot);
-      this.#evictions++;
-    }
-    if (this.#dirty.length > 4 * this.entriesMax) this.#dirty = this.#dirty.filter((slot) => slot.dirty);
   }
 }
