@@ -55,6 +55,10 @@ export interface CheckpointStats {
   durationMs: number | undefined;
   stateSizeBytes: number;
   alignmentDurationMs: number;
+  /** Longest synchronous part over the subtasks (processing paused for this long). */
+  syncDurationMs: number;
+  /** Longest asynchronous part (serialize and write) over the subtasks. */
+  asyncDurationMs: number;
   pointer: string | undefined;
   failureReason: string | undefined;
 }
@@ -72,6 +76,13 @@ interface InFlight {
   readonly timeout: Cancellable;
   readonly stats: CheckpointStats;
   readonly settle: (outcome: CheckpointOutcome) => void;
+  /**
+   * Whether operators hear `notifyCheckpointComplete` (transactional sinks commit there):
+   * checkpoints and stop-with-savepoint, not intermediate savepoints. Recovery restores
+   * checkpoints only, so side effects committed for an intermediate savepoint would be
+   * replayed and committed again after a failover (Flink 1.15+ does not commit them either).
+   */
+  readonly notifiesCompletion: boolean;
 }
 
 export interface CheckpointCoordinatorOptions {
@@ -216,6 +227,8 @@ export class CheckpointCoordinator {
       durationMs: undefined,
       stateSizeBytes: 0,
       alignmentDurationMs: 0,
+      syncDurationMs: 0,
+      asyncDurationMs: 0,
       pointer: location.pointer,
       failureReason: undefined,
     };
@@ -225,7 +238,8 @@ export class CheckpointCoordinator {
       const timeout = clock.schedule(triggerMs + config.timeoutMs, () =>
         this.#abort(checkpointId, `${kind} ${checkpointId} expired after ${config.timeoutMs} ms`, true),
       );
-      this.#inFlight.set(checkpointId, { pending, location, timeout, stats, settle });
+      const notifiesCompletion = kind === 'checkpoint' || suspendSources;
+      this.#inFlight.set(checkpointId, { pending, location, timeout, stats, settle, notifiesCompletion });
     });
     gateway.trigger(
       { kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind, suspendSources },
@@ -246,6 +260,8 @@ export class CheckpointCoordinator {
     }
     entry.stats.stateSizeBytes = entry.pending.stateSizeBytes;
     entry.stats.alignmentDurationMs = entry.pending.alignmentDurationMsMax;
+    entry.stats.syncDurationMs = entry.pending.syncDurationMsMax;
+    entry.stats.asyncDurationMs = entry.pending.asyncDurationMsMax;
     if (entry.pending.isFullyAcknowledged()) {
       this.#inFlight.delete(entry.pending.checkpointId);
       entry.timeout.cancel();
@@ -311,7 +327,7 @@ export class CheckpointCoordinator {
         this.#abort(id, `subsumed by checkpoint ${pending.checkpointId}`, false);
       }
     }
-    this.#gateway?.notifyComplete(pending.checkpointId);
+    if (entry.notifiesCompletion) this.#gateway?.notifyComplete(pending.checkpointId);
     entry.settle({ kind: 'completed', checkpoint });
   }
 
