@@ -1,6 +1,13 @@
 /** The list of benchmarks, shared by the driver (run.ts) and the version comparison (compare.ts). */
+
+import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
 import type { Benchmark } from './harness.ts';
 import { keyedCount } from './keyed-count.ts';
 import { statelessChain } from './stateless-chain.ts';
 
-export const BENCHMARKS: readonly Benchmark[] = [statelessChain, keyedCount];
+export const BENCHMARKS: readonly Benchmark[] = [
+  statelessChain,
+  keyedCount,
+  checkpointOverhead,
+  checkpointSize,
+];

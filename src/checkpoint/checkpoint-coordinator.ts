@@ -55,6 +55,10 @@ export interface CheckpointStats {
   durationMs: number | undefined;
   stateSizeBytes: number;
   alignmentDurationMs: number;
+  /** Longest synchronous part over the subtasks (processing paused for this long). */
+  syncDurationMs: number;
+  /** Longest asynchronous part (serialize and write) over the subtasks. */
+  asyncDurationMs: number;
   pointer: string | undefined;
   failureReason: string | undefined;
 }
@@ -223,6 +227,8 @@ export class CheckpointCoordinator {
       durationMs: undefined,
       stateSizeBytes: 0,
       alignmentDurationMs: 0,
+      syncDurationMs: 0,
+      asyncDurationMs: 0,
       pointer: location.pointer,
       failureReason: undefined,
     };
@@ -254,6 +260,8 @@ export class CheckpointCoordinator {
     }
     entry.stats.stateSizeBytes = entry.pending.stateSizeBytes;
     entry.stats.alignmentDurationMs = entry.pending.alignmentDurationMsMax;
+    entry.stats.syncDurationMs = entry.pending.syncDurationMsMax;
+    entry.stats.asyncDurationMs = entry.pending.asyncDurationMsMax;
     if (entry.pending.isFullyAcknowledged()) {
       this.#inFlight.delete(entry.pending.checkpointId);
       entry.timeout.cancel();

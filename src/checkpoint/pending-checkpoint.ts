@@ -18,6 +18,8 @@ export class PendingCheckpoint {
   readonly #acknowledgements: SubtaskAcknowledgement[] = [];
   #status: PendingStatus = 'in-progress';
   #alignmentDurationMsMax = 0;
+  #syncDurationMsMax = 0;
+  #asyncDurationMsMax = 0;
   #stateSizeBytes = 0;
 
   constructor(
@@ -49,6 +51,15 @@ export class PendingCheckpoint {
     return this.#alignmentDurationMsMax;
   }
 
+  /** The longest synchronous part of any subtask: how long processing stopped for the snapshot. */
+  get syncDurationMsMax(): number {
+    return this.#syncDurationMsMax;
+  }
+
+  get asyncDurationMsMax(): number {
+    return this.#asyncDurationMsMax;
+  }
+
   get stateSizeBytes(): number {
     return this.#stateSizeBytes;
   }
@@ -65,6 +76,8 @@ export class PendingCheckpoint {
     }
     this.#acknowledgements.push(ack);
     this.#alignmentDurationMsMax = Math.max(this.#alignmentDurationMsMax, ack.stats.alignmentDurationMs);
+    this.#syncDurationMsMax = Math.max(this.#syncDurationMsMax, ack.stats.syncDurationMs);
+    this.#asyncDurationMsMax = Math.max(this.#asyncDurationMsMax, ack.stats.asyncDurationMs);
     this.#stateSizeBytes += ack.stats.stateSizeBytes;
     return 'success';
   }

@@ -17,6 +17,8 @@ function row(
     durationMs: status === 'COMPLETED' ? durationMs : undefined,
     stateSizeBytes,
     alignmentDurationMs: 1,
+    syncDurationMs: 1,
+    asyncDurationMs: 5,
     pointer: `/ck/chk-${id}`,
     failureReason: status === 'FAILED' ? 'expired' : undefined,
   };
