@@ -4,7 +4,7 @@
  * `tolerableConsecutiveFailures` the job keeps running; beyond it, it restarts. Either way
  * the output is exact.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   AbstractStreamOperator,
   CollectSink,
@@ -17,9 +17,14 @@ import {
 } from '../../../src/index.ts';
 import { runJob } from './job.ts';
 import { scenario } from './scenario.ts';
-import { baseSeed, derivedSeed, FailurePlan, InjectedFailure, Probe } from './support.ts';
+import { baseSeed, derivedSeed, FailurePlan, FailureTally, InjectedFailure, Probe } from './support.ts';
 
 const BASE_SEED = baseSeed();
+const tally = new FailureTally();
+
+afterAll(() => {
+  console.log(`checkpoint failures (WEIR_FT_SEED=${BASE_SEED}): ${tally.summary()}`);
+});
 
 function faultInjectingStorage(plan: FailurePlan): {
   storage: FileSystemCheckpointStorage;
@@ -49,6 +54,7 @@ describe(`state-file write failures in the asynchronous phase (WEIR_FT_SEED=${BA
         checkpointing: { intervalMs: 3, tolerableConsecutiveFailures: tolerated ? 4 : 0 },
         checkpointStorage: storage,
       });
+      tally.add(plan, result.restarts);
       const what = `seed ${seed} (WEIR_FT_SEED=${BASE_SEED}), ${plan.injected['async-write']} failed writes`;
       expect(plan.injected['async-write'], `${what}: faults injected`).toBeGreaterThan(0);
       const failed = client
@@ -166,7 +172,7 @@ describe('checkpoint failures caused by a failover', () => {
     await until(clock, () => tripwire.fired === 1, 'the tripwire fires');
     hold.release();
     await until(clock, () => client.restarts() === 1 && client.status() === 'RUNNING', 'the job restarts');
-    expect(await first).toMatch(/checkpoint failed/);
+    expect(await first, 'checkpoint 1 (deterministic, no seed)').toMatch(/checkpoint failed/);
     // One genuine failure in the new attempt: a state file cannot be written.
     fileSystem.failNext('writeFile', '.opstate', 'ENOSPC');
     const second = client.triggerCheckpoint().then(
@@ -179,7 +185,7 @@ describe('checkpoint failures caused by a failover', () => {
       outcome = o;
     });
     await until(clock, () => outcome !== '', 'checkpoint 2 ends');
-    expect(outcome).toMatch(/ENOSPC/);
+    expect(outcome, 'checkpoint 2 (deterministic, no seed)').toMatch(/ENOSPC/);
     let ended = false;
     const result = client.result().finally(() => {
       ended = true;

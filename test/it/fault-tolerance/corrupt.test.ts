@@ -34,7 +34,7 @@ import {
 
 const BASE_SEED = baseSeed();
 const random = new SeededRandom(BASE_SEED);
-const what = (detail: string) => `${detail} (WEIR_FT_SEED=${BASE_SEED})`;
+const what = (detail: string) => `${detail} (seed: WEIR_FT_SEED=${BASE_SEED})`;
 
 const shape: JobShape = {
   specA: { name: 'A', splits: 2, keysPerSplit: 3, seqsPerKey: 300 },
@@ -170,7 +170,7 @@ describe(`corrupt restore points are refused, naming the file (WEIR_FT_SEED=${BA
     await writeFile(victim, bytes);
     const { error } = await restoreJob({ kind: 'path', path: copy });
     expect(error?.message, what(`bit flipped at byte ${at} of ${victim}`)).toContain(victim);
-    expect(error?.message).toMatch(/checksum|CRC|corrupt/i);
+    expect(error?.message, what('detail')).toMatch(/checksum|CRC|corrupt/i);
   });
 
   it('a missing state file', async () => {
@@ -180,7 +180,7 @@ describe(`corrupt restore points are refused, naming the file (WEIR_FT_SEED=${BA
     await rm(victim);
     const { error } = await restoreJob({ kind: 'path', path: copy });
     expect(error?.message, what(`deleted ${victim}`)).toContain(victim);
-    expect(error?.message).toMatch(/missing|does not exist|not found/i);
+    expect(error?.message, what('detail')).toMatch(/missing|does not exist|not found/i);
   });
 });
 
@@ -221,7 +221,7 @@ describe(`a savepoint of another job (WEIR_FT_SEED=${BASE_SEED})`, () => {
     for (const uid of ['checker', 'windows', 'co-checker', 'injector', 'sink']) {
       expect(error?.message, what(`unmatched operator ${uid}`)).toContain(`'${uid}'`);
     }
-    expect(error?.message).toContain(savepoint);
+    expect(error?.message, what('detail')).toContain(savepoint);
   });
 });
 
@@ -297,9 +297,11 @@ describe(`an incompatible state serializer (WEIR_FT_SEED=${BASE_SEED})`, () => {
     );
     const message = error?.message ?? '';
     expect(message, what('incompatible serializer')).toContain('test.count v1');
-    expect(message).toContain('test.count-v2 v1');
-    expect(message).toContain("'count'");
-    expect(message).toMatch(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/counter-\\d\\.keyed`));
+    expect(message, what('detail')).toContain('test.count-v2 v1');
+    expect(message, what('detail')).toContain("'count'");
+    expect(message, what('detail')).toMatch(
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/counter-\\d\\.keyed`),
+    );
   });
 });
 
@@ -322,9 +324,9 @@ describe(`restore latest: fallback to an older retained checkpoint (WEIR_FT_SEED
     const log = logger.text();
     expect(error, what(`restore latest with chk-${newest} damaged`)).toBeUndefined();
     expect(log, what('the log')).toContain(`checkpoint chk-${newest} is damaged`);
-    expect(log).toContain(victim);
-    expect(log).toContain(`restoring chk-${older} instead`);
-    expect(log).toContain(`restoring from checkpoint ${older}`);
+    expect(log, what('detail')).toContain(victim);
+    expect(log, what('detail')).toContain(`restoring chk-${older} instead`);
+    expect(log, what('detail')).toContain(`restoring from checkpoint ${older}`);
     expect(probe.violations, what('fallback')).toEqual([]);
     // Restoring an older checkpoint than the one whose output was committed republishes what
     // came after it; the checkers' final state is exact.

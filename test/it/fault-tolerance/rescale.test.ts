@@ -69,7 +69,7 @@ beforeAll(async () => {
   const result = await driveUntil(job.clock, job.client.result(), what('the stopped job ends'), {
     pace: 'timer',
   });
-  expect(result.savepointPath).toBe(savepoint);
+  expect(result.savepointPath, what('detail')).toBe(savepoint);
   expect(probe.violations, what('first run')).toEqual([]);
   firstRun = job.store;
   expect(firstRun.published().length, what('mid-run: part of the output is published')).toBeLessThan(
@@ -138,8 +138,8 @@ describe(`rescaling from a savepoint taken at parallelism 3 (WEIR_FT_SEED=${BASE
       (e: Error) => e,
     );
     expect(error?.message, what('restore without the window operator')).toMatch(/'windows' \(Window Count\)/);
-    expect(error?.message).toContain(savepoint);
-    expect(error?.message).toMatch(/allow-non-restored-state|allowNonRestoredState/);
+    expect(error?.message, what('detail')).toContain(savepoint);
+    expect(error?.message, what('detail')).toMatch(/allow-non-restored-state|allowNonRestoredState/);
   });
 
   it('with allowNonRestoredState, drops that state and runs', async () => {
