@@ -1,5 +1,6 @@
 /** Disk backend specifics the conformance suite cannot see: the store is really used, commits, views, directories and errors. */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,26 @@ describe('disk backend: store behaviour', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(existsSync(backend.directory)).toBe(false);
+  });
+
+  it('removes stores that a killed process left behind, and nothing else', () => {
+    const parent = join(directory, 'sweep');
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const stale = join(parent, `${deadPid}-op-0-127-0123abcd`);
+    const notAStore = join(parent, `${deadPid}-op-0-127-4567cdef`);
+    const alive = join(parent, `${process.ppid}-op-0-127-89abcdef`);
+    for (const path of [stale, notAStore, alive]) mkdirSync(path, { recursive: true });
+    for (const path of [stale, alive]) writeFileSync(join(path, 'data.mdb'), '');
+    const backend = create(1, parent);
+    const state = backend.getValueState(valueState<number>('v'));
+    at(backend, 'a');
+    state.update(1);
+    at(backend, 'b');
+    state.update(2); // the first write-back opens the store, which sweeps its parent
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(notAStore)).toBe(true);
+    expect(existsSync(alive)).toBe(true);
+    backend.dispose();
   });
 
   it('reports an unusable directory by path when it first writes', () => {

@@ -151,7 +151,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#groupCount = keyGroupRangeSize(range);
     this.#inFlightBytesMax = options.inFlightBytesMax ?? IN_FLIGHT_BYTES_MAX;
     this.#cache = new WriteBackCache(entriesMax);
-    const name = `${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
+    // The pid lets a later process remove what a killed one left (see LocalKvStore).
+    const name = `${process.pid}-${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
     this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name));
   }
 

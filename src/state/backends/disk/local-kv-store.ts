@@ -1,5 +1,6 @@
 /** The embedded store under one disk backend: lmdb with synchronous reads, asynchronous batched writes and an in-flight overlay. */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { open, type RootDatabase, type Transaction } from 'lmdb';
 
 /** lmdb refuses longer keys (its compile-time MDB_MAXKEYSIZE in lmdb-js); we say so first, with the state's name. */
@@ -17,6 +18,41 @@ interface InFlight {
   readonly key: Buffer;
   /** null: a removal. */
   readonly value: Uint8Array | null;
+}
+
+/** Parent directories already swept of stores that dead processes left behind. */
+const sweptParents = new Set<string>();
+
+/**
+ * Removes sibling store directories named `<pid>-…` whose process is gone (killed with
+ * SIGKILL, or crashed): their stores are scratch, never reopened. Once per parent per process.
+ */
+function sweepStaleDirectories(parent: string): void {
+  if (sweptParents.has(parent)) return;
+  sweptParents.add(parent);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    // Only what a backend names and fills: `<pid>-<operator>-<first>-<last>-<8 hex>/data.mdb`.
+    const pid = Number(/^(\d+)-.*-\d+-\d+-[0-9a-f]{8}$/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    if (!existsSync(join(parent, name, 'data.mdb'))) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Directories of stores not disposed yet, removed when the process exits (tests rarely dispose). */
@@ -165,6 +201,7 @@ export class LocalKvStore {
   #open(): RootDatabase<Buffer, Buffer> {
     try {
       mkdirSync(this.directory, { recursive: true });
+      sweepStaleDirectories(dirname(this.directory));
       trackDirectory(this.directory);
       this.#db = open<Buffer, Buffer>({
         path: this.directory,
