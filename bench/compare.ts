@@ -1,21 +1,22 @@
-/** Compares this checkout's engine with an earlier git revision's, alternating fresh processes of both. */
+/** Compares this checkout's engine with an earlier git revision's: both loaded in one process, runs alternated. */
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCHMARKS } from './benchmarks.ts';
-import { type BenchmarkResult, median } from './harness.ts';
+import { type BenchCase, type Benchmark, median, timeCase } from './harness.ts';
 
-const USAGE = `usage: node bench/compare.ts [--against REV | --against-dir DIR] [--processes N] [--records N]
-                              [--reps N] [--warmups N] [--case TEXT] [filter...]
+const USAGE = `usage: node bench/compare.ts [--against REV | --against-dir DIR] [--processes N] [--rounds N]
+                              [--records N] [--case TEXT] [filter...]
 
 Extracts src/ of git revision REV (default HEAD) into a temporary directory next to a copy of
-this bench/, then runs the selected benchmarks' engine cases in fresh processes, alternating
-baseline and current (ABBA), N processes each (default 6). Two processes of the SAME code
-differ by up to ±15% on a shared machine (JIT decisions, neighbours), so one process per side
-proves nothing: the speed-up printed is the ratio of the medians over all processes of each
-process's median, plus the ratio of the best runs. --against-dir DIR takes src/ from DIR.`;
+this bench/. Then, in each of N fresh processes (default 6), loads both engines, warms both up
+and runs every selected engine case on both alternately (ABBA, --rounds pairs, default 10),
+so both see the same machine load; the process reports the median of its per-pair time
+ratios. Printed: the median over processes, and each process's value. Several processes,
+because the JIT can settle differently in each: identical code on both sides measures
+0.97-1.10 per process on a shared 2-core VM. --against-dir DIR takes src/ from DIR instead.`;
 
 const { values: flags, positionals: filters } = parseArgs({
   allowPositionals: true,
@@ -23,10 +24,10 @@ const { values: flags, positionals: filters } = parseArgs({
     against: { type: 'string', default: 'HEAD' },
     'against-dir': { type: 'string' },
     processes: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '10' },
     records: { type: 'string' },
-    reps: { type: 'string', default: '5' },
-    warmups: { type: 'string', default: '2' },
     case: { type: 'string' },
+    'pair-child': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -34,14 +35,66 @@ if (flags.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const processCount = Number(flags.processes);
-if (!Number.isSafeInteger(processCount) || processCount < 1)
-  throw new Error('--processes needs a positive integer');
 
-const root = join(import.meta.dirname, '..');
+const RESULT_PREFIX = 'COMPARE-RESULT ';
+const processCount = positive(flags.processes, '--processes');
+const rounds = positive(flags.rounds, '--rounds');
+
+function positive(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got '${text}'`);
+  return n;
+}
+
+/** Per engine case: the median over rounds of (baseline time / current time), wall and CPU. */
+type PairResult = Record<string, { wall: number; cpu: number }>;
+
+function selectCases(benchmark: Benchmark, records: number): BenchCase[] {
+  return benchmark
+    .setup(records)
+    .filter((c) => c.reference !== true && (flags.case === undefined || c.name.includes(flags.case)));
+}
+
+/** Child: runs one benchmark's engine cases of both engines alternately, in this process. */
+async function pairChild(baselineDir: string, name: string): Promise<PairResult> {
+  const { BENCHMARKS: baselineBenchmarks } = (await import(join(baselineDir, 'bench', 'benchmarks.ts'))) as {
+    BENCHMARKS: readonly Benchmark[];
+  };
+  const current = BENCHMARKS.find((b) => b.name === name)!;
+  const baseline = baselineBenchmarks.find((b) => b.name === name);
+  if (baseline === undefined) throw new Error(`the baseline has no benchmark '${name}'`);
+  const records =
+    flags.records === undefined
+      ? Math.floor(current.recordsDefault / 5)
+      : positive(flags.records, '--records');
+  const ours = selectCases(current, records);
+  const theirs = selectCases(baseline, records);
+  const result: PairResult = {};
+  for (const ourCase of ours) {
+    const theirCase = theirs.find((c) => c.name === ourCase.name);
+    if (theirCase === undefined) continue;
+    for (let w = 0; w < 2; w++) {
+      await timeCase(theirCase);
+      await timeCase(ourCase);
+    }
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const theirFirst = round % 2 === 0;
+      const a = await timeCase(theirFirst ? theirCase : ourCase);
+      const b = await timeCase(theirFirst ? ourCase : theirCase);
+      const [their, our] = theirFirst ? [a, b] : [b, a];
+      wall.push(their.wallMs / our.wallMs);
+      cpu.push(their.cpuMs / our.cpuMs);
+    }
+    result[ourCase.name] = { wall: median(wall), cpu: median(cpu) };
+  }
+  return result;
+}
 
 /** src/ of `revision` (or of directory `srcDir`) plus this bench/, so the same benchmark code drives the old engine. */
 function checkoutBaseline(revision: string, srcDir: string | undefined): string {
+  const root = join(import.meta.dirname, '..');
   const dir = mkdtempSync(join(tmpdir(), 'weir-baseline-'));
   if (srcDir !== undefined) {
     cpSync(join(srcDir, 'src'), join(dir, 'src'), { recursive: true });
@@ -57,15 +110,20 @@ function checkoutBaseline(revision: string, srcDir: string | undefined): string 
   return dir;
 }
 
-/** One child process of bench/run.ts in `dir`, running one benchmark. */
-function runChild(dir: string, benchmark: string): Promise<BenchmarkResult> {
-  const args = ['--child', benchmark, '--reps', flags.reps, '--warmups', flags.warmups];
+function spawnPair(baselineDir: string, name: string): Promise<PairResult> {
+  const args = [
+    import.meta.filename,
+    '--pair-child',
+    name,
+    '--against-dir',
+    baselineDir,
+    '--rounds',
+    String(rounds),
+  ];
   if (flags.records !== undefined) args.push('--records', flags.records);
   if (flags.case !== undefined) args.push('--case', flags.case);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(dir, 'bench', 'run.ts'), ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -73,61 +131,44 @@ function runChild(dir: string, benchmark: string): Promise<BenchmarkResult> {
     });
     child.on('error', reject);
     child.on('close', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('BENCH-RESULT '));
-      if (code !== 0 || line === undefined) reject(new Error(`${dir}: '${benchmark}' failed (exit ${code})`));
-      else resolve(JSON.parse(line.slice('BENCH-RESULT '.length)) as BenchmarkResult);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code !== 0 || line === undefined)
+        reject(new Error(`comparison of '${name}' failed (exit ${code})`));
+      else resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as PairResult);
     });
   });
 }
 
-interface Side {
-  /** Per case name: each process's median wall time, and every run's wall time. */
-  readonly medians: Map<string, number[]>;
-  readonly all: Map<string, number[]>;
-}
-
-function record(side: Side, result: BenchmarkResult): void {
-  for (const c of result.cases) {
-    if (c.reference) continue;
-    side.medians.set(c.name, [...(side.medians.get(c.name) ?? []), median(c.timesMs)]);
-    side.all.set(c.name, [...(side.all.get(c.name) ?? []), ...c.timesMs]);
+async function main(): Promise<void> {
+  if (flags['pair-child'] !== undefined) {
+    const result = await pairChild(flags['against-dir']!, flags['pair-child']);
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+    return;
   }
-}
-
-async function compare(benchmark: string, baselineDir: string): Promise<void> {
-  const baseline: Side = { medians: new Map(), all: new Map() };
-  const current: Side = { medians: new Map(), all: new Map() };
-  for (let i = 0; i < processCount; i++) {
-    process.stderr.write(`  ${benchmark}: process pair ${i + 1}/${processCount}\n`);
-    const baselineFirst = i % 2 === 0;
-    for (const isBaseline of baselineFirst ? [true, false] : [false, true]) {
-      const result = await runChild(isBaseline ? baselineDir : root, benchmark);
-      record(isBaseline ? baseline : current, result);
-    }
-  }
-  console.log(`\n${benchmark}: ${processCount} processes per side`);
-  console.log(
-    '  case                               baseline ms   current ms   speed-up (medians)   speed-up (best)',
-  );
-  for (const [name, ours] of current.medians) {
-    const theirs = baseline.medians.get(name);
-    if (theirs === undefined) continue;
-    const ourMs = median(ours);
-    const theirMs = median(theirs);
-    const best = Math.min(...baseline.all.get(name)!) / Math.min(...current.all.get(name)!);
+  const baselineDir = checkoutBaseline(flags.against, flags['against-dir']);
+  try {
     console.log(
-      `  ${name.padEnd(34)} ${theirMs.toFixed(1).padStart(11)}   ${ourMs.toFixed(1).padStart(10)}   ${(theirMs / ourMs).toFixed(3).padStart(17)}×   ${best.toFixed(3).padStart(14)}×`,
+      `Weir: speed-up of this checkout over ${flags['against-dir'] ?? flags.against} (>1: faster now)`,
     );
+    for (const benchmark of BENCHMARKS) {
+      if (filters.length > 0 && !filters.some((f) => benchmark.name.includes(f))) continue;
+      const perProcess: PairResult[] = [];
+      for (let i = 0; i < processCount; i++) {
+        process.stderr.write(`  ${benchmark.name}: process ${i + 1}/${processCount}\n`);
+        perProcess.push(await spawnPair(baselineDir, benchmark.name));
+      }
+      console.log(`\n${benchmark.title}`);
+      for (const name of Object.keys(perProcess[0] ?? {})) {
+        const wall = perProcess.map((r) => r[name].wall);
+        const cpu = perProcess.map((r) => r[name].cpu);
+        console.log(
+          `  ${name.padEnd(34)} ${median(wall).toFixed(3)}× wall, ${median(cpu).toFixed(3)}× cpu   (per process: ${wall.map((x) => x.toFixed(2)).join(' ')})`,
+        );
+      }
+    }
+  } finally {
+    rmSync(baselineDir, { recursive: true, force: true });
   }
 }
 
-const baselineDir = checkoutBaseline(flags.against, flags['against-dir']);
-try {
-  console.log(`Weir: this checkout against ${flags['against-dir'] ?? flags.against}`);
-  for (const benchmark of BENCHMARKS) {
-    if (filters.length > 0 && !filters.some((f) => benchmark.name.includes(f))) continue;
-    await compare(benchmark.name, baselineDir);
-  }
-} finally {
-  rmSync(baselineDir, { recursive: true, force: true });
-}
+await main();
