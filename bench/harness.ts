@@ -30,6 +30,8 @@ export interface Benchmark {
   readonly title: string;
   /** Input records of a default run (`--quick` divides by QUICK_DIVISOR). */
   readonly recordsDefault: number;
+  /** Cases the driver repeats in its closing summary, with the ratio to the reference they aim for. */
+  readonly headline?: readonly { readonly caseName: string; readonly targetRatio?: number }[];
   setup(records: number): readonly BenchCase[];
 }
 

@@ -80,6 +80,10 @@ export const keyedCount: Benchmark = {
   name: 'keyed-count',
   title: `(b) collection source → keyBy → ValueState count per key (${KEY_COUNT.toLocaleString('en')} keys) → counting sink`,
   recordsDefault: 2_000_000,
+  headline: [
+    { caseName: 'engine: keyed count, p=1', targetRatio: 0.3 },
+    { caseName: 'engine: keyed count, p=2' },
+  ],
   setup(records: number): readonly BenchCase[] {
     const next = seededInts(0x5eed_0002);
     const users = Array.from({ length: KEY_COUNT }, (_, i) => `user-${i}`);

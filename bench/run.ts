@@ -14,7 +14,8 @@ const RESULT_PREFIX = 'BENCH-RESULT ';
 
 const USAGE = `usage: node bench/run.ts [options] [filter...]
 
-Runs every benchmark whose name contains one of the filters (all when none), each in its own
+Runs every benchmark named by a filter (or, for a filter that names none exactly, whose name
+contains it; all when no filter is given), each in its own
 Node process, and prints the median time, records/s and the ratio to the plain-JS reference
 measured in the same run.
 
@@ -180,9 +181,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
     return;
   }
-  const selected = BENCHMARKS.filter(
-    (b) => options.filters.length === 0 || options.filters.some((f) => b.name.includes(f)),
-  );
+  const selected = selectBenchmarks(options.filters);
   if (selected.length === 0)
     throw new Error(`no benchmark matches ${options.filters.join(', ')}\n\n${USAGE}`);
   console.log(
@@ -193,13 +192,46 @@ async function main(): Promise<void> {
       'cpu ms and × (cpu): the same from CPU time, which leaves out time spent waiting for a core on a busy machine.\n' +
       "Parallel subtasks share this process's one event loop (local mode), so p=2 cannot be faster than p=1.",
   );
+  const summary: string[] = [];
   for (const benchmark of selected) {
     process.stderr.write(
       `running ${benchmark.name} (${recordsOf(benchmark, options).toLocaleString('en')} records)…\n`,
     );
     const result = options.inProcess ? await runHere(benchmark, options) : await runInChild(benchmark, argv);
     printResult(result, options);
+    summary.push(...headlines(benchmark, result));
   }
+  if (summary.length > 0) console.log(`\nSummary\n${summary.join('\n')}`);
+}
+
+/** Exact names first, so that 'keyed-count' does not also pick 'disk-keyed-count-hot'. */
+function selectBenchmarks(filters: readonly string[]): Benchmark[] {
+  if (filters.length === 0) return [...BENCHMARKS];
+  return BENCHMARKS.filter((b) =>
+    filters.some(
+      (f) => b.name === f || (!BENCHMARKS.some((other) => other.name === f) && b.name.includes(f)),
+    ),
+  );
+}
+
+function headlines(benchmark: Benchmark, result: BenchmarkResult): string[] {
+  const reference = result.cases.find((c) => c.reference);
+  if (reference === undefined) return [];
+  return (benchmark.headline ?? []).flatMap(({ caseName, targetRatio }) => {
+    const c = result.cases.find((r) => r.name === caseName);
+    if (c === undefined) return [];
+    const ms = median(c.timesMs);
+    const ratio = median(reference.timesMs) / ms;
+    const cpuRatio = median(reference.cpuTimesMs) / median(c.cpuTimesMs);
+    const verdict = (r: number): string => (r >= (targetRatio ?? 0) ? 'met' : 'NOT met');
+    const target =
+      targetRatio === undefined
+        ? ''
+        : `; target ≥ ${targetRatio.toFixed(2)}×: ${verdict(ratio)} by wall time, ${verdict(cpuRatio)} by CPU time`;
+    return [
+      `  ${benchmark.name} / ${caseName}: ${formatRate((c.records / ms) * 1000)} records/s, ${ratio.toFixed(2)}× plain JS (${cpuRatio.toFixed(2)}× by CPU time)${target}`,
+    ];
+  });
 }
 
 await main();

@@ -34,6 +34,7 @@ export const statelessChain: Benchmark = {
   name: 'stateless-chain',
   title: '(a) collection source → map → filter → map → counting sink, parallelism 1',
   recordsDefault: 5_000_000,
+  headline: [{ caseName: 'engine: map → filter → map' }],
   setup(records: number): readonly BenchCase[] {
     const next = seededInts(0x5eed_0001);
     const data = Array.from({ length: records }, () => next(1_000_000));
