@@ -29,6 +29,7 @@ import { StreamTask } from '../runtime/tasks/stream-task.ts';
 import type { TaskCheckpointServices } from '../runtime/tasks/task-checkpointing.ts';
 import type { HeapOperatorStateStore } from '../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyedStateBackendFactory } from '../state/keyed-state-backend.ts';
+import { CorruptSnapshotError, IncompatibleStateError } from '../state/snapshot/snapshot-errors.ts';
 import type { JobClient, JobExecutionResult, JobStatus } from './job-client.ts';
 import { createRestartBackoff, type RestartStrategyConfig } from './restart-strategy.ts';
 import { assignRestoredState, type RestoreSource } from './restore-assignment.ts';
@@ -192,13 +193,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         await runAttempt(jobGraph, restore, allowNonRestored);
       } catch (error) {
         if (stopRequest !== undefined) break;
-        if (
-          error instanceof WeirError &&
-          !(error instanceof TaskFailure) &&
-          !(error instanceof JobExecutionError)
-        ) {
-          throw error; // A definition or configuration error: restarting cannot help.
-        }
+        if (!isRestartable(error)) throw error; // Restarting cannot help: fail at once.
         const decision = backoff.onFailure(clock.now());
         if (!decision.restart) {
           throw new JobExecutionError(`${describeError(error)} (not restarted: ${decision.reason})`, {
@@ -247,7 +242,11 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     if (request === undefined) return undefined;
     const resolution = await resolveRestorePoint(request);
     if (resolution.status !== 'resolved') {
-      throw new ConfigurationError(`cannot restore: ${resolution.message}`);
+      throw new ConfigurationError(
+        resolution.message.startsWith('cannot restore')
+          ? resolution.message
+          : `cannot restore: ${resolution.message}`,
+      );
     }
     for (const warning of resolution.warnings) logger.log('warn', warning, { job: jobId });
     coordinator.advanceCheckpointIdPast(
@@ -356,6 +355,28 @@ async function runAllFailFast(tasks: StreamTask[]): Promise<void> {
     ),
   );
   if (firstError !== undefined) throw firstError;
+}
+
+/**
+ * Definition and configuration errors, and state that cannot be restored (incompatible
+ * serializer or kind, corrupt snapshot), fail the same way on every attempt.
+ */
+function isRestartable(error: unknown): boolean {
+  if (
+    error instanceof WeirError &&
+    !(error instanceof TaskFailure) &&
+    !(error instanceof JobExecutionError)
+  ) {
+    return false;
+  }
+  for (
+    let cause: unknown = error, depth = 0;
+    cause instanceof Error && depth < 8;
+    cause = cause.cause, depth++
+  ) {
+    if (cause instanceof IncompatibleStateError || cause instanceof CorruptSnapshotError) return false;
+  }
+  return true;
 }
 
 function sleep(clock: Clock, delayMs: number): Promise<void> {

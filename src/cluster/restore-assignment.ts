@@ -110,7 +110,7 @@ function checkCompatibility(
   if (unmatched.length > 0 && !allowNonRestoredState) {
     const list = unmatched.map((op) => `'${op.operatorId}' (${op.operatorName})`).join(', ');
     throw new JobDefinitionError(
-      `${source.pointer} holds state of operators the job no longer has: ${list}. Give the operators the same uid() as before, or pass --allow-non-restored-state to drop that state`,
+      `${source.pointer} holds state of operators the job no longer has: ${list}. Give the operators the same uid() as before, or drop that state with --allow-non-restored-state (allowNonRestoredState: true in the API)`,
     );
   }
 }
