@@ -27,6 +27,8 @@ export class CacheSlot {
   stored: boolean;
   /** CLOCK's reference bit: set on every access, cleared as the hand passes. */
   referenced = true;
+  /** In the cache's dirty list (at most once, whatever entries the object has held since). */
+  listed = false;
 
   constructor(
     owner: SlotOwner,
@@ -57,7 +59,10 @@ export class WriteBackCache {
   readonly entriesMax: number;
   readonly #ring: CacheSlot[] = [];
   #hand = 0;
-  /** Slots that became dirty since the last flush (some may have been written back since: skipped). */
+  /**
+   * Slots that became dirty since the last flush, each object once (some may have been
+   * written back or reused since: checked when flushing), so it never outgrows the ring.
+   */
   #dirty: CacheSlot[] = [];
   #evictions = 0;
   #writeBacks = 0;
@@ -112,23 +117,29 @@ export class WriteBackCache {
     victim.stored = stored;
     victim.dirty = false;
     victim.referenced = true;
-    if (this.#dirty.length > 4 * this.entriesMax) this.#dirty = this.#dirty.filter((slot) => slot.dirty);
     return victim;
   }
 
   /** Marks a slot dirty (callers check `slot.dirty` first, so this runs once per write-back cycle). */
   markDirty(slot: CacheSlot): void {
     slot.dirty = true;
+    if (slot.listed) return;
+    slot.listed = true;
     this.#dirty.push(slot);
   }
 
   /** Writes back every dirty slot (all states, or those of `owner`); they stay cached, clean. */
   flush(owner?: SlotOwner): void {
     const dirty = this.#dirty;
-    if (owner === undefined) this.#dirty = [];
-    else this.#dirty = dirty.filter((slot) => slot.dirty && slot.owner !== owner);
+    this.#dirty = [];
     for (const slot of dirty) {
-      if (!slot.dirty || (owner !== undefined && slot.owner !== owner)) continue;
+      if (owner !== undefined && slot.owner !== owner) {
+        if (slot.dirty) this.#dirty.push(slot);
+        else slot.listed = false;
+        continue;
+      }
+      slot.listed = false;
+      if (!slot.dirty) continue;
       slot.owner.writeBack(slot);
       this.#writeBacks++;
     }
