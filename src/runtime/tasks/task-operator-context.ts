@@ -163,9 +163,9 @@ export class TaskOperatorContext implements OperatorContext {
       for (let i = 0; i < n; i++) {
         const key = this.#selectKey(values[i], input);
         const keyGroup = offered[i];
-        if (keyGroup < start || keyGroup > end) this.#keyGroupOf(key); // throws the out-of-range failure
         keys[i] = key;
-        groups[i] = keyGroup;
+        // Out of range: hash here, which fails with the same message as when nothing was shipped.
+        groups[i] = keyGroup >= start && keyGroup <= end ? keyGroup : this.#keyGroupOf(key);
       }
     }
     this.#batchValues = values;
