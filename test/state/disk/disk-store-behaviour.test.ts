@@ -98,6 +98,40 @@ describe('disk backend: store behaviour', () => {
     expect(existsSync(backend.directory)).toBe(false);
   });
 
+  it('cleans expired entries of keys never seen again out of the store, leaving live ones', async () => {
+    const clock = new ManualClock(0);
+    const backend = new DiskKeyedStateBackend({
+      operatorId: 'ttl',
+      keyGroupRange: { start: 0, end: MAX_PARALLELISM - 1 },
+      maxParallelism: MAX_PARALLELISM,
+      clock,
+      directory,
+      cacheEntriesMax: 10,
+    });
+    const state = backend.getValueState(valueState<number>('v', { ttl: { ttlMs: 100 } }));
+    const forever = backend.getValueState(valueState<number>('forever'));
+    for (let i = 0; i < 2_000; i++) {
+      at(backend, `old-${i}`);
+      state.update(i);
+      forever.update(i);
+    }
+    await backend.prefetch([], []);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let lmdb commit the write-backs
+    clock.advance(1_000);
+    // Only new keys from now on: the old ones are reached by the incremental cleanup alone.
+    for (let i = 0; i < 3_000; i++) {
+      at(backend, `new-${i % 50}`);
+      state.update(i);
+      await (i % 500 === 0 ? new Promise((resolve) => setTimeout(resolve, 5)) : undefined);
+    }
+    // The store itself lost the expired entries (keys() and snapshots would filter them anyway).
+    expect(backend.storedEntryCount('v')).toBeLessThanOrEqual(50);
+    expect(backend.storedEntryCount('forever')).toBe(2_000);
+    expect([...backend.keys('v')].every((key) => String(key).startsWith('new-'))).toBe(true);
+    expect(backend.cacheStats().entries).toBeLessThanOrEqual(10);
+    backend.dispose();
+  });
+
   it('removes stores that a killed process left behind, and nothing else', () => {
     const parent = join(directory, 'sweep');
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;

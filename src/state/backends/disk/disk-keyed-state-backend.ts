@@ -166,6 +166,25 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     return this.#cache.stats();
   }
 
+  /**
+   * Entries of a state in the store (written back and in flight, expired ones included;
+   * cached dirty entries not yet written back excluded). For tests and diagnostics: O(entries).
+   */
+  storedEntryCount(stateName: string): number {
+    const table = this.#tables.get(stateName);
+    if (table === undefined) return 0;
+    const view = this.#store.view();
+    try {
+      let count = 0;
+      for (let keyGroup = this.keyGroupRange.start; keyGroup <= this.keyGroupRange.end; keyGroup++) {
+        for (const _ of view.prefixed(storePrefix(table.stateId, keyGroup))) count++;
+      }
+      return count;
+    } finally {
+      view.release();
+    }
+  }
+
   setCurrentKey(key: unknown, keyGroup: number): void {
     const groupIndex = keyGroup - this.keyGroupRange.start;
     if (

@@ -4,12 +4,12 @@ import type { StateTtlConfig } from '../../descriptors.ts';
 import { VOID_NAMESPACE } from '../../keyed-state.ts';
 import type { TypeSerializer } from '../../serializers/type-serializer.ts';
 import type { KeyedStateKind } from '../../snapshot/keyed-state-format.ts';
-import type { MapKey } from '../heap/map-key.ts';
+import { type MapKey, toMapKey } from '../heap/map-key.ts';
 import type { Namespace } from '../heap/state-table.ts';
 import type { TtlCellOps } from '../heap/ttl.ts';
 import { type CellFormat, decodeCell, encodeCell } from './cell-codec.ts';
 import type { LocalKvStore } from './local-kv-store.ts';
-import { keyBytesOf, storeKey, storeKeyOf } from './store-key.ts';
+import { keyBytesOf, parseStoreKey, storeKey, storeKeyOf } from './store-key.ts';
 import type { CacheSlot, SlotOwner, WriteBackCache } from './write-back-cache.ts';
 
 /** The current key of a disk backend, shared with its tables; `keyBytes` is computed on the first store access. */
@@ -20,6 +20,19 @@ export class DiskCurrentKey {
   groupIndex = -1;
   mapKey: MapKey = '';
   keyBytes: Uint8Array | undefined = undefined;
+}
+
+/** A TTL state's store cleanup runs once per this many accesses of it. */
+export const TTL_STORE_CLEANUP_INTERVAL_ACCESSES = 64;
+/** Store entries one TTL cleanup run checks: about TTL_CLEANUP_ENTRIES_PER_ACCESS (3) per access, as on the heap. */
+export const TTL_STORE_CLEANUP_ENTRIES = 192;
+const ZERO_BYTE = Buffer.alloc(1);
+
+/** The first possible store key of a state (and the end of the one before). */
+function stateBound(stateId: number): Buffer {
+  const bound = Buffer.alloc(4);
+  bound.writeUInt16BE(stateId);
+  return bound;
 }
 
 /** Reused for every write-back: the store copies nothing, so each value is `finish()`ed into its own array. */
@@ -50,6 +63,9 @@ export class DiskStateTable implements SlotOwner {
   readonly #cache: WriteBackCache;
   readonly #store: LocalKvStore;
   readonly #rangeStart: number;
+  #accessesSinceCleanup = 0;
+  /** Where the next TTL cleanup step starts (undefined: at the state's first entry). */
+  #cleanupCursor: Buffer | undefined;
   #voidMaps: (Map<MapKey, CacheSlot> | undefined)[];
   #namespaceMaps: (Map<MapKey, Map<Namespace, CacheSlot>> | undefined)[];
 
@@ -127,10 +143,43 @@ export class DiskStateTable implements SlotOwner {
   }
 
   /**
-   * Incremental TTL cleanup is not done on the store yet: expired entries are dropped when
-   * read, left out of `keys()` and snapshots, and so do not survive a restore.
+   * Incremental TTL cleanup of the store (what RocksDB's compaction filter does for Flink):
+   * every TTL_STORE_CLEANUP_INTERVAL_ACCESSES accesses of this TTL state, the next
+   * TTL_STORE_CLEANUP_ENTRIES entries of the state from a rolling cursor are checked and
+   * expired parts removed, so state of keys that never come back goes too. Entries that are
+   * cached or being written are left alone: the cache is authoritative for them. Expired
+   * entries are also dropped when read and left out of `keys()` and snapshots.
    */
-  cleanupStep(_nowMs: number): void {}
+  cleanupStep(nowMs: number): void {
+    const ops = this.ttlOps;
+    if (ops === undefined || ++this.#accessesSinceCleanup < TTL_STORE_CLEANUP_INTERVAL_ACCESSES) return;
+    this.#accessesSinceCleanup = 0;
+    const store = this.#store;
+    if (store.isEmpty) return;
+    const start = this.#cleanupCursor ?? stateBound(this.stateId);
+    const entries = store.scan(start, stateBound(this.stateId + 1), TTL_STORE_CLEANUP_ENTRIES);
+    // Wrap around at the end of the state; resume after the last entry otherwise.
+    this.#cleanupCursor =
+      entries.length < TTL_STORE_CLEANUP_ENTRIES
+        ? undefined
+        : Buffer.concat([entries[entries.length - 1].key, ZERO_BYTE]);
+    for (const { key, value } of entries) {
+      if (store.isInFlight(key)) continue;
+      const parsed = parseStoreKey(key);
+      const groupIndex = key.readUInt16BE(2) - this.#rangeStart;
+      const mapKey = toMapKey(parsed.key);
+      const cached =
+        parsed.namespace === VOID_NAMESPACE
+          ? this.#voidMaps[groupIndex]?.has(mapKey)
+          : this.#namespaceMaps[groupIndex]?.get(mapKey)?.has(parsed.namespace);
+      if (cached === true) continue;
+      const cell = this.decode(value);
+      const kept = ops.purge(cell, nowMs);
+      if (kept === cell) continue;
+      if (kept === undefined) store.remove(key);
+      else store.put(key, this.#encode(kept));
+    }
+  }
 
   /** Puts a restored cell straight into the store (before any access of this state). */
   restoreCell(keyGroup: number, mapKey: MapKey, namespace: Namespace, cell: unknown): void {

@@ -113,6 +113,29 @@ export class LocalKvStore {
     return this.#db?.getBinaryFast(key);
   }
 
+  /**
+   * Up to `limit` committed entries with keys in [start, end), in key order, copied; for
+   * background work (TTL cleanup) that must skip keys `isInFlight` reports.
+   */
+  scan(start: Buffer, end: Buffer, limit: number): { key: Buffer; value: Buffer }[] {
+    this.#checkUsable();
+    const db = this.#db;
+    if (db === undefined) return [];
+    const entries: { key: Buffer; value: Buffer }[] = [];
+    for (const { key, value } of db.getRange({ start, end, limit, snapshot: false })) {
+      entries.push({ key: Buffer.from(key), value: Buffer.from(value) });
+    }
+    return entries;
+  }
+
+  /** Whether a write of `key` is waiting for its commit. */
+  isInFlight(key: Uint8Array): boolean {
+    return (
+      this.#inFlight.size > 0 &&
+      this.#inFlight.has(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'))
+    );
+  }
+
   /** Writes `value` (which must not be mutated afterwards) under `key`. */
   put(key: Buffer, value: Uint8Array): void {
     this.#write(key, value);
