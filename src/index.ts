@@ -72,6 +72,7 @@ export type {
 } from './runtime/operator.ts';
 export { AbstractStreamOperator } from './runtime/operators/abstract-stream-operator.ts';
 export { type Output, OutputTag } from './runtime/output.ts';
+export { type DiskStateBackendOptions, diskStateBackend } from './state/backends/disk/index.ts';
 // State
 export type {
   AggregateFunction,
