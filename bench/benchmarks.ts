@@ -1,6 +1,7 @@
 /** The list of benchmarks, shared by the driver (run.ts) and the version comparison (compare.ts). */
 
 import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
+import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import type { Benchmark } from './harness.ts';
 import { keyedCount } from './keyed-count.ts';
 import { statelessChain } from './stateless-chain.ts';
@@ -10,4 +11,6 @@ export const BENCHMARKS: readonly Benchmark[] = [
   keyedCount,
   checkpointOverhead,
   checkpointSize,
+  diskKeyedCountHot,
+  diskKeyedCountManyKeys,
 ];
