@@ -3,8 +3,11 @@
  * about 53 MB (`--max-old-space-size=48 --max-semi-space-size=1`) while its state is 221 MB
  * (27,000 keys × 8 KiB, over 4× the heap limit), and every value reads back exactly. The
  * bigger run (64 MB heap, 300+ MB of state, read-modify-write rounds) is bench/disk-larger-than-memory.ts.
+ * The same job, checkpointing, is killed with SIGKILL mid-run and resumes from its latest
+ * checkpoint with exact results; the store the killed process left behind is removed.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,26 +18,25 @@ const FIXTURE = join(import.meta.dirname, 'fixtures', 'larger-than-memory-job.ts
 const KEYS = 27_000;
 const VALUE_BYTES = 8_192;
 const CACHE_ENTRIES = 200;
+const HEAP_FLAGS = ['--max-old-space-size=48', '--max-semi-space-size=1'];
+const jobArgs = (directory: string, rounds: number): string[] => [
+  ...HEAP_FLAGS,
+  FIXTURE,
+  directory,
+  String(KEYS),
+  String(VALUE_BYTES),
+  String(rounds),
+  String(CACHE_ENTRIES),
+];
 
 it('completes with exact results when its state is over 4x the JS heap limit', {
   timeout: 180_000,
 }, async () => {
   const directory = await mkdtemp(join(tmpdir(), 'weir-larger-than-memory-'));
   try {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--max-old-space-size=48',
-        '--max-semi-space-size=1',
-        FIXTURE,
-        directory,
-        String(KEYS),
-        String(VALUE_BYTES),
-        '2',
-        String(CACHE_ENTRIES),
-      ],
-      { maxBuffer: 1024 * 1024 },
-    );
+    const { stdout } = await promisify(execFile)(process.execPath, jobArgs(directory, 2), {
+      maxBuffer: 1024 * 1024,
+    });
     const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(report.mismatches).toBe(0);
     expect(report.completed).toBe(KEYS);
@@ -44,5 +46,65 @@ it('completes with exact results when its state is over 4x the JS heap limit', {
     expect(report.heapUsedMaxBytes).toBeLessThan(report.heapLimitBytes);
   } finally {
     await rm(directory, { recursive: true, force: true });
+  }
+});
+
+it('after a kill -9, resumes from the latest checkpoint with exact results', {
+  timeout: 300_000,
+}, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'weir-larger-than-memory-kill-'));
+  const stateDir = join(root, 'state');
+  const checkpointDir = join(root, 'checkpoints');
+  const env = {
+    ...process.env,
+    WEIR_LTM_CHECKPOINT_DIR: checkpointDir,
+    WEIR_LTM_CHECKPOINT_INTERVAL_MS: '1500',
+  };
+  const hasCheckpoint = (): boolean => {
+    try {
+      return readdirSync(checkpointDir, { recursive: true }).some((path) =>
+        String(path).endsWith('_metadata'),
+      );
+    } catch {
+      return false;
+    }
+  };
+  try {
+    // Three rounds: write, read-modify-write, read and check. Killed in the second.
+    const first = spawn(process.execPath, jobArgs(stateDir, 3), {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => first.on('exit', resolve));
+    let progress = 0;
+    first.stdout.setEncoding('utf8');
+    first.stdout.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n'))
+        if (line.startsWith('progress ')) progress = Number(line.slice(9));
+    });
+    while (!(hasCheckpoint() && progress > 1.5 * KEYS)) {
+      if (first.exitCode !== null)
+        throw new Error(`the job ended (${first.exitCode}) before it could be killed`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const killedStores = readdirSync(stateDir);
+    first.kill('SIGKILL');
+    await exited;
+
+    const { stdout } = await promisify(execFile)(process.execPath, jobArgs(stateDir, 3), {
+      env: { ...env, WEIR_LTM_RESTORE: 'latest' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report.mismatches).toBe(0);
+    // Every key's check round ran after the restore, and the restore skipped what the checkpoint held.
+    expect(report.completed).toBe(KEYS);
+    expect(report.records).toBeLessThan(3 * KEYS);
+    expect(report.logicalStateBytes).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
+    // The killed process's store was swept by the next one; the next one removed its own.
+    expect(killedStores).toHaveLength(1);
+    expect(readdirSync(stateDir)).toEqual([]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
 });
