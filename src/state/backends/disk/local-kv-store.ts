@@ -88,6 +88,8 @@ export class LocalKvStore {
   #batchLast: Promise<boolean> | undefined;
   #failure: Error | undefined;
   #closed = false;
+  /** Views not released yet: the environment stays open for them after dispose. */
+  #openViews = 0;
 
   constructor(directory: string) {
     this.directory = directory;
@@ -106,6 +108,7 @@ export class LocalKvStore {
   /** The value under `key`, or undefined. Valid only until the next call on this store: copy or decode it at once. */
   get(key: Buffer): Uint8Array | undefined {
     this.#checkUsable();
+    // (checkUsable throws once disposed, so #db below is never a closing environment.)
     if (this.#inFlight.size > 0) {
       const pending = this.#inFlight.get(key.toString('latin1'));
       if (pending !== undefined) return pending.value ?? undefined;
@@ -158,16 +161,28 @@ export class LocalKvStore {
    */
   view(): StoreView {
     this.#checkUsable();
-    return new StoreView(this.#db, this.#db?.useReadTransaction(), this.#inFlight);
+    this.#openViews++;
+    return new StoreView(this.#db, this.#db?.useReadTransaction(), this.#inFlight, () => {
+      if (--this.#openViews === 0 && this.#closed) this.#close();
+    });
   }
 
-  /** Closes the environment and deletes the directory, asynchronously; errors are ignored (the files are scratch). */
+  /**
+   * Closes the environment and deletes the directory, asynchronously; errors are ignored (the
+   * files are scratch). Views still open (a snapshot being written while the task fails) keep
+   * the environment open until they are released: closing lmdb under a live read transaction
+   * would leave the view reading freed memory.
+   */
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#inFlight.clear();
+    if (this.#openViews === 0) this.#close();
+  }
+
+  #close(): void {
     const db = this.#db;
     this.#db = undefined;
-    this.#inFlight.clear();
     const remove = (): void => {
       rmSync(this.directory, { recursive: true, force: true });
       liveDirectories.delete(this.directory);
@@ -254,6 +269,7 @@ export class LocalKvStore {
 export class StoreView {
   readonly #db: RootDatabase<Buffer, Buffer> | undefined;
   #txn: Transaction | undefined;
+  #onRelease: (() => void) | undefined;
   /** The overlay at the time of the view, grouped by the first four key bytes (state id and key group), unsorted. */
   readonly #overlay = new Map<number, InFlight[]>();
 
@@ -261,9 +277,11 @@ export class StoreView {
     db: RootDatabase<Buffer, Buffer> | undefined,
     txn: Transaction | undefined,
     inFlight: ReadonlyMap<string, InFlight>,
+    onRelease: () => void,
   ) {
     this.#db = db;
     this.#txn = txn;
+    this.#onRelease = onRelease;
     for (const entry of inFlight.values()) {
       const prefix = entry.key.readUInt32BE(0);
       let bucket = this.#overlay.get(prefix);
@@ -313,5 +331,8 @@ export class StoreView {
     const txn = this.#txn;
     this.#txn = undefined;
     txn?.done();
+    const onRelease = this.#onRelease;
+    this.#onRelease = undefined;
+    onRelease?.();
   }
 }
