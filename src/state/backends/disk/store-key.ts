@@ -65,8 +65,16 @@ function writePrefix(stateId: number, keyGroup: number): void {
   scratch.writeU8(keyGroup & 0xff);
 }
 
+/** The void namespace's bytes, serialized once: nearly every entry outside windows has it. */
+const VOID_NAMESPACE_BYTES = ((): Uint8Array => {
+  const out = new BinaryWriter(16);
+  valueSerializer.serialize(0, out);
+  return out.finish();
+})();
+
 function finishKey(namespace: Namespace): Buffer {
-  valueSerializer.serialize(namespace === 0 ? 0 : namespace, scratch);
+  if (namespace === 0) scratch.writeRawBytes(VOID_NAMESPACE_BYTES);
+  else valueSerializer.serialize(namespace, scratch);
   const bytes = scratch.finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
