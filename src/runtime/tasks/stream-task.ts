@@ -433,6 +433,16 @@ export class StreamTask {
       for (const id of this.#awaitingBarrier) void this.#acknowledgeFinal(id);
       this.#awaitingBarrier.clear();
       await this.#finalSnapshot;
+    } else {
+      // Without periodic checkpoints no final state is kept: a savepoint that reaches this
+      // subtask after its input ended is declined at once instead of waiting for its timeout.
+      this.#resolveFinal(
+        Promise.reject(
+          new Error('its input ended and, with periodic checkpointing off, it keeps no final state'),
+        ),
+      );
+      for (const id of this.#awaitingBarrier) void this.#acknowledgeFinal(id);
+      this.#awaitingBarrier.clear();
     }
     for (const writer of this.deployment.writers) writer.broadcastElement({ kind: 'end-of-partition' });
   }
