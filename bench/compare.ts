@@ -96,18 +96,23 @@ async function pairChild(baselineDir: string, name: string): Promise<PairResult>
 function checkoutBaseline(revision: string, srcDir: string | undefined): string {
   const root = join(import.meta.dirname, '..');
   const dir = mkdtempSync(join(tmpdir(), 'weir-baseline-'));
-  if (srcDir !== undefined) {
-    cpSync(join(srcDir, 'src'), join(dir, 'src'), { recursive: true });
-  } else {
-    const archive = execFileSync('git', ['archive', '--format=tar', revision, 'src'], {
-      cwd: root,
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  try {
+    if (srcDir !== undefined) {
+      cpSync(join(srcDir, 'src'), join(dir, 'src'), { recursive: true });
+    } else {
+      const archive = execFileSync('git', ['archive', '--format=tar', revision, 'src'], {
+        cwd: root,
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      execFileSync('tar', ['-x', '-C', dir], { input: archive });
+    }
+    cpSync(import.meta.dirname, join(dir, 'bench'), { recursive: true });
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    return dir;
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
-  cpSync(import.meta.dirname, join(dir, 'bench'), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  return dir;
 }
 
 function spawnPair(baselineDir: string, name: string): Promise<PairResult> {
