@@ -2,44 +2,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type CheckpointStats,
-  type Collector,
-  type KeyedContext,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-  StreamExecutionEnvironment,
-  type ValueState,
-  valueState,
-} from '../src/index.ts';
+import { type CheckpointStats, StreamExecutionEnvironment } from '../src/index.ts';
+import { CountPerKey, countPerKeyLoop } from './count-per-key.ts';
 import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts } from './harness.ts';
 
 const KEY_COUNT = 100_000;
 
-class CountPerKey implements KeyedProcessFunction<number, number, number> {
-  count!: ValueState<number>;
-
-  open(context: RuntimeContext): void {
-    this.count = context.getState(valueState<number>('count', { defaultValue: 0 }));
-  }
-
-  processElement(_key: number, _ctx: KeyedContext<number>, out: Collector<number>): void {
-    const next = this.count.value()! + 1;
-    this.count.update(next);
-    out.collect(next);
-  }
-}
-
-function reference(data: readonly number[]): Checksum {
-  const counts = new Map<number, number>();
-  let sum = 0;
-  for (const key of data) {
-    const next = (counts.get(key) ?? 0) + 1;
-    counts.set(key, next);
-    sum += next;
-  }
-  return { count: data.length, sum };
-}
+const reference = (data: readonly number[]): Checksum => countPerKeyLoop(data, (key) => key);
 
 /** Runs the keyed count; with `intervalMs`, checkpoints go to a fresh directory on the local disk. */
 async function run(data: readonly number[], intervalMs: number | undefined): Promise<Checksum> {
@@ -54,7 +23,7 @@ async function run(data: readonly number[], intervalMs: number | undefined): Pro
     env
       .fromCollection(data)
       .keyBy((key) => key)
-      .process(() => new CountPerKey())
+      .process(() => new CountPerKey<number, number>())
       .sinkTo(sink);
     const client = env.executeAsync('bench: checkpoint overhead');
     await client.result();

@@ -2,16 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type Collector,
-  type KeyedContext,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-  StreamExecutionEnvironment,
-  type ValueState,
-  valueState,
-} from '../src/index.ts';
+import { StreamExecutionEnvironment } from '../src/index.ts';
 import { DEFAULT_CACHE_ENTRIES_MAX, diskStateBackend } from '../src/state/backends/disk/index.ts';
+import { CountPerKey } from './count-per-key.ts';
 import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts } from './harness.ts';
 
 /** Hot keys: all fit the disk backend's default cache, so after the first touch every access is a hit. */
@@ -27,21 +20,6 @@ interface Click {
 }
 
 const userOf = (click: Click): string => click.user;
-
-/** Per record: read the key's count, add one, write it back, emit it. */
-class CountPerKey implements KeyedProcessFunction<string, Click, number> {
-  count!: ValueState<number>;
-
-  open(context: RuntimeContext): void {
-    this.count = context.getState(valueState<number>('count', { defaultValue: 0 }));
-  }
-
-  processElement(_click: Click, _ctx: KeyedContext<string>, out: Collector<number>): void {
-    const next = this.count.value()! + 1;
-    this.count.update(next);
-    out.collect(next);
-  }
-}
 
 function plainLoop(data: readonly Click[]): Checksum {
   const counts = new Map<string, number>();
@@ -71,7 +49,7 @@ async function runEngine(
     env
       .fromCollection(data)
       .keyBy(userOf)
-      .process(() => new CountPerKey())
+      .process(() => new CountPerKey<string, Click>())
       .sinkTo(sink);
     await env.execute(`bench: keyed count on ${backend}`);
     return sink.take();

@@ -1,13 +1,6 @@
 /** Benchmark (b): a running count per key over 100,000 keys in ValueState, against a plain-JS loop with a Map. */
-import {
-  type Collector,
-  type KeyedContext,
-  type KeyedProcessFunction,
-  type RuntimeContext,
-  StreamExecutionEnvironment,
-  type ValueState,
-  valueState,
-} from '../src/index.ts';
+import { StreamExecutionEnvironment } from '../src/index.ts';
+import { CountPerKey } from './count-per-key.ts';
 import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts } from './harness.ts';
 
 /**
@@ -25,21 +18,6 @@ interface Click {
 }
 
 const userOf = (click: Click): string => click.user;
-
-/** Per record: read the key's count, add one, write it back, emit it (a rolling count, as Flink's sum). */
-class CountPerKey implements KeyedProcessFunction<string, Click, number> {
-  count!: ValueState<number>;
-
-  open(context: RuntimeContext): void {
-    this.count = context.getState(valueState<number>('count', { defaultValue: 0 }));
-  }
-
-  processElement(_click: Click, _ctx: KeyedContext<string>, out: Collector<number>): void {
-    const next = this.count.value()! + 1;
-    this.count.update(next);
-    out.collect(next);
-  }
-}
 
 /** The hand-written loop: the same counting in one Map, emitting into the same kind of totals. */
 function plainLoop(data: readonly Click[]): Checksum {
@@ -65,7 +43,7 @@ async function runEngine(data: readonly Click[], pipeline: Pipeline, parallelism
     const sink = new CountingSink();
     source
       .keyBy(userOf)
-      .process(() => new CountPerKey())
+      .process(() => new CountPerKey<string, Click>())
       .sinkTo(sink);
     await env.execute('bench: keyed count');
     return sink.take();
