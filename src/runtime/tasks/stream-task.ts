@@ -437,7 +437,7 @@ export class StreamTask {
       // Without periodic checkpoints no final state is kept: a savepoint that reaches this
       // subtask after its input ended is declined at once instead of waiting for its timeout.
       this.#resolveFinal(
-        Promise.reject(
+        handledRejection(
           new Error('its input ended and, with periodic checkpointing off, it keeps no final state'),
         ),
       );
