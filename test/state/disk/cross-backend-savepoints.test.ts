@@ -165,7 +165,11 @@ async function runLeg(
   }
   // The source is rate limited on the manual clock: records flow only while it advances.
   while (processed < leg.stopAfter) await drive(clock, undefined);
-  const savepoint = await drive(clock, client.stopWithSavepoint(join(dir, 'savepoints')));
+  const stopping = client.stopWithSavepoint(join(dir, 'savepoints'));
+  // Hold the manual clock while the savepoint's directory is created (real file-system time):
+  // advancing it meanwhile could let the bounded source finish before the barrier is injected.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const savepoint = await drive(clock, stopping);
   await drive(clock, client.result());
   return savepoint;
 }
