@@ -1,5 +1,4 @@
 /** Runs a KeyedBroadcastProcessFunction: a keyed input (0) with state and timers, and a non-keyed broadcast input (1). */
-import { NO_TIMESTAMP } from '../../runtime/elements.ts';
 import type { OperatorContext, TwoInputStreamOperator } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Output, OutputTag } from '../../runtime/output.ts';
@@ -89,14 +88,12 @@ export class KeyedBroadcastProcessOperator<K, IN, B, OUT>
   }
 
   onEventTime(timer: FiredTimer): void {
-    this.#collector.timestampMs = timer.timestampMs;
-    this.#keyedCtx.domain = 'event-time';
+    this.#keyedCtx.enterTimer('event-time', timer.timestampMs);
     this.#fn.onTimer?.(timer.timestampMs, this.#keyedCtx, this.#collector);
   }
 
   onProcessingTime(timer: FiredTimer): void {
-    this.#collector.timestampMs = NO_TIMESTAMP;
-    this.#keyedCtx.domain = 'processing-time';
+    this.#keyedCtx.enterTimer('processing-time', timer.timestampMs);
     this.#fn.onTimer?.(timer.timestampMs, this.#keyedCtx, this.#collector);
   }
 

@@ -1,5 +1,4 @@
 /** Runs a KeyedCoProcessFunction over two inputs keyed alike: one key space, shared state and timers. */
-import { NO_TIMESTAMP } from '../../runtime/elements.ts';
 import type { OperatorContext, TwoInputStreamOperator } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Output } from '../../runtime/output.ts';
@@ -70,14 +69,12 @@ export class KeyedCoProcessOperator<K, IN1, IN2, OUT>
   }
 
   onEventTime(timer: FiredTimer): void {
-    this.#collector.timestampMs = timer.timestampMs;
-    this.#ctx.domain = 'event-time';
+    this.#ctx.enterTimer('event-time', timer.timestampMs);
     this.#fn.onTimer?.(timer.timestampMs, this.#ctx, this.#collector);
   }
 
   onProcessingTime(timer: FiredTimer): void {
-    this.#collector.timestampMs = NO_TIMESTAMP;
-    this.#ctx.domain = 'processing-time';
+    this.#ctx.enterTimer('processing-time', timer.timestampMs);
     this.#fn.onTimer?.(timer.timestampMs, this.#ctx, this.#collector);
   }
 

@@ -1,4 +1,5 @@
 /** The reusable context of keyed process functions: current key, timers, time domain, side outputs. */
+import { NO_TIMESTAMP } from '../../runtime/elements.ts';
 import type { OutputTag } from '../../runtime/output.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OnTimerContext, TimerService } from '../functions.ts';
@@ -27,6 +28,16 @@ export class KeyedProcessContext<K> implements OnTimerContext<K> {
     this.#collector = collector;
     this.#backend = backend;
     this.#timers = timers;
+  }
+
+  /**
+   * Sets up the context and the collector for an `onTimer` call, in one place for every keyed
+   * operator: output of an event-time timer carries the timer's timestamp (as in Flink),
+   * output of a processing-time timer carries none.
+   */
+  enterTimer(domain: 'event-time' | 'processing-time', timestampMs: number): void {
+    this.domain = domain;
+    this.#collector.timestampMs = domain === 'event-time' ? timestampMs : NO_TIMESTAMP;
   }
 
   timestamp(): number | undefined {

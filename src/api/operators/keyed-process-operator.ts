@@ -1,5 +1,4 @@
 /** Runs a KeyedProcessFunction: keyed state and timers of the current key. */
-import { NO_TIMESTAMP } from '../../runtime/elements.ts';
 import type { OneInputStreamOperator, OperatorContext } from '../../runtime/operator.ts';
 import { AbstractStreamOperator } from '../../runtime/operators/abstract-stream-operator.ts';
 import type { Output } from '../../runtime/output.ts';
@@ -62,14 +61,12 @@ export class KeyedProcessOperator<K, IN, OUT>
   }
 
   onEventTime(timer: FiredTimer): void {
-    this.#collector.timestampMs = timer.timestampMs;
-    this.#ctx.domain = 'event-time';
+    this.#ctx.enterTimer('event-time', timer.timestampMs);
     this.#fn.onTimer?.(timer.timestampMs, this.#ctx, this.#collector);
   }
 
   onProcessingTime(timer: FiredTimer): void {
-    this.#collector.timestampMs = NO_TIMESTAMP;
-    this.#ctx.domain = 'processing-time';
+    this.#ctx.enterTimer('processing-time', timer.timestampMs);
     this.#fn.onTimer?.(timer.timestampMs, this.#ctx, this.#collector);
   }
 
