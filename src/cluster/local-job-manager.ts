@@ -139,6 +139,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
             keyedStateBackendFactory: options.keyedStateBackendFactory,
             createOperatorStateStore: options.createOperatorStateStore,
             jobConfiguration: options.jobConfiguration,
+            jobName: options.jobName,
             checkpointing,
           }),
       ),

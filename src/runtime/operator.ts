@@ -9,6 +9,8 @@ import type { InternalTimerService, ProcessingTimeService, Triggerable } from '.
 
 /** Everything the runtime gives an operator instance. */
 export interface OperatorContext {
+  /** The name the job was submitted with (`env.execute(name)`). */
+  readonly jobName: string;
   readonly operatorName: string;
   /** Stable identity for state restore: the user's uid, else a hash of the graph position. */
   readonly operatorId: string;
@@ -57,6 +59,23 @@ export interface StreamOperator<OUT> {
    * before the task takes more input (sinks flush here, which backpressures their input).
    */
   afterBatch?(): undefined | Promise<void>;
+  /**
+   * At checkpoint barrier `checkpointId`, before the barrier goes downstream and before
+   * `snapshotState`: a returned promise is awaited and the task takes no input and runs no
+   * mail meanwhile (Flink's blocking `prepareSnapshotPreBarrier`). Sinks flush and pre-commit
+   * here, so a checkpoint is acknowledged only after what precedes its barrier is durable.
+   * Called head first along the chain; a failure declines the checkpoint and fails the task.
+   */
+  prepareSnapshotPreBarrier?(checkpointId: number): undefined | Promise<void>;
+  /**
+   * After `finish()` and the final snapshot (end of input): resolves once the operator is done
+   * with the end of input. With `checkpointsFollow` a checkpoint covering the final state will
+   * still be taken (periodic checkpointing is on): a two-phase-commit sink waits for its
+   * completion before committing its last transaction (Flink's FLIP-147), and the task keeps
+   * running its mailbox (checkpoint notifications) until the promise resolves. Without it no
+   * checkpoint will come, and the operator settles at once (commits).
+   */
+  awaitFinalCheckpoint?(checkpointsFollow: boolean): undefined | Promise<void>;
   /**
    * Synchronous part of a checkpoint, before the state backends are snapshotted: put anything
    * kept outside the backends (a source's split positions, a sink's pending transactions)

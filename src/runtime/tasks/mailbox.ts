@@ -22,26 +22,31 @@ export class Mailbox {
   }
 
   /**
-   * Runs every action queued now (and any they queue); an action's exception propagates.
-   * Returns a promise when an action started asynchronous work the task must wait for.
+   * Runs every action queued now (and any they queue), in order; an action's exception
+   * propagates. An action that returns a promise ends the synchronous run: the returned promise
+   * settles after it, and only then do the later actions run, so no mail overtakes asynchronous
+   * work the task must finish first (a checkpoint's pre-barrier flush, a commit).
    */
   drain(): undefined | Promise<void> {
-    let pending: Promise<void>[] | undefined;
     while (this.#queue.length > 0) {
       const batch = this.#queue;
       this.#queue = [];
       for (let i = 0; i < batch.length; i++) {
+        let result: void | Promise<void>;
         try {
-          const result = batch[i]();
-          if (result !== undefined) (pending ??= []).push(result);
+          result = batch[i]();
         } catch (error) {
           // Keep the actions not yet run: the failure ends the task, but order is preserved.
           this.#queue = batch.slice(i + 1).concat(this.#queue);
           throw error;
         }
+        if (result !== undefined) {
+          this.#queue = batch.slice(i + 1).concat(this.#queue);
+          return result.then(() => this.drain());
+        }
       }
     }
-    return pending === undefined ? undefined : Promise.all(pending).then(() => undefined);
+    return undefined;
   }
 
   /** Resolves when mail arrives (at once if there is some). */

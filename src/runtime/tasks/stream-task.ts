@@ -61,6 +61,10 @@ export class StreamTask {
   #inputEnded = false;
   /** A source that emitted a stop-with-savepoint barrier polls no more input. */
   #sourceSuspended = false;
+  /** Pre-barrier work of the checkpoint the barrier handler just triggered; the input loop awaits it. */
+  #pendingPreBarrier: Promise<void> | undefined;
+  /** Some operator of the chain has `prepareSnapshotPreBarrier` (decided once the chain is built). */
+  #hasPreBarrierHooks = false;
   /** The state after end of input, serialized once; every later checkpoint reuses it. */
   #finalSnapshot: Promise<SerializedOperatorSnapshot[]> | undefined;
   #resolveFinal!: (snapshots: Promise<SerializedOperatorSnapshot[]>) => void;
@@ -96,11 +100,13 @@ export class StreamTask {
       void this.#acknowledgeFinal(barrier.checkpointId);
     } else if (isSource) {
       this.#mailbox.put(() => {
-        if (this.#inputEnded) void this.#acknowledgeFinal(barrier.checkpointId);
-        else {
-          this.#performCheckpoint(barrier, 0);
-          if (barrier.suspendSources === true) this.#sourceSuspended = true;
+        if (this.#inputEnded) {
+          void this.#acknowledgeFinal(barrier.checkpointId);
+          return undefined;
         }
+        if (barrier.suspendSources === true) this.#sourceSuspended = true;
+        // A returned promise (pre-barrier work) holds back later mail and input until it settles.
+        return this.#performCheckpoint(barrier, 0);
       });
     } else {
       this.#awaitingBarrier.add(barrier.checkpointId);
@@ -167,7 +173,8 @@ export class StreamTask {
       }
       this.#inputEnded = true;
       await this.#finishOperators();
-      this.#state = 'finished';
+      // Cancelled while waiting for a checkpoint that covers the end of input.
+      this.#state = this.#cancelled ? 'cancelled' : 'finished';
     } catch (error) {
       this.#state = this.#cancelled ? 'cancelled' : 'failed';
       this.#resolveFinal(handledRejection(error));
@@ -221,6 +228,7 @@ export class StreamTask {
         operatorStateStore,
         keyedStateBackend,
         keySelectors: spec.keySelectors,
+        jobName: services.jobName,
         jobConfiguration: services.jobConfiguration,
         isRestored: restore !== undefined,
       });
@@ -252,6 +260,7 @@ export class StreamTask {
       member.operator.setup(member.context, new OperatorOutput(main, side));
     });
     this.#chain = members;
+    this.#hasPreBarrierHooks = members.some((m) => m.operator.prepareSnapshotPreBarrier !== undefined);
     const gate = deployment.inputGate;
     const checkpointing = services.checkpointing;
     if (gate !== undefined && checkpointing !== undefined) {
@@ -259,7 +268,9 @@ export class StreamTask {
         checkpointing.mode,
         gate,
         {
-          triggerCheckpointOnBarrier: (barrier, alignmentMs) => this.#performCheckpoint(barrier, alignmentMs),
+          triggerCheckpointOnBarrier: (barrier, alignmentMs) => {
+            this.#pendingPreBarrier = this.#performCheckpoint(barrier, alignmentMs);
+          },
           abortCheckpointOnBarrier: (checkpointId, reason) => this.#decline(checkpointId, reason),
         },
         () => services.clock.now(),
@@ -278,12 +289,65 @@ export class StreamTask {
     }
   }
 
-  /** The synchronous part of checkpoint n: emit the barrier downstream, take copy-on-write views. */
-  #performCheckpoint(barrier: CheckpointBarrier, alignmentDurationMs: number): void {
+  /**
+   * Checkpoint n at its barrier: the operators' pre-barrier work (awaited, without input or
+   * mail meanwhile), then the synchronous part. Returns a promise only when some pre-barrier
+   * hook did: the caller must not take input or run mail until it settles. A failing hook
+   * declines the checkpoint and fails the task (the rejection carries the TaskFailure): its
+   * operator's buffered output may be half-written, which only a restore can repair.
+   */
+  #performCheckpoint(barrier: CheckpointBarrier, alignmentDurationMs: number): undefined | Promise<void> {
     const id = barrier.checkpointId;
     this.#awaitingBarrier.delete(id);
-    const checkpointing = this.#services.checkpointing;
-    if (checkpointing === undefined) return;
+    if (this.#services.checkpointing === undefined) return undefined;
+    if (this.#hasPreBarrierHooks) {
+      const pending = this.#prepareSnapshotPreBarrier(id, 0);
+      if (pending !== undefined) {
+        return pending.then(() => {
+          // Cancelled meanwhile: the attempt is ending and the coordinator aborts the checkpoint
+          // when it stops (declining would count a failover as a checkpoint failure, see
+          // #acknowledgeFinal).
+          if (!this.#cancelled) this.#snapshotAtBarrier(barrier, alignmentDurationMs);
+        });
+      }
+    }
+    this.#snapshotAtBarrier(barrier, alignmentDurationMs);
+    return undefined;
+  }
+
+  /** Runs the pre-barrier hooks from chain member `from` on; a promise once one of them returns one. */
+  #prepareSnapshotPreBarrier(checkpointId: number, from: number): undefined | Promise<void> {
+    for (let i = from; i < this.#chain.length; i++) {
+      const { operator, location } = this.#chain[i];
+      if (operator.prepareSnapshotPreBarrier === undefined) continue;
+      let pending: undefined | Promise<void>;
+      try {
+        pending = operator.prepareSnapshotPreBarrier(checkpointId);
+      } catch (error) {
+        throw this.#preBarrierFailed(checkpointId, error, location);
+      }
+      if (pending !== undefined) {
+        return pending.then(
+          () => (this.#cancelled ? undefined : this.#prepareSnapshotPreBarrier(checkpointId, i + 1)),
+          (error: unknown) => {
+            throw this.#preBarrierFailed(checkpointId, error, location);
+          },
+        );
+      }
+    }
+    return undefined;
+  }
+
+  #preBarrierFailed(checkpointId: number, error: unknown, location: TaskLocation): Error {
+    if (!this.#cancelled) {
+      this.#decline(checkpointId, `preparing the snapshot failed: ${describeError(error)}`, error);
+    }
+    return wrapUserError(error, location);
+  }
+
+  /** The synchronous part of checkpoint n: emit the barrier downstream, take copy-on-write views. */
+  #snapshotAtBarrier(barrier: CheckpointBarrier, alignmentDurationMs: number): void {
+    const id = barrier.checkpointId;
     const startMs = performance.now();
     for (const writer of this.deployment.writers) writer.broadcastElement(barrier);
     const syncs: OperatorSyncSnapshot[] = [];
@@ -445,6 +509,47 @@ export class StreamTask {
       this.#awaitingBarrier.clear();
     }
     for (const writer of this.deployment.writers) writer.broadcastElement({ kind: 'end-of-partition' });
+    await this.#awaitFinalCheckpoint();
+  }
+
+  /**
+   * Operators that must see a checkpoint covering the end of input complete (two-phase-commit
+   * sinks) keep the task running its mailbox until they are done; cancellation ends the wait
+   * (the restored checkpoint then commits or aborts what they pre-committed).
+   */
+  async #awaitFinalCheckpoint(): Promise<void> {
+    const checkpointsFollow = this.#services.checkpointing?.keepFinalSnapshot === true;
+    for (const { operator, location } of this.#chain) {
+      if (operator.awaitFinalCheckpoint === undefined) continue;
+      let done = false;
+      let failure: unknown;
+      let pending: undefined | Promise<void>;
+      try {
+        pending = operator.awaitFinalCheckpoint(checkpointsFollow);
+      } catch (error) {
+        throw wrapUserError(error, location);
+      }
+      if (pending === undefined) continue;
+      pending.then(
+        () => {
+          done = true;
+        },
+        (error: unknown) => {
+          done = true;
+          failure = wrapUserError(error, location);
+        },
+      );
+      const settled = pending.then(
+        () => undefined,
+        () => undefined,
+      );
+      while (!done && !this.#cancelled) {
+        await this.#drainMailbox();
+        if (!done && !this.#cancelled) await Promise.race([settled, this.#mailbox.nextMail()]);
+      }
+      if (failure !== undefined) throw failure;
+      if (this.#cancelled) return;
+    }
   }
 
   async #closeOperators(): Promise<void> {
@@ -509,11 +614,19 @@ export class StreamTask {
         dispatcher.records(polled.channelIndex, element.values, element.timestamps);
         await this.#afterBatch();
         await this.#maybeYield();
-      } else if (element.kind === 'barrier') {
-        this.#barrierHandler?.onBarrier(polled.channelIndex, element);
       } else {
-        dispatcher.control(polled.channelIndex, element);
-        if (element.kind === 'end-of-partition') this.#barrierHandler?.onEndOfPartition();
+        if (element.kind === 'barrier') {
+          this.#barrierHandler?.onBarrier(polled.channelIndex, element);
+        } else {
+          dispatcher.control(polled.channelIndex, element);
+          if (element.kind === 'end-of-partition') this.#barrierHandler?.onEndOfPartition();
+        }
+        // A checkpoint triggered just now may have pre-barrier work: no input until it is done.
+        const preBarrier = this.#pendingPreBarrier;
+        if (preBarrier !== undefined) {
+          this.#pendingPreBarrier = undefined;
+          await preBarrier;
+        }
       }
     }
   }

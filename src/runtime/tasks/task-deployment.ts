@@ -49,6 +49,8 @@ export interface TaskServices {
   readonly keyedStateBackendFactory: KeyedStateBackendFactory;
   readonly createOperatorStateStore: () => HeapOperatorStateStore;
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
+  /** The job's name, for operators that name external resources after it (sink transactions). */
+  readonly jobName?: string;
   /** Absent when checkpointing is off: barriers are then never created. */
   readonly checkpointing?: TaskCheckpointServices;
 }

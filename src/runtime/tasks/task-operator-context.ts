@@ -25,9 +25,12 @@ export interface TaskOperatorContextOptions {
   readonly keySelectors: readonly (KeySelector | undefined)[];
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
   readonly isRestored: boolean;
+  /** Default 'Weir Job' (the environment's default job name). */
+  readonly jobName?: string;
 }
 
 export class TaskOperatorContext implements OperatorContext {
+  readonly jobName: string;
   readonly operatorName: string;
   readonly operatorId: string;
   readonly subtaskIndex: number;
@@ -72,6 +75,7 @@ export class TaskOperatorContext implements OperatorContext {
     this.#keySelectors = options.keySelectors;
     this.jobConfiguration = options.jobConfiguration;
     this.isRestored = options.isRestored;
+    this.jobName = options.jobName ?? 'Weir Job';
   }
 
   /** The timer service named `name`, if the operator created it. */
