@@ -8,7 +8,7 @@ import { checkGid } from './identifiers.ts';
  * start turns that into a clear configuration error before any record is written.
  */
 export async function checkPreparedTransactionsEnabled(
-  connection: SqlConnection,
+  connection: Pick<SqlConnection, 'query'>,
   parallelism: number,
 ): Promise<void> {
   const [row] = await connection.query("SELECT current_setting('max_prepared_transactions')::int AS max");

@@ -1,16 +1,15 @@
 /**
  * The writing half of the sink: one connection per subtask, records buffered in bounded
- * batches and sent in `flush`, one database transaction per checkpoint interval, ended at
- * the barrier by `PREPARE TRANSACTION` (exactly-once) or `COMMIT` (at-least-once).
+ * batches and sent in `flush`. Exactly-once: one database transaction per checkpoint
+ * interval, ended at the barrier by `PREPARE TRANSACTION`. Otherwise every flush writes and
+ * commits what is buffered (the runtime flushes at every barrier too).
  */
+import type { DeliveryGuarantee } from '../../api/sink.ts';
 import type { BatchStatement } from './batch-statements.ts';
 import type { SqlConnection } from './connection.ts';
 import { checkGid } from './identifiers.ts';
 import { RowBatch } from './row-batch.ts';
 import type { TableMapping } from './table-mapping.ts';
-
-/** What the writer promises per checkpoint; `'none'` writes every batch in its own autocommit statement. */
-export type PostgresGuarantee = 'exactly-once' | 'at-least-once' | 'none';
 
 /**
  * The interval's transaction: `idle` before the first batch of an interval (nothing is
@@ -28,7 +27,7 @@ export interface TransactionWriterSettings<T> {
   readonly connection: SqlConnection;
   readonly mapping: TableMapping<T>;
   readonly statement: BatchStatement<T>;
-  readonly guarantee: PostgresGuarantee;
+  readonly guarantee: DeliveryGuarantee;
   /** Rows per statement at most, and the buffer size at which `flush` sends. */
   readonly batchRowsMax: number;
   /** The name for the transaction prepared at a barrier (exactly-once only). */
@@ -50,29 +49,28 @@ export class PostgresTransactionWriter<T> {
   }
 
   /**
-   * Sends full batches; at end of input everything. Called after each input batch and awaited
-   * before more input is taken, so at most one input batch more than `batchRowsMax` is buffered.
+   * Called after each input batch (and awaited before more input is taken) and, without
+   * exactly-once, at every barrier. Exactly-once sends full batches into the open transaction
+   * (at most one input batch more than `batchRowsMax` stays buffered) and everything at end of
+   * input; otherwise everything is sent and committed, since this may be the barrier's flush.
    */
   async flush(endOfInput: boolean): Promise<void> {
-    await this.#send(endOfInput ? 0 : this.#settings.batchRowsMax);
+    const exactlyOnce = this.#settings.guarantee === 'exactly-once';
+    await this.#send(exactlyOnce && !endOfInput ? this.#settings.batchRowsMax : 0);
   }
 
   /**
-   * At the barrier: sends what is buffered and ends the interval's transaction. Exactly-once
-   * prepares it and returns its name; at-least-once commits it. An interval without records
-   * has no transaction and returns nothing.
+   * At the barrier (exactly-once): sends what is buffered, prepares the interval's
+   * transaction and returns its name. An interval without records has no transaction and
+   * returns nothing.
    */
   async prepareCommit(checkpointId: number): Promise<string[]> {
     await this.#send(0);
     const state = this.#state;
     if (state.kind === 'failed') throw state.error;
     if (state.kind === 'idle') return [];
-    const { connection, guarantee } = this.#settings;
+    const { connection } = this.#settings;
     this.#state = IDLE;
-    if (guarantee !== 'exactly-once') {
-      await connection.query('COMMIT');
-      return [];
-    }
     const gid = this.#settings.transactionName(checkpointId);
     checkGid(gid);
     await connection.query(`PREPARE TRANSACTION ${connection.literal(gid)}`);
@@ -91,7 +89,7 @@ export class PostgresTransactionWriter<T> {
     while (this.#batch.size >= thresholdRows && this.#batch.size > 0) {
       if (this.#state.kind === 'failed') throw this.#state.error;
       const batch = this.#batch.take(batchRowsMax);
-      const transactional = guarantee !== 'none';
+      const transactional = guarantee === 'exactly-once';
       try {
         if (transactional && this.#state.kind === 'idle') {
           await connection.query('BEGIN');

@@ -1,5 +1,6 @@
 /** Test support: the real PostgreSQL server (started by the test services when needed) and fresh tables. */
 import pg from 'pg';
+import { ensurePostgres } from '../../services/services.ts';
 
 let connectionStringPromise: Promise<string> | undefined;
 
@@ -8,11 +9,7 @@ export function postgresUrl(): Promise<string> {
   connectionStringPromise ??= (async () => {
     const fromEnv = process.env.WEIR_TEST_POSTGRES_URL;
     if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-    const servicesModule = '../../services/services.ts';
-    const services = (await import(servicesModule)) as {
-      ensurePostgres(): Promise<{ readonly connectionString: string }>;
-    };
-    return (await services.ensurePostgres()).connectionString;
+    return (await ensurePostgres()).connectionString;
   })();
   return connectionStringPromise;
 }

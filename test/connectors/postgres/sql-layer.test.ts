@@ -1,9 +1,8 @@
-/** The SQL layer without the job runtime: quoting, text encoding, lingering selection, and batches against the real server. */
+/** The SQL layer without the job runtime: quoting, text encoding, and batches against the real server. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CopyStatement, UpsertStatement } from '../../../src/connectors/postgres/batch-statements.ts';
 import { SqlConnection } from '../../../src/connectors/postgres/connection.ts';
 import { checkGid, quoteIdentifier, quoteTableName } from '../../../src/connectors/postgres/identifiers.ts';
-import { lingeringTransactions } from '../../../src/connectors/postgres/lingering.ts';
 import { RowBatch } from '../../../src/connectors/postgres/row-batch.ts';
 import { TableMapping } from '../../../src/connectors/postgres/table-mapping.ts';
 import { columnTypes } from '../../../src/connectors/postgres/table-schema.ts';
@@ -28,17 +27,6 @@ describe('quoting and names', () => {
     expect(toPgText(['a', null, 'b"c'])).toBe('{"a",NULL,"b\\"c"}');
     expect(toPgText({ a: 1 })).toBe('{"a":1}');
     expect(copyText([['a\tb', null, 'x\\y\nz']])).toBe('a\\tb\t\\N\tx\\\\y\\nz\n');
-  });
-
-  it('selects the lingering transactions of this subtask newer than the restored checkpoint', () => {
-    const prepared = ['p-0-3', 'p-0-5', 'p-1-6', 'p-2-4', 'p-3-9', 'p-x-1', 'p-2-extra-1', 'other-0-9'];
-    const scope = { prefix: 'p', parallelism: 2, restoredCheckpointId: 4 };
-    // Rescaled from 4 to 2: subtask 0 owns old 0 and 2, subtask 1 owns old 1 and 3.
-    expect(lingeringTransactions(prepared, { ...scope, subtaskIndex: 0 })).toEqual(['p-0-5']);
-    expect(lingeringTransactions(prepared, { ...scope, subtaskIndex: 1 })).toEqual(['p-1-6', 'p-3-9']);
-    expect(
-      lingeringTransactions(prepared, { ...scope, subtaskIndex: 0, restoredCheckpointId: undefined }),
-    ).toEqual(['p-0-3', 'p-0-5', 'p-2-4']);
   });
 });
 
