@@ -134,6 +134,10 @@ export class TransactionControl {
     });
   }
 
+  async close(): Promise<void> {
+    await this.#admin.close();
+  }
+
   async #withCoordinator<R>(
     transactionalId: string,
     action: (connection: Connection) => Promise<R>,

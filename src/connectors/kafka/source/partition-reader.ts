@@ -10,6 +10,8 @@ import { type KafkaPartitionSplit, kafkaSplit } from './kafka-split.ts';
 /** Where decoded records go; the split id lets the source keep one watermark per partition. */
 export interface PartitionRecordOutput<T> {
   emit(splitId: string, value: T, timestampMs: number): void;
+  /** The split reached its stopping offset and left the reader. */
+  finished(splitId: string): void;
 }
 
 /** Sends a rejected record to the dead-letter topic; resolves once the broker acknowledged it. */
@@ -135,7 +137,8 @@ export class PartitionReader<T> {
       }
       if (state === undefined || buffered.index >= records.length) {
         this.#buffer.shift();
-        if (state !== undefined) this.#finishFetch(state, buffered.fetch.nextOffset);
+        if (state !== undefined && this.#finishFetch(state, buffered.fetch.nextOffset))
+          output.finished(state.splitId);
       }
     }
     return emitted;
