@@ -161,8 +161,9 @@ export class KafkaSinkWriter<T> implements CommittingSinkWriter<T, TransactionHa
       timeout: this.#options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS_DEFAULT,
     });
     // beginTransaction initializes the id: it fences older producers and aborts whatever an
-    // earlier run left open under the same id.
-    const transaction = await producer.beginTransaction();
+    // earlier run left open under the same id. Producer id and epoch -1 ask for a new session;
+    // the client's default (0, 0) claims to be producer 0 and is fenced when the id exists.
+    const transaction = await producer.beginTransaction({ producerId: -1n, producerEpoch: -1 });
     this.#lastK = Math.max(this.#lastK, k);
     return { k, transactionalId, producer, transaction, written: false };
   }

@@ -1,0 +1,99 @@
+/** Helpers for the Kafka connector tests: unique topics, producing, and read_committed reads of a whole topic. */
+import { Producer } from '@platformatic/kafka';
+import { KafkaAdmin } from '../../../src/connectors/kafka/client/kafka-admin.ts';
+import { PartitionFetcher } from '../../../src/connectors/kafka/client/partition-fetcher.ts';
+import { ensureKafka } from '../../services/services.ts';
+
+let counter = 0;
+export function uniqueTopic(name: string): string {
+  counter++;
+  return `weir-test-${name}-${process.pid}-${Date.now()}-${counter}`;
+}
+
+export async function bootstrap(): Promise<string> {
+  return (await ensureKafka()).bootstrap;
+}
+
+export async function createTopic(
+  bootstrapServers: string,
+  topic: string,
+  partitions: number,
+): Promise<void> {
+  const admin = new KafkaAdmin({ bootstrapServers }, 'test-admin');
+  try {
+    await admin.client.createTopics({ topics: [topic], partitions, replicas: 1 });
+  } finally {
+    await admin.close();
+  }
+}
+
+export async function addPartitions(bootstrapServers: string, topic: string, count: number): Promise<void> {
+  const admin = new KafkaAdmin({ bootstrapServers }, 'test-admin');
+  try {
+    await admin.client.createPartitions({ topics: [{ name: topic, count }] });
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Produces `values` round-robin over `partitions` partitions (acks=all). */
+export async function produce(
+  bootstrapServers: string,
+  topic: string,
+  values: readonly string[],
+  partitions: number,
+): Promise<void> {
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: [bootstrapServers] });
+  try {
+    await producer.send({
+      acks: -1,
+      messages: values.map((v, i) => ({ topic, value: Buffer.from(v), partition: i % partitions })),
+    });
+  } finally {
+    await producer.close();
+  }
+}
+
+/** Every record a read_committed (or read_uncommitted) reader sees now, as UTF-8 strings. */
+export async function readAll(
+  bootstrapServers: string,
+  topic: string,
+  readCommitted = true,
+): Promise<string[]> {
+  const admin = new KafkaAdmin({ bootstrapServers }, 'test-reader');
+  try {
+    const partitions = await admin.partitionsOf([topic]);
+    const end = await admin.latestOffsets(partitions, readCommitted);
+    const fetcher = new PartitionFetcher(admin, readCommitted);
+    const values: string[] = [];
+    let positions = partitions.map((partition) => ({ partition, offset: 0n }));
+    for (let round = 0; round < 1000 && positions.length > 0; round++) {
+      const fetched = await fetcher.fetch(positions);
+      const next = new Map(fetched.map((f) => [`${f.partition.topic}-${f.partition.partition}`, f]));
+      positions = positions
+        .map((p) => {
+          const f = next.get(`${p.partition.topic}-${p.partition.partition}`);
+          if (f === undefined) return p;
+          for (const r of f.records) values.push(r.value?.toString() ?? '');
+          return { partition: p.partition, offset: f.nextOffset };
+        })
+        .filter((p) => p.offset < (end.get(`${p.partition.topic}-${p.partition.partition}`) ?? 0n));
+    }
+    return values;
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Last stable offset equals the high watermark: no transaction is open on any partition. */
+export async function noOpenTransactions(bootstrapServers: string, topic: string): Promise<boolean> {
+  const admin = new KafkaAdmin({ bootstrapServers }, 'test-lso');
+  try {
+    const partitions = await admin.partitionsOf([topic]);
+    const stable = await admin.latestOffsets(partitions, true);
+    const high = await admin.latestOffsets(partitions, false);
+    return [...high].every(([key, offset]) => stable.get(key) === offset);
+  } finally {
+    await admin.close();
+  }
+}
