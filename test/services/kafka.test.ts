@@ -262,7 +262,7 @@ describe('Kafka test broker', () => {
     // Aborting a committed transaction is refused.
     await expect(
       endTransaction(bootstrap, transactionalId, producerId, producerEpoch, false),
-    ).rejects.toThrow(/EndTxn/);
+    ).rejects.toMatchObject({ errors: [expect.objectContaining({ apiId: 'INVALID_TXN_STATE' })] });
   });
 
   it('aborts a lingering transaction by initializing a new producer with the same transactional id', async () => {
@@ -287,9 +287,11 @@ describe('Kafka test broker', () => {
     expect(await committed(topic)).toEqual([]);
     expect(await uncommitted(topic)).toHaveLength(1);
     // The old producer can no longer commit.
-    await expect(endTransaction(bootstrap, transactionalId, oldProducerId, oldEpoch, true)).rejects.toThrow(
-      /EndTxn/,
-    );
+    await expect(
+      endTransaction(bootstrap, transactionalId, oldProducerId, oldEpoch, true),
+    ).rejects.toMatchObject({
+      errors: [expect.objectContaining({ apiId: 'PRODUCER_FENCED' })],
+    });
   });
 
   it('refuses to commit or abort an empty transaction (INVALID_TXN_STATE)', async () => {
