@@ -18,7 +18,7 @@ export {
 } from './api/environment.ts';
 // User functions
 export type * from './api/functions.ts';
-export type * from './api/sink.ts';
+export * from './api/sink.ts';
 export * from './api/sinks/index.ts';
 // Sources and sinks
 export type * from './api/source.ts';

@@ -22,6 +22,7 @@ import type {
   ProcessFunction,
   ReduceFunctionLike,
 } from './functions.ts';
+import { CommittingSinkOperator } from './operators/committing-sink-operator.ts';
 import { FilterOperator } from './operators/filter-operator.ts';
 import { FlatMapOperator } from './operators/flat-map-operator.ts';
 import { KeyedAggregateOperator } from './operators/keyed-aggregate-operator.ts';
@@ -33,7 +34,7 @@ import { ProcessOperator } from './operators/process-operator.ts';
 import { perSubtaskFactory } from './operators/runtime-context.ts';
 import { SinkOperator } from './operators/sink-operator.ts';
 import { TimestampsAndWatermarksOperator } from './operators/timestamps-and-watermarks-operator.ts';
-import type { Sink } from './sink.ts';
+import { isTwoPhaseCommittingSink, type Sink, type TwoPhaseCommittingSink } from './sink.ts';
 import { PrintSink } from './sinks/print-sink.ts';
 import type { StreamInput } from './stream-input.ts';
 import type { WatermarkStrategy } from './watermark-strategy.ts';
@@ -181,8 +182,16 @@ export class DataStream<T> {
     );
   }
 
+  /**
+   * Writes the stream into `sink`. A {@link TwoPhaseCommittingSink} with delivery guarantee
+   * exactly-once runs with two-phase commit (output visible per completed checkpoint); any
+   * other sink gets plain writes, flushed at every barrier unless it asks for `'none'`.
+   */
   sinkTo(sink: Sink<T>, name = 'Sink'): DataStreamSink<T> {
-    const node = this.addOneInputNode(name, () => new SinkOperator<T>(sink), undefined);
+    const create = isTwoPhaseCommittingSink(sink)
+      ? () => new CommittingSinkOperator<T, unknown>(sink)
+      : () => new SinkOperator<T>(sink);
+    const node = this.addOneInputNode(name, create, undefined);
     return new DataStreamSink<T>(node);
   }
 

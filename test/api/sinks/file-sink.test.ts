@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSink, type FileSinkOptions } from '../../../src/api/sinks/file-sink.ts';
 import { TextFileSource } from '../../../src/api/sources/text-file-source.ts';
 import { readInParallel } from '../sources/drain-reader.ts';
+import { sinkContext } from './sink-context.ts';
 
 let root: string;
 let dirCounter = 0;
@@ -23,11 +24,13 @@ function freshDirectory(): string {
 }
 
 async function writerFor<T>(directory: string, subtaskIndex = 0, options: FileSinkOptions<T> = {}) {
-  return new FileSink<T>(directory, options).createWriter({
-    subtaskIndex,
-    parallelism: 2,
-    operatorName: 'files',
-  });
+  return new FileSink<T>(directory, { deliveryGuarantee: 'at-least-once', ...options }).createWriter(
+    sinkContext({
+      subtaskIndex,
+      parallelism: 2,
+      operatorName: 'files',
+    }),
+  );
 }
 
 async function contents(directory: string): Promise<Record<string, string>> {

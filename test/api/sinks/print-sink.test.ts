@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { PrintSink, type PrintSinkOptions } from '../../../src/api/sinks/print-sink.ts';
+import { sinkContext } from './sink-context.ts';
 
 class FakeStream extends EventEmitter {
   text = '';
@@ -21,7 +22,7 @@ async function print(
 ) {
   const stream = new FakeStream();
   const sink = new PrintSink({ ...options, stream });
-  const writer = sink.createWriter({ subtaskIndex, parallelism, operatorName: 'print' });
+  const writer = sink.createWriter(sinkContext({ subtaskIndex, parallelism, operatorName: 'print' }));
   for (const value of values) writer.write(value, undefined);
   expect(stream.text).toBe(''); // buffered until flush
   await writer.flush(true);
@@ -50,11 +51,13 @@ describe('PrintSink', () => {
   it('waits for drain when the stream is full', async () => {
     const stream = new FakeStream();
     stream.full = true;
-    const writer = new PrintSink({ stream }).createWriter({
-      subtaskIndex: 0,
-      parallelism: 1,
-      operatorName: 'p',
-    });
+    const writer = new PrintSink({ stream }).createWriter(
+      sinkContext({
+        subtaskIndex: 0,
+        parallelism: 1,
+        operatorName: 'p',
+      }),
+    );
     writer.write('x', undefined);
     let flushed = false;
     const flushing = Promise.resolve(writer.flush(false)).then(() => {

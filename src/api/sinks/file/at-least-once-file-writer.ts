@@ -1,77 +1,36 @@
-/** A plain (at-least-once) sink writing one line per record into rolling part files per subtask. */
+/** The at-least-once file writer: one line per record into rolling part files per subtask, renamed on roll. */
 import { type FileHandle, mkdir, open, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigurationError, describeError, WeirError } from '../../core/errors.ts';
-import type { Sink, SinkWriter, SinkWriterContext } from '../sink.ts';
-import { formatValue } from './format-value.ts';
+import { describeError, WeirError } from '../../../core/errors.ts';
+import type { CommittingSinkWriter } from '../../sink.ts';
 
-/** How a {@link FileSink} names, rolls and formats its part files. */
-export interface FileSinkOptions<T> {
-  /** Appended to each part file's name, such as `'.txt'`; default none. */
-  readonly suffix?: string;
-  /** A part file is closed and a new one started once it holds this much; default 128 MiB. */
-  readonly rollSizeBytes?: number;
-  /** Formats a record as one line (without the newline); default strings as they are, objects as JSON. */
-  readonly format?: (value: T) => string;
-}
-
-const ROLL_SIZE_BYTES_DEFAULT = 128 * 1024 * 1024;
 const IN_PROGRESS_SUFFIX = '.inprogress';
 
 /**
- * Writes each subtask's records into `part-{subtask}-{counter}{suffix}` files in `directory`
- * (created if missing). A part being written is hidden as `.part-…{suffix}.inprogress` and is
- * renamed to its final name when it reaches `rollSizeBytes` or the input ends; a job that
- * stops early leaves its in-progress files behind. Counters continue after the highest part
- * already in the directory, so a rerun or a restart never overwrites earlier parts. Not
- * exactly-once: records replayed after a restore are written again.
- *
- * @example
- * ```ts
- * const sink = new FileSink<string>('out/words', { suffix: '.txt', rollSizeBytes: 1024 * 1024 });
- * ```
+ * Writes `part-{subtask}-{counter}{suffix}` files into `directory` (created if missing). A part
+ * being written is hidden as `.part-…{suffix}.inprogress` and renamed when it reaches
+ * `rollSizeBytes` or the input ends; a job that stops early leaves its in-progress files
+ * behind. Counters continue after the highest part already in the directory, so a rerun or a
+ * restart never overwrites earlier parts. Records replayed after a restore are written again.
  */
-export class FileSink<T> implements Sink<T> {
-  readonly #directory: string;
-  readonly #suffix: string;
-  readonly #rollSizeBytes: number;
-  readonly #format: (value: T) => string;
-
-  constructor(directory: string, options: FileSinkOptions<T> = {}) {
-    const { suffix = '', rollSizeBytes = ROLL_SIZE_BYTES_DEFAULT, format = formatValue } = options;
-    if (!(Number.isSafeInteger(rollSizeBytes) && rollSizeBytes >= 1)) {
-      throw new ConfigurationError(`FileSink rollSizeBytes must be a positive integer, got ${rollSizeBytes}`);
-    }
-    if (suffix.includes('/') || suffix.includes('\\')) {
-      throw new ConfigurationError(`FileSink suffix must not contain a path separator, got '${suffix}'`);
-    }
-    this.#directory = directory;
-    this.#suffix = suffix;
-    this.#rollSizeBytes = rollSizeBytes;
-    this.#format = format;
+export async function createAtLeastOnceFileWriter<T>(
+  directory: string,
+  subtaskIndex: number,
+  suffix: string,
+  rollSizeBytes: number,
+  format: (value: T) => string,
+): Promise<CommittingSinkWriter<T, never>> {
+  let names: string[];
+  try {
+    await mkdir(directory, { recursive: true });
+    names = await readdir(directory);
+  } catch (error) {
+    throw new WeirError(`cannot create output directory ${directory}: ${describeError(error)}`, {
+      cause: error,
+    });
   }
-
-  async createWriter(context: SinkWriterContext): Promise<SinkWriter<T>> {
-    const directory = this.#directory;
-    let names: string[];
-    try {
-      await mkdir(directory, { recursive: true });
-      names = await readdir(directory);
-    } catch (error) {
-      throw new WeirError(`cannot create output directory ${directory}: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
-    const counter = nextPartCounter(names, context.subtaskIndex);
-    return new FileWriter<T>(
-      directory,
-      context.subtaskIndex,
-      counter,
-      this.#suffix,
-      this.#rollSizeBytes,
-      this.#format,
-    );
-  }
+  const counter = nextPartCounter(names, subtaskIndex);
+  return new FileWriter<T>(directory, subtaskIndex, counter, suffix, rollSizeBytes, format);
 }
 
 /** One past the highest counter of this subtask's part files (final or in progress) in `names`. */
@@ -85,7 +44,7 @@ function nextPartCounter(names: readonly string[], subtaskIndex: number): number
   return next;
 }
 
-class FileWriter<T> implements SinkWriter<T> {
+class FileWriter<T> implements CommittingSinkWriter<T, never> {
   readonly #directory: string;
   readonly #subtaskIndex: number;
   readonly #suffix: string;
@@ -143,6 +102,11 @@ class FileWriter<T> implements SinkWriter<T> {
       await this.#finishPart();
       this.#partBytes = 0;
     }
+  }
+
+  /** Never called (at-least-once runs without a committer); nothing to commit. */
+  prepareCommit(): readonly never[] {
+    return [];
   }
 
   async close(): Promise<void> {
