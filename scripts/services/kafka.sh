@@ -206,6 +206,11 @@ do_start() {
     say "already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"
     return 0
   fi
+  if ! pid_alive && answers_api_versions; then
+    # Another checkout's broker (same script, same port): share it rather than fail.
+    say "a Kafka broker not started from $cache answers on 127.0.0.1:$port; using it"
+    return 0
+  fi
   if pid_alive; then
     # Started by someone else and still coming up: wait for it below instead of starting another.
     say "broker pid $(cat "$pidfile") is starting; waiting"
@@ -289,6 +294,8 @@ start | stop | reset)
 status)
   if running; then
     echo "kafka: running on 127.0.0.1:$port (pid $(cat "$pidfile"))"
+  elif answers_api_versions; then
+    echo "kafka: a broker not started from $cache answers on 127.0.0.1:$port"
   else
     echo "kafka: not running"
     exit 1

@@ -24,6 +24,10 @@ dir="$cache/postgres"
 port="${WEIR_PG_PORT:-39432}"
 data="$dir/data-$port"
 sock="$dir/run-$port"
+# A unix socket path is limited to 107 bytes: fall back to /tmp for deep checkouts.
+if ((${#sock} + 20 > 107)); then
+  sock="/tmp/weir-pg-$port-$(printf '%s' "$dir" | md5sum | cut -c1-8)"
+fi
 log="$dir/postgres-$port.log"
 
 say() { echo "postgres.sh: $*" >&2; }
