@@ -22,6 +22,7 @@ import { DEFAULT_MAX_PARALLELISM, MAX_PARALLELISM_LIMIT } from '../state/key-gro
 import type { KeyedStateBackendFactory } from '../state/keyed-state-backend.ts';
 import { type GraphBuilder, SingleOutputStreamOperator, validateParallelism } from './data-stream.ts';
 import { SourceOperator } from './operators/source-operator.ts';
+import type { SourceCoordinatorLink } from './operators/source-reader-link.ts';
 import { AUTO_WATERMARK_INTERVAL_MS_DEFAULT } from './operators/timestamps-and-watermarks-operator.ts';
 import type { Source, SourceSplit } from './source.ts';
 import { CollectionSource } from './sources/collection-source.ts';
@@ -223,31 +224,47 @@ export class StreamExecutionEnvironment implements GraphBuilder {
     return this.fromSource(new TextFileSource(path, options), undefined, 'Source: Text File');
   }
 
-  /** Any Source; with a watermark strategy, timestamps and watermarks are assigned right after it. */
-  fromSource<T, Split extends SourceSplit>(
-    source: Source<T, Split>,
+  /**
+   * Any Source. With a watermark strategy the source operator itself assigns timestamps and
+   * generates watermarks, one generator per split (records a reader emits through
+   * `createOutputForSplit`), so the source's watermark is the minimum over its splits.
+   */
+  fromSource<T, Split extends SourceSplit, EnumState>(
+    source: Source<T, Split, EnumState>,
     watermarkStrategy?: WatermarkStrategy<T>,
     name = 'Source',
   ): SingleOutputStreamOperator<T> {
-    if (source === null || typeof source !== 'object' || typeof source.createReader !== 'function') {
+    const candidate = source as Partial<Source<T, Split, EnumState>> | null;
+    if (
+      candidate === null ||
+      typeof candidate !== 'object' ||
+      typeof candidate.createReader !== 'function' ||
+      typeof candidate.createEnumerator !== 'function' ||
+      typeof candidate.restoreEnumerator !== 'function'
+    ) {
       throw new JobDefinitionError(
-        `fromSource needs a Source (with createSplits and createReader), got ${String(source)}`,
+        `fromSource needs a Source (with createEnumerator, restoreEnumerator and createReader), got ${String(source)}`,
       );
     }
-    const attachment: SourceAttachment = { source };
+    const erased = source as unknown as Source<unknown, SourceSplit, unknown>;
+    const attachment: SourceAttachment = { source: erased };
     const node = this.graph.addNode({
       name,
       uid: undefined,
       parallelism: undefined,
       parallelismMax: source.maxParallelism,
       kind: 'source',
-      createOperator: (init) => new SourceOperator<T, Split>(source, init.sourceSplits as readonly Split[]),
+      createOperator: (init) =>
+        new SourceOperator<T, Split>(
+          source as unknown as Source<T, Split, unknown>,
+          init.sourceCoordinator as SourceCoordinatorLink<Split>,
+          { watermarkStrategy, autoWatermarkIntervalMs: this.#autoWatermarkIntervalMs },
+        ),
       keySelectors: [],
       chaining: 'always',
       attachment,
     });
-    const stream = new SingleOutputStreamOperator<T>(this, node);
-    return watermarkStrategy === undefined ? stream : stream.assignTimestampsAndWatermarks(watermarkStrategy);
+    return new SingleOutputStreamOperator<T>(this, node);
   }
 
   /** Runs the job to completion (bounded jobs) and resolves with its result. */

@@ -23,8 +23,8 @@ export interface ExecutionPlanOptions {
     number,
     readonly ReadonlyMap<string, import('../runtime/tasks/task-checkpointing.ts').OperatorRestore>[]
   >;
-  /** Splits per source node id, per subtask index. */
-  readonly sourceSplits: ReadonlyMap<number, readonly (readonly unknown[])[]>;
+  /** The coordinator (split enumerator) of each source node, by node id. */
+  readonly sourceCoordinators: ReadonlyMap<number, unknown>;
 }
 
 export interface ExecutionVertex {
@@ -125,12 +125,12 @@ function deploy(
       if (e.edge.sourceId === member.node.id)
         outputs.push({ kind: 'writer', writer, sideOutputTag: e.edge.sideOutputTag });
     });
-    const sourceSplits = options.sourceSplits.get(member.node.id)?.[subtaskIndex] ?? [];
+    const sourceCoordinator = options.sourceCoordinators.get(member.node.id);
     return {
       name: member.node.name,
       operatorId: member.operatorId,
       uid: member.node.uid,
-      createOperator: () => member.node.createOperator({ subtaskIndex, sourceSplits }),
+      createOperator: () => member.node.createOperator({ subtaskIndex, sourceCoordinator }),
       keySelectors: member.node.keySelectors,
       outputs,
     };

@@ -5,8 +5,11 @@ import type { StreamOperator } from '../runtime/operator.ts';
 /** What the planner knows when it instantiates an operator for one subtask. */
 export interface OperatorInit {
   readonly subtaskIndex: number;
-  /** For source nodes: the splits the job manager assigned to this subtask. */
-  readonly sourceSplits: readonly unknown[];
+  /**
+   * For source nodes: the job manager's coordinator of this source (its split enumerator), which
+   * the source operator registers its reader with. Opaque here: the graph knows no source API.
+   */
+  readonly sourceCoordinator: unknown;
 }
 
 export type ChainingStrategy = 'always' | 'head' | 'never';

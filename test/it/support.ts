@@ -11,6 +11,9 @@ import {
   type Source,
   type SourceReader,
   type SourceSplit,
+  type SplitEnumeratorContext,
+  StaticSplitEnumerator,
+  type StaticSplitEnumeratorState,
 } from '../../src/index.ts';
 
 /** Every integration test runs its job at each of these parallelisms. */
@@ -91,7 +94,7 @@ interface GateSplit extends SourceSplit {}
  * job is running with a known prefix of its input, e.g. advance a ManualClock to fire
  * processing-time timers, or hold one input back until the other has been seen.
  */
-export class GatedSource<T> implements Source<T, GateSplit> {
+export class GatedSource<T> implements Source<T, GateSplit, StaticSplitEnumeratorState<GateSplit>> {
   readonly boundedness = 'bounded';
   readonly maxParallelism = 1;
   readonly #elements: readonly T[];
@@ -110,8 +113,15 @@ export class GatedSource<T> implements Source<T, GateSplit> {
     for (const wake of this.#onRelease.splice(0)) wake();
   }
 
-  createSplits(): readonly GateSplit[] {
-    return [{ splitId: 'gate' }];
+  createEnumerator(context: SplitEnumeratorContext<GateSplit>): StaticSplitEnumerator<GateSplit> {
+    return new StaticSplitEnumerator(context, [{ splitId: 'gate' }]);
+  }
+
+  restoreEnumerator(
+    context: SplitEnumeratorContext<GateSplit>,
+    state: StaticSplitEnumeratorState<GateSplit>,
+  ): StaticSplitEnumerator<GateSplit> {
+    return new StaticSplitEnumerator(context, state);
   }
 
   createReader(): SourceReader<T, GateSplit> {
@@ -119,12 +129,18 @@ export class GatedSource<T> implements Source<T, GateSplit> {
     const elements = this.#elements;
     let index = 0;
     let owned = false;
+    let noMoreSplits = false;
     return {
-      start(splits) {
-        owned = splits.length > 0;
+      start() {},
+      addSplits(splits) {
+        owned ||= splits.length > 0;
+      },
+      notifyNoMoreSplits() {
+        noMoreSplits = true;
       },
       pollNext(output: ReaderOutput<T>, maxRecords: number): InputStatus {
-        if (!owned) return 'end-of-input';
+        // Splits and "no more splits" come as mail, which wakes the task: no waiting needed here.
+        if (!owned) return noMoreSplits ? 'end-of-input' : 'nothing-available';
         const limit = gate.#released ? elements.length : gate.#gateIndex;
         const end = Math.min(limit, index + maxRecords);
         while (index < end) output.collect(elements[index++]);

@@ -1,6 +1,15 @@
 /** A bounded, non-parallel source over an in-memory array or iterable, replayable by element count. */
 import { WeirError } from '../../core/errors.ts';
-import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../source.ts';
+import type {
+  InputStatus,
+  ReaderOutput,
+  Source,
+  SourceReader,
+  SourceSplit,
+  SplitEnumeratorContext,
+} from '../source.ts';
+import { SplitWaiter } from './split-waiter.ts';
+import { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
 
 /** The single split of a collection: `position` is how many elements were already emitted. */
 export interface CollectionSplit extends SourceSplit {
@@ -20,7 +29,9 @@ const SPLIT_ID = 'collection';
  * const splits = source.createSplits(1); // [{ splitId: 'collection', position: 0 }]
  * ```
  */
-export class CollectionSource<T> implements Source<T, CollectionSplit> {
+export class CollectionSource<T>
+  implements Source<T, CollectionSplit, StaticSplitEnumeratorState<CollectionSplit>>
+{
   readonly boundedness = 'bounded';
   readonly maxParallelism = 1;
   readonly #elements: Iterable<T>;
@@ -29,9 +40,26 @@ export class CollectionSource<T> implements Source<T, CollectionSplit> {
     this.#elements = elements;
   }
 
+  /** The splits the enumerator deals out: one whatever the parallelism (extra subtasks end at once). */
   createSplits(_parallelism: number): readonly CollectionSplit[] {
-    // One split whatever the parallelism: extra subtasks get none and end at once.
     return [{ splitId: SPLIT_ID, position: 0 }];
+  }
+
+  createEnumerator(context: SplitEnumeratorContext<CollectionSplit>): StaticSplitEnumerator<CollectionSplit> {
+    return new StaticSplitEnumerator(context, () => this.createSplits(context.parallelism));
+  }
+
+  restoreEnumerator(
+    context: SplitEnumeratorContext<CollectionSplit>,
+    state: StaticSplitEnumeratorState<CollectionSplit>,
+  ): StaticSplitEnumerator<CollectionSplit> {
+    return new StaticSplitEnumerator(context, state);
+  }
+
+  restoreEnumeratorWithoutState(
+    context: SplitEnumeratorContext<CollectionSplit>,
+  ): StaticSplitEnumerator<CollectionSplit> {
+    return new StaticSplitEnumerator(context, []);
   }
 
   createReader(): SourceReader<T, CollectionSplit> {
@@ -41,8 +69,11 @@ export class CollectionSource<T> implements Source<T, CollectionSplit> {
   }
 }
 
-function positionOf(splits: readonly CollectionSplit[]): number | undefined {
-  if (splits.length > 1) throw new WeirError(`a collection source has one split, got ${splits.length}`);
+/** The position of the one split a reader may own; `owned` says whether it already has it. */
+function positionOf(splits: readonly CollectionSplit[], owned: boolean): number | undefined {
+  if (splits.length + (owned ? 1 : 0) > 1) {
+    throw new WeirError(`a collection source has one split, got ${splits.length + (owned ? 1 : 0)}`);
+  }
   const split = splits[0];
   if (split === undefined) return undefined;
   if (!Number.isSafeInteger(split.position) || split.position < 0) {
@@ -56,17 +87,28 @@ class ArrayReader<T> implements SourceReader<T, CollectionSplit> {
   readonly #elements: readonly T[];
   // undefined: this subtask owns no split (or has finished it).
   #index: number | undefined;
+  #noMoreSplits = false;
+  readonly #waiter = new SplitWaiter();
 
   constructor(elements: readonly T[]) {
     this.#elements = elements;
   }
 
-  start(splits: readonly CollectionSplit[]): void {
-    this.#index = positionOf(splits);
+  start(): void {}
+
+  addSplits(splits: readonly CollectionSplit[]): void {
+    const position = positionOf(splits, this.#index !== undefined);
+    if (position !== undefined) this.#index = position;
+    this.#waiter.wake();
+  }
+
+  notifyNoMoreSplits(): void {
+    this.#noMoreSplits = true;
+    this.#waiter.wake();
   }
 
   pollNext(output: ReaderOutput<T>, maxRecords: number): InputStatus {
-    if (this.#index === undefined) return 'end-of-input';
+    if (this.#index === undefined) return this.#noMoreSplits ? 'end-of-input' : 'nothing-available';
     const end = Math.min(this.#elements.length, this.#index + maxRecords);
     let index = this.#index;
     // Keep the position current per element, so a throwing downstream leaves it accurate.
@@ -77,11 +119,11 @@ class ArrayReader<T> implements SourceReader<T, CollectionSplit> {
     }
     if (index < this.#elements.length) return 'more-available';
     this.#index = undefined;
-    return 'end-of-input';
+    return this.#noMoreSplits ? 'end-of-input' : 'nothing-available';
   }
 
   isAvailable(): Promise<void> {
-    return Promise.resolve();
+    return this.#index === undefined && !this.#noMoreSplits ? this.#waiter.wait() : Promise.resolve();
   }
 
   snapshotSplits(): CollectionSplit[] {
@@ -90,6 +132,7 @@ class ArrayReader<T> implements SourceReader<T, CollectionSplit> {
 
   close(): void {
     this.#index = undefined;
+    this.#waiter.wake();
   }
 }
 
@@ -98,13 +141,27 @@ class IterableReader<T> implements SourceReader<T, CollectionSplit> {
   readonly #elements: Iterable<T>;
   #iterator: Iterator<T> | undefined;
   #position = 0;
+  #noMoreSplits = false;
+  readonly #waiter = new SplitWaiter();
 
   constructor(elements: Iterable<T>) {
     this.#elements = elements;
   }
 
-  start(splits: readonly CollectionSplit[]): void {
-    const position = positionOf(splits);
+  start(): void {}
+
+  notifyNoMoreSplits(): void {
+    this.#noMoreSplits = true;
+    this.#waiter.wake();
+  }
+
+  isAvailable(): Promise<void> {
+    return this.#iterator === undefined && !this.#noMoreSplits ? this.#waiter.wait() : Promise.resolve();
+  }
+
+  addSplits(splits: readonly CollectionSplit[]): void {
+    const position = positionOf(splits, this.#iterator !== undefined);
+    this.#waiter.wake();
     if (position === undefined) return;
     const iterator = this.#elements[Symbol.iterator]();
     for (let skipped = 0; skipped < position; skipped++) {
@@ -120,21 +177,17 @@ class IterableReader<T> implements SourceReader<T, CollectionSplit> {
 
   pollNext(output: ReaderOutput<T>, maxRecords: number): InputStatus {
     const iterator = this.#iterator;
-    if (iterator === undefined) return 'end-of-input';
+    if (iterator === undefined) return this.#noMoreSplits ? 'end-of-input' : 'nothing-available';
     for (let emitted = 0; emitted < maxRecords; emitted++) {
       const result = iterator.next();
       if (result.done === true) {
         this.#iterator = undefined;
-        return 'end-of-input';
+        return this.#noMoreSplits ? 'end-of-input' : 'nothing-available';
       }
       this.#position++;
       output.collect(result.value);
     }
     return 'more-available';
-  }
-
-  isAvailable(): Promise<void> {
-    return Promise.resolve();
   }
 
   snapshotSplits(): CollectionSplit[] {
@@ -144,5 +197,6 @@ class IterableReader<T> implements SourceReader<T, CollectionSplit> {
   close(): void {
     this.#iterator?.return?.();
     this.#iterator = undefined;
+    this.#waiter.wake();
   }
 }

@@ -9,7 +9,9 @@ import type {
   SourceReader,
   SourceReaderContext,
   SourceSplit,
+  SplitEnumeratorContext,
 } from '../source.ts';
+import { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
 
 /** How a {@link DataGeneratorSource} is configured. */
 export interface DataGeneratorOptions<T> {
@@ -60,7 +62,9 @@ const CATCH_UP_MS_MAX = 1000;
  * });
  * ```
  */
-export class DataGeneratorSource<T> implements Source<T, DataGeneratorSplit> {
+export class DataGeneratorSource<T>
+  implements Source<T, DataGeneratorSplit, StaticSplitEnumeratorState<DataGeneratorSplit>>
+{
   readonly boundedness: 'bounded' | 'unbounded';
   readonly #options: DataGeneratorOptions<T>;
 
@@ -81,6 +85,26 @@ export class DataGeneratorSource<T> implements Source<T, DataGeneratorSplit> {
     this.boundedness = count === undefined ? 'unbounded' : 'bounded';
   }
 
+  createEnumerator(
+    context: SplitEnumeratorContext<DataGeneratorSplit>,
+  ): StaticSplitEnumerator<DataGeneratorSplit> {
+    return new StaticSplitEnumerator(context, () => this.createSplits(context.parallelism));
+  }
+
+  restoreEnumerator(
+    context: SplitEnumeratorContext<DataGeneratorSplit>,
+    state: StaticSplitEnumeratorState<DataGeneratorSplit>,
+  ): StaticSplitEnumerator<DataGeneratorSplit> {
+    return new StaticSplitEnumerator(context, state);
+  }
+
+  restoreEnumeratorWithoutState(
+    context: SplitEnumeratorContext<DataGeneratorSplit>,
+  ): StaticSplitEnumerator<DataGeneratorSplit> {
+    return new StaticSplitEnumerator(context, []);
+  }
+
+  /** The splits the enumerator deals out, split `k` to subtask `k`. */
   createSplits(parallelism: number): readonly DataGeneratorSplit[] {
     if (!(Number.isSafeInteger(parallelism) && parallelism >= 1)) {
       throw new WeirError(`cannot split a data generator for parallelism ${parallelism}`);
@@ -125,6 +149,7 @@ class DataGeneratorReader<T> implements SourceReader<T, DataGeneratorSplit> {
   // Milliseconds between two records of this reader; undefined: no rate limit.
   readonly #intervalMs: number | undefined;
   #splits: SplitState[] = [];
+  #noMoreSplits = false;
   #turn = 0;
   // The rate schedule: record number `n` of this reader is due at baseMs + (n - baseCount) * interval.
   #baseMs = 0;
@@ -142,7 +167,11 @@ class DataGeneratorReader<T> implements SourceReader<T, DataGeneratorSplit> {
       options.ratePerSecond === undefined ? undefined : (1000 * context.parallelism) / options.ratePerSecond;
   }
 
-  start(splits: readonly DataGeneratorSplit[]): void {
+  start(): void {
+    this.#baseMs = this.#clock.now();
+  }
+
+  addSplits(splits: readonly DataGeneratorSplit[]): void {
     for (const split of splits) {
       const { splitId, nextIndex, endIndex, stride } = split;
       if (
@@ -157,7 +186,20 @@ class DataGeneratorReader<T> implements SourceReader<T, DataGeneratorSplit> {
         this.#splits.push({ splitId, nextIndex, endIndex, stride });
       }
     }
-    this.#baseMs = this.#clock.now();
+    this.#wake();
+  }
+
+  notifyNoMoreSplits(): void {
+    this.#noMoreSplits = true;
+    this.#wake();
+  }
+
+  /** Ends a wait for splits (or for the rate limit: the next poll re-checks the schedule). */
+  #wake(): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.timer?.cancel();
+    waiting?.resolve();
   }
 
   pollNext(output: ReaderOutput<T>, maxRecords: number): InputStatus {
@@ -181,18 +223,20 @@ class DataGeneratorReader<T> implements SourceReader<T, DataGeneratorSplit> {
       }
       output.collect(value, timestampMs);
     }
-    if (splits.length === 0) return this.#bounded ? 'end-of-input' : 'nothing-available';
+    if (splits.length === 0)
+      return this.#bounded && this.#noMoreSplits ? 'end-of-input' : 'nothing-available';
     if (interval !== undefined && this.#dueMs(this.#emitted) > now) return 'nothing-available';
     return 'more-available';
   }
 
   isAvailable(): Promise<void> {
-    const idle = this.#splits.length === 0 && !this.#bounded;
+    // Without splits an unbounded reader (or a bounded one still expecting splits) idles until
+    // splits arrive or it is closed.
+    const idle = this.#splits.length === 0 && !(this.#bounded && this.#noMoreSplits);
     if (!idle && (this.#intervalMs === undefined || this.#splits.length === 0)) return Promise.resolve();
     const dueMs = idle ? undefined : this.#dueMs(this.#emitted);
     if (dueMs !== undefined && dueMs <= this.#clock.now()) return Promise.resolve();
     if (this.#waiting !== undefined) return this.#waiting.promise;
-    // An unbounded reader without splits (more subtasks than splits after a restore) idles until closed.
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {
       resolve = r;
@@ -218,10 +262,7 @@ class DataGeneratorReader<T> implements SourceReader<T, DataGeneratorSplit> {
   }
 
   close(): void {
-    const waiting = this.#waiting;
-    this.#waiting = undefined;
-    waiting?.timer?.cancel();
-    waiting?.resolve();
+    this.#wake();
     this.#splits = [];
   }
 

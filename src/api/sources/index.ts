@@ -5,4 +5,5 @@ export {
   DataGeneratorSource,
   type DataGeneratorSplit,
 } from './data-generator-source.ts';
+export { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
 export { TextFileSource, type TextFileSourceOptions, type TextFileSplit } from './text-file-source.ts';

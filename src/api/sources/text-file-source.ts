@@ -2,7 +2,16 @@
 import { type FileHandle, open, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigurationError, describeError, WeirError } from '../../core/errors.ts';
-import type { InputStatus, ReaderOutput, Source, SourceReader, SourceSplit } from '../source.ts';
+import type {
+  InputStatus,
+  ReaderOutput,
+  Source,
+  SourceReader,
+  SourceSplit,
+  SplitEnumeratorContext,
+} from '../source.ts';
+import { SplitWaiter } from './split-waiter.ts';
+import { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
 
 /** How a {@link TextFileSource} cuts and reads its files. */
 export interface TextFileSourceOptions {
@@ -46,7 +55,9 @@ const CARRIAGE_RETURN = 0x0d;
  * const logs = new TextFileSource(['logs/a.txt', 'logs/archive/']);
  * ```
  */
-export class TextFileSource implements Source<string, TextFileSplit> {
+export class TextFileSource
+  implements Source<string, TextFileSplit, StaticSplitEnumeratorState<TextFileSplit>>
+{
   readonly boundedness = 'bounded';
   readonly #paths: readonly string[];
   readonly #splitSizeBytes: number;
@@ -69,6 +80,25 @@ export class TextFileSource implements Source<string, TextFileSplit> {
     this.#lineBytesMax = positiveInteger('lineBytesMax', options.lineBytesMax, LINE_BYTES_MAX_DEFAULT);
   }
 
+  /** Lists the files when the job starts (so a bad path fails before any task runs). */
+  createEnumerator(context: SplitEnumeratorContext<TextFileSplit>): StaticSplitEnumerator<TextFileSplit> {
+    return new StaticSplitEnumerator(context, () => this.createSplits(context.parallelism));
+  }
+
+  restoreEnumerator(
+    context: SplitEnumeratorContext<TextFileSplit>,
+    state: StaticSplitEnumeratorState<TextFileSplit>,
+  ): StaticSplitEnumerator<TextFileSplit> {
+    return new StaticSplitEnumerator(context, state);
+  }
+
+  restoreEnumeratorWithoutState(
+    context: SplitEnumeratorContext<TextFileSplit>,
+  ): StaticSplitEnumerator<TextFileSplit> {
+    return new StaticSplitEnumerator(context, []);
+  }
+
+  /** The splits the enumerator deals out: byte ranges of about `splitSizeBytes`, file by file. */
   async createSplits(_parallelism: number): Promise<readonly TextFileSplit[]> {
     const splits: TextFileSplit[] = [];
     for (const file of await listFiles(this.#paths)) {
@@ -197,13 +227,23 @@ class TextFileReader implements SourceReader<string, TextFileSplit> {
   #reading: Promise<void> | undefined;
   #closing: Promise<void> = Promise.resolve();
   #failure: WeirError | undefined;
+  #noMoreSplits = false;
+  readonly #waiter = new SplitWaiter();
 
   constructor(readChunkBytes: number, lineBytesMax: number) {
     this.#readChunkBytes = readChunkBytes;
     this.#lineBytesMax = lineBytesMax;
   }
 
-  start(splits: readonly TextFileSplit[]): void {
+  start(): void {}
+
+  notifyNoMoreSplits(): void {
+    this.#noMoreSplits = true;
+    this.#waiter.wake();
+  }
+
+  addSplits(splits: readonly TextFileSplit[]): void {
+    this.#waiter.wake();
     for (const split of splits) {
       const { startOffset, endOffset, position } = split;
       const valid =
@@ -224,7 +264,7 @@ class TextFileReader implements SourceReader<string, TextFileSplit> {
     let emitted = 0;
     while (emitted < maxRecords) {
       const active = this.#current ?? this.#activateNext();
-      if (active === undefined) return 'end-of-input';
+      if (active === undefined) return this.#noMoreSplits ? 'end-of-input' : 'nothing-available';
       if (active.textCursor < active.text.length) {
         emitted += emitText(active, output, maxRecords - emitted);
         if (active.textCursor === active.text.length) this.#leaveText(active);
@@ -256,7 +296,9 @@ class TextFileReader implements SourceReader<string, TextFileSplit> {
   }
 
   isAvailable(): Promise<void> {
-    return this.#reading ?? Promise.resolve();
+    if (this.#reading !== undefined) return this.#reading;
+    const idle = this.#current === undefined && this.#queue.length === 0 && !this.#noMoreSplits;
+    return idle ? this.#waiter.wait() : Promise.resolve();
   }
 
   snapshotSplits(): TextFileSplit[] {
@@ -275,6 +317,7 @@ class TextFileReader implements SourceReader<string, TextFileSplit> {
     this.#current = undefined;
     this.#queue = [];
     if (active !== undefined) this.#finish(active);
+    this.#waiter.wake();
     await this.#closing;
   }
 

@@ -1,7 +1,7 @@
 /** Tests of CollectionSource: arrays and iterables, one split, and exact resume by element count. */
 import { describe, expect, it } from 'vitest';
 import { CollectionSource } from '../../../src/api/sources/collection-source.ts';
-import { drainReader, readInParallel, readSplits } from './drain-reader.ts';
+import { drainReader, readerOutput, readInParallel, readSplits, startReader } from './drain-reader.ts';
 
 function* letters(): Generator<string> {
   yield* ['a', 'b', 'c', 'd', 'e'];
@@ -24,9 +24,9 @@ describe('CollectionSource', () => {
       const source = new CollectionSource(elements);
       for (let polls = 0; polls <= 5; polls++) {
         const reader = source.createReader();
-        reader.start(source.createSplits(1));
+        startReader(reader, source.createSplits(1));
         const head = await drainReader(reader, { pollsMax: polls, maxRecords: 1 });
-        const snapshot = reader.snapshotSplits();
+        const snapshot = reader.snapshotSplits(1);
         reader.close();
         const tail = await readSplits(source, snapshot);
         expect([...head.map((e) => e.value), ...tail]).toEqual(['a', 'b', 'c', 'd', 'e']);
@@ -44,15 +44,25 @@ describe('CollectionSource', () => {
   it('reports the position as the index, and nothing once finished', async () => {
     const source = new CollectionSource([1, 2, 3]);
     const reader = source.createReader();
-    reader.start([{ splitId: 'collection', position: 1 }]);
-    expect(reader.pollNext({ collect: () => {} }, 1)).toBe('more-available');
-    expect(reader.snapshotSplits()).toEqual([{ splitId: 'collection', position: 2 }]);
-    expect(reader.pollNext({ collect: () => {} }, 5)).toBe('end-of-input');
-    expect(reader.snapshotSplits()).toEqual([]);
+    startReader(reader, [{ splitId: 'collection', position: 1 }]);
+    expect(
+      reader.pollNext(
+        readerOutput(() => {}),
+        1,
+      ),
+    ).toBe('more-available');
+    expect(reader.snapshotSplits(1)).toEqual([{ splitId: 'collection', position: 2 }]);
+    expect(
+      reader.pollNext(
+        readerOutput(() => {}),
+        5,
+      ),
+    ).toBe('end-of-input');
+    expect(reader.snapshotSplits(1)).toEqual([]);
   });
 
   it('fails to restore an iterable past its end', () => {
     const reader = new CollectionSource(iterable).createReader();
-    expect(() => reader.start([{ splitId: 'collection', position: 9 }])).toThrow(/only 5/);
+    expect(() => startReader(reader, [{ splitId: 'collection', position: 9 }])).toThrow(/only 5/);
   });
 });

@@ -5,7 +5,14 @@ import type { DataGeneratorSplit } from '../../../src/api/sources/data-generator
 import { DataGeneratorSource } from '../../../src/api/sources/data-generator-source.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import type { RandomSource } from '../../../src/core/random.ts';
-import { drainReader, readerContext, readInParallel, readSplits } from './drain-reader.ts';
+import {
+  drainReader,
+  readerContext,
+  readerOutput,
+  readInParallel,
+  readSplits,
+  startReader,
+} from './drain-reader.ts';
 
 const generate = (index: number, random: RandomSource): string => `${index}:${random.nextInt(1_000_000_000)}`;
 
@@ -49,7 +56,7 @@ describe('DataGeneratorSource', () => {
       timestamp: (value, index) => 1000 + value.id * 10 + index,
     });
     const reader = source.createReader(readerContext());
-    reader.start(source.createSplits(1));
+    startReader(reader, source.createSplits(1));
     const emitted = await drainReader(reader);
     expect(emitted.map((e) => e.timestampMs)).toEqual([1000, 1011, 1022]);
   });
@@ -67,7 +74,7 @@ describe('DataGeneratorSource', () => {
     const firsts = [];
     for (const [k, split] of splits.entries()) {
       const reader = source.createReader(readerContext(k, 3));
-      reader.start([split]);
+      startReader(reader, [split]);
       const emitted = await drainReader(reader, { pollsMax: 2, maxRecords: 4 });
       firsts.push(emitted.map((e) => e.value));
     }
@@ -91,10 +98,10 @@ describe('DataGeneratorSource', () => {
           const snapshot: DataGeneratorSplit[] = [];
           for (const [k, split] of source.createSplits(before).entries()) {
             const reader = source.createReader(readerContext(k, before));
-            reader.start([split]);
+            startReader(reader, [split]);
             const emitted = await drainReader(reader, { pollsMax: polls, maxRecords: 3 });
             values.push(...emitted.map((e) => e.value));
-            snapshot.push(...reader.snapshotSplits());
+            snapshot.push(...reader.snapshotSplits(1));
             reader.close();
           }
           // Redistribute the snapshotted splits round-robin over the new parallelism.
@@ -112,7 +119,7 @@ describe('DataGeneratorSource', () => {
   it('interleaves several unbounded splits on one reader', async () => {
     const source = new DataGeneratorSource({ generate: (i) => i });
     const reader = source.createReader(readerContext(0, 1));
-    reader.start(source.createSplits(2));
+    startReader(reader, source.createSplits(2));
     const emitted = await drainReader(reader, { pollsMax: 1, maxRecords: 6 });
     expect(emitted.map((e) => e.value)).toEqual([0, 1, 2, 3, 4, 5]);
   });
@@ -121,9 +128,13 @@ describe('DataGeneratorSource', () => {
     function rateLimitedReader(ratePerSecond: number, parallelism: number, clock: ManualClock) {
       const source = new DataGeneratorSource({ count: 1000, ratePerSecond, generate: (i) => i });
       const reader = source.createReader(readerContext(0, parallelism, clock));
-      reader.start([source.createSplits(parallelism)[0]]);
+      startReader(reader, [source.createSplits(parallelism)[0]]);
       const values: number[] = [];
-      const poll = (maxRecords = 100) => reader.pollNext({ collect: (v) => values.push(v) }, maxRecords);
+      const poll = (maxRecords = 100) =>
+        reader.pollNext(
+          readerOutput((v) => values.push(v)),
+          maxRecords,
+        );
       return { reader, values, poll };
     }
 

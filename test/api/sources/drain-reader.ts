@@ -1,6 +1,12 @@
 /** Test helpers that drive source readers directly, without a runtime. */
 
-import type { Source, SourceReader, SourceReaderContext, SourceSplit } from '../../../src/api/source.ts';
+import type {
+  ReaderOutput,
+  Source,
+  SourceReader,
+  SourceReaderContext,
+  SourceSplit,
+} from '../../../src/api/source.ts';
 import { type Clock, SystemClock } from '../../../src/core/clock.ts';
 import { SeededRandom } from '../../../src/core/random.ts';
 
@@ -22,8 +28,34 @@ export function readerContext(
     clock,
     random: new SeededRandom(subtaskIndex),
     operatorName: 'test-source',
+    sendSplitRequest: () => {},
   };
 }
+
+/** A reader output that hands every record to `collect`; split outputs do the same. */
+export function readerOutput<T>(collect: (value: T, timestampMs?: number) => void): ReaderOutput<T> {
+  const output: ReaderOutput<T> = {
+    collect,
+    createOutputForSplit: () => output,
+    releaseOutputForSplit: () => {},
+  };
+  return output;
+}
+
+/** Gives a reader `splits` and "no more splits", as the static enumerator does, then starts it. */
+export function startReader<S extends SourceSplit>(
+  reader: SourceReader<unknown, S>,
+  splits: readonly S[],
+): void | Promise<void> {
+  reader.addSplits(splits);
+  reader.notifyNoMoreSplits();
+  return reader.start();
+}
+
+/** A source with the fixed split list its static enumerator deals out. */
+export type StaticSource<T, S extends SourceSplit> = Source<T, S, unknown> & {
+  createSplits(parallelism: number): readonly S[] | Promise<readonly S[]>;
+};
 
 export interface DrainOptions {
   /** Records asked per poll, or a function choosing it per poll (to vary batching); default 16. */
@@ -42,7 +74,9 @@ export async function drainReader<T, S extends SourceSplit>(
 ): Promise<Emitted<T>[]> {
   const { maxRecords = 16, pollsMax = Number.POSITIVE_INFINITY } = options;
   const emitted: Emitted<T>[] = [];
-  const output = { collect: (value: T, timestampMs?: number) => emitted.push({ value, timestampMs }) };
+  const output = readerOutput((value: T, timestampMs?: number) => {
+    emitted.push({ value, timestampMs });
+  });
   // A generous bound, so a reader that never ends fails the test instead of hanging it.
   const pollsLimit = Math.min(pollsMax, 10_000_000);
   for (let polls = 0; polls < pollsLimit; ) {
@@ -61,13 +95,13 @@ export async function drainReader<T, S extends SourceSplit>(
 
 /** Starts a reader of `source` on `splits`, drains it and closes it; returns the values. */
 export async function readSplits<T, S extends SourceSplit>(
-  source: Source<T, S>,
+  source: Source<T, S, unknown>,
   splits: readonly S[],
   context: SourceReaderContext = readerContext(),
   options: DrainOptions = {},
 ): Promise<T[]> {
   const reader = source.createReader(context);
-  await reader.start(splits);
+  await startReader(reader, splits);
   const emitted = await drainReader(reader, options);
   await reader.close();
   return emitted.map((e) => e.value);
@@ -78,7 +112,7 @@ export async function readSplits<T, S extends SourceSplit>(
  * returns each reader's values. Concatenated, they are the whole input in split order.
  */
 export async function readInParallel<T, S extends SourceSplit>(
-  source: Source<T, S>,
+  source: StaticSource<T, S>,
   parallelism: number,
   options: DrainOptions = {},
 ): Promise<T[][]> {

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TextFileSplit } from '../../../src/api/sources/text-file-source.ts';
 import { TextFileSource } from '../../../src/api/sources/text-file-source.ts';
-import { drainReader, readInParallel, readSplits } from './drain-reader.ts';
+import { drainReader, readerOutput, readInParallel, readSplits, startReader } from './drain-reader.ts';
 
 let directory: string;
 let fileCounter = 0;
@@ -118,10 +118,10 @@ describe('TextFileSource', () => {
           // Stop after a few polls (possibly with a read in flight), snapshot, restore in a new reader.
           for (const pollsMax of pollCounts) {
             const reader = source.createReader();
-            reader.start(splits);
+            startReader(reader, splits);
             const emitted = await drainReader(reader, { pollsMax, maxRecords });
             lines.push(...emitted.map((e) => e.value));
-            splits = reader.snapshotSplits();
+            splits = reader.snapshotSplits(1);
             await reader.close();
           }
           lines.push(...(await readSplits(source, splits)));
@@ -149,9 +149,9 @@ describe('TextFileSource', () => {
     expect((await readInParallel(source, 1)).flat()).toEqual(expected);
     for (let polls = 1; polls <= 8; polls++) {
       const reader = source.createReader();
-      reader.start(await source.createSplits(1));
+      startReader(reader, await source.createSplits(1));
       const head = (await drainReader(reader, { pollsMax: polls, maxRecords: 1 })).map((e) => e.value);
-      const snapshot = reader.snapshotSplits();
+      const snapshot = reader.snapshotSplits(1);
       await reader.close();
       expect([...head, ...(await readSplits(source, snapshot))]).toEqual(expected);
     }
@@ -207,7 +207,7 @@ describe('TextFileSource', () => {
     const splits = await source.createSplits(1);
     await rm(path);
     const reader = source.createReader();
-    reader.start(splits);
+    startReader(reader, splits);
     await expect(drainReader(reader)).rejects.toThrow(`input file does not exist: ${path}`);
     await reader.close();
   });
@@ -218,7 +218,7 @@ describe('TextFileSource', () => {
       readChunkBytes: 16,
     });
     const reader = source.createReader();
-    reader.start(await source.createSplits(1));
+    startReader(reader, await source.createSplits(1));
     await expect(drainReader(reader)).rejects.toThrow(/longer than lineBytesMax \(50 bytes\)/);
     await reader.close();
   });
