@@ -22,6 +22,12 @@ export async function createTopic(
   const admin = new KafkaAdmin({ bootstrapServers }, 'test-admin');
   try {
     await admin.client.createTopics({ topics: [topic], partitions, replicas: 1 });
+    // A just-created topic's metadata settles in steps; producers that see it half-way retry
+    // sends to other partitions (duplicates). Wait until every partition has a leader.
+    const all = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
+    for (let i = 0; i < 100 && (await admin.leaders(all, true)).size < partitions; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } finally {
     await admin.close();
   }
@@ -43,7 +49,11 @@ export async function produce(
   values: readonly string[],
   partitions: number,
 ): Promise<void> {
-  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: [bootstrapServers] });
+  const producer = new Producer({
+    clientId: 'test-producer',
+    bootstrapBrokers: [bootstrapServers],
+    idempotent: true,
+  });
   try {
     await producer.send({
       acks: -1,
