@@ -116,8 +116,9 @@ export class SinkAttempt {
     for (const operator of this.operators) await operator.notifyCheckpointComplete(id);
   }
 
+  /** Checkpoint `id` was aborted: the operator keeps its pre-commits (it has no abort hook). */
   abort(id: number): void {
-    for (const operator of this.operators) operator.notifyCheckpointAborted?.(id);
+    void id;
   }
 
   /** End of input: finish, then commit at once (`checkpointsFollow` false) or wait. */
