@@ -32,8 +32,10 @@ export class SplitWatermarkOutput<T> implements SourceOutput<T>, WatermarkOutput
   }
 
   emitWatermark(timestampMs: number): void {
-    if (this.idle) this.idle = false;
-    if (timestampMs > this.watermark) this.watermark = timestampMs;
+    // Repeating the same watermark (a periodic emit) must not wake an idle split.
+    if (timestampMs <= this.watermark) return;
+    this.watermark = timestampMs;
+    this.idle = false;
     this.#owner.combine();
   }
 
@@ -49,9 +51,10 @@ export class SplitWatermarkOutput<T> implements SourceOutput<T>, WatermarkOutput
     this.#owner.combine();
   }
 
+  /** As Flink's WatermarksWithIdleness: a split without events for `idlenessMs` is idle, else its generator emits. */
   onPeriodicEmit(nowMs: number, idlenessMs: number | undefined): void {
-    this.#generator.onPeriodicEmit(this);
     if (idlenessMs !== undefined && nowMs - this.lastEventMs >= idlenessMs) this.markIdle();
+    else this.#generator.onPeriodicEmit(this);
   }
 }
 

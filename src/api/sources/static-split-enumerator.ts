@@ -54,7 +54,7 @@ export class StaticSplitEnumerator<Split extends SourceSplit>
     for (const subtask of this.#context.registeredReaders()) this.addReader(subtask);
   }
 
-  handleSplitRequest(): void {}
+  handleSplitRequest(_subtaskIndex: number): void {}
 
   addReader(subtaskIndex: number): void {
     const splits = this.#pending[subtaskIndex] ?? [];
