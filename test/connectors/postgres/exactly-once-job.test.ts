@@ -54,18 +54,16 @@ describe(`PostgreSQL sink in jobs (WEIR_PG_SEED=${BASE_SEED})`, () => {
       restartStrategy: { kind: 'none' },
       logger: { log: () => {} },
     });
-    env
-      .fromGenerator<Item>({ count: COUNT, generate: (i) => item(i, KEYS), ratePerSecond: 2000 })
-      .sinkTo(
-        postgresSink<Item>({
-          connectionString: url,
-          table,
-          columns: ['id', 'key', 'v'],
-          transactionalIdPrefix: prefix,
-          batchRowsMax: 100,
-        }),
-        'Sink: PostgreSQL',
-      );
+    env.fromGenerator<Item>({ count: COUNT, generate: (i) => item(i, KEYS), ratePerSecond: 2000 }).sinkTo(
+      postgresSink<Item>({
+        connectionString: url,
+        table,
+        columns: ['id', 'key', 'v'],
+        transactionalIdPrefix: prefix,
+        batchRowsMax: 100,
+      }),
+      'Sink: PostgreSQL',
+    );
     const client = env.executeAsync('visibility');
     try {
       await waitFor(async () => (await openTransactionRows()) > 0, 'the writer sends a batch');
