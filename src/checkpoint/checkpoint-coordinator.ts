@@ -4,7 +4,12 @@ import type { CheckpointBarrier } from '../runtime/elements.ts';
 import type { CheckpointConfig } from './checkpoint-config.ts';
 import type { SubtaskAcknowledgement, SubtaskDecline, SubtaskId } from './checkpoint-messages.ts';
 import { PendingCheckpoint } from './pending-checkpoint.ts';
-import type { CheckpointMetadata, SnapshotKind, StateFileHandle } from './snapshot-handles.ts';
+import type {
+  CheckpointMetadata,
+  CoordinatorStateHandle,
+  SnapshotKind,
+  StateFileHandle,
+} from './snapshot-handles.ts';
 
 /** Where one checkpoint's files go; storage implementations provide it. */
 export interface WritableCheckpointLocation {
@@ -38,6 +43,14 @@ export interface CompletedCheckpointStoreLike {
 export interface CheckpointGateway {
   /** Every subtask that must acknowledge. */
   subtasks(): readonly SubtaskId[];
+  /**
+   * Snapshots the job manager's operator coordinators (source split enumerators) for
+   * checkpoint `checkpointId`. Called right before `trigger`, in the same synchronous step:
+   * an enumerator's assignments reach readers as mail, so every assignment is either in this
+   * snapshot's "unassigned" set or queued before the trigger mail in its reader's mailbox.
+   * Throws when a coordinator cannot snapshot (the checkpoint then fails).
+   */
+  snapshotCoordinators?(checkpointId: number): readonly CoordinatorStateHandle[];
   /** Starts checkpoint `barrier.checkpointId` at the sources (and at finished subtasks). */
   trigger(barrier: CheckpointBarrier, location: WritableCheckpointLocation): void;
   notifyComplete(checkpointId: number): void;
@@ -76,6 +89,8 @@ interface InFlight {
   readonly timeout: Cancellable;
   readonly stats: CheckpointStats;
   readonly settle: (outcome: CheckpointOutcome) => void;
+  /** Taken at the trigger, together with the barrier injection; written into `_metadata`. */
+  readonly coordinatorStates: readonly CoordinatorStateHandle[];
   /**
    * Whether operators hear `notifyCheckpointComplete` (transactional sinks commit there):
    * checkpoints and stop-with-savepoint, not intermediate savepoints. Recovery restores
@@ -218,6 +233,17 @@ export class CheckpointCoordinator {
       await location.discard().catch(() => {});
       return failed(checkpointId, 'the job stopped while the checkpoint was being triggered');
     }
+    // From here to gateway.trigger nothing awaits: the coordinators' snapshot and the trigger
+    // mails form one step of the event loop (see CheckpointGateway.snapshotCoordinators).
+    let coordinatorStates: readonly CoordinatorStateHandle[];
+    try {
+      coordinatorStates = gateway.snapshotCoordinators?.(checkpointId) ?? [];
+    } catch (error) {
+      await location.discard().catch(() => {});
+      const reason = `could not snapshot the coordinators of ${kind} ${checkpointId}: ${(error as Error).message}`;
+      this.#recordFailure(kind, reason);
+      return failed(checkpointId, reason);
+    }
     const pending = new PendingCheckpoint(checkpointId, kind, triggerMs, gateway.subtasks());
     const stats: CheckpointStats = {
       id: checkpointId,
@@ -239,7 +265,15 @@ export class CheckpointCoordinator {
         this.#abort(checkpointId, `${kind} ${checkpointId} expired after ${config.timeoutMs} ms`, true),
       );
       const notifiesCompletion = kind === 'checkpoint' || suspendSources;
-      this.#inFlight.set(checkpointId, { pending, location, timeout, stats, settle, notifiesCompletion });
+      this.#inFlight.set(checkpointId, {
+        pending,
+        location,
+        timeout,
+        stats,
+        settle,
+        notifiesCompletion,
+        coordinatorStates,
+      });
     });
     gateway.trigger(
       { kind: 'barrier', checkpointId, timestampMs: triggerMs, snapshotKind: kind, suspendSources },
@@ -299,7 +333,10 @@ export class CheckpointCoordinator {
     }
     let checkpoint: CompletedCheckpoint;
     try {
-      const metadata = pending.toMetadata(jobId, jobName, maxParallelism, completedMs);
+      const metadata = withCoordinatorStates(
+        pending.toMetadata(jobId, jobName, maxParallelism, completedMs),
+        entry.coordinatorStates,
+      );
       await location.commitMetadata(metadata);
       checkpoint = { metadata, location };
       if (pending.kind === 'checkpoint') await store.add(checkpoint);
@@ -378,4 +415,13 @@ export class CheckpointCoordinator {
       this.#schedulePeriodic(interval);
     });
   }
+}
+
+/** Adds coordinator state to a checkpoint's metadata; it needs format version 2. */
+function withCoordinatorStates(
+  metadata: CheckpointMetadata,
+  coordinators: readonly CoordinatorStateHandle[],
+): CheckpointMetadata {
+  if (coordinators.length === 0) return metadata;
+  return { ...metadata, formatVersion: 2, coordinators };
 }

@@ -43,9 +43,24 @@ export interface OperatorSnapshot {
 /** A checkpoint is taken automatically for recovery; a savepoint is triggered by a user and is self-contained. */
 export type SnapshotKind = 'checkpoint' | 'savepoint';
 
+/**
+ * The state of an operator coordinator (a source's split enumerator: the splits it has not
+ * assigned yet), taken in the job manager when the checkpoint was triggered. Small by design,
+ * so it lives inside `_metadata` (format version 2) rather than in a file of its own.
+ */
+export interface CoordinatorStateHandle {
+  readonly operatorId: string;
+  readonly operatorName: string;
+  /** The serializer that wrote `bytes`, so a restore can refuse one that cannot read them. */
+  readonly serializerId: string;
+  readonly serializerVersion: number;
+  readonly bytes: Uint8Array;
+}
+
 /** The content of `_metadata`: a checkpoint exists exactly when this was committed. */
 export interface CheckpointMetadata {
-  readonly formatVersion: 1;
+  /** The layout it was read from (1: before coordinator state); always written as the current one. */
+  readonly formatVersion: 1 | 2;
   readonly jobId: string;
   readonly jobName: string;
   readonly checkpointId: number;
@@ -54,6 +69,8 @@ export interface CheckpointMetadata {
   readonly completedTimestampMs: number;
   readonly maxParallelism: number;
   readonly operators: readonly OperatorSnapshot[];
+  /** Coordinator (split enumerator) states by operator; absent or empty when there are none, always absent in version 1. */
+  readonly coordinators?: readonly CoordinatorStateHandle[];
 }
 
 /**

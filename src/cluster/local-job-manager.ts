@@ -33,11 +33,9 @@ import { CorruptSnapshotError, IncompatibleStateError } from '../state/snapshot/
 import type { JobClient, JobExecutionResult, JobStatus } from './job-client.ts';
 import { createRestartBackoff, type RestartStrategyConfig } from './restart-strategy.ts';
 import { assignRestoredState, type RestoreSource } from './restore-assignment.ts';
+import { startSourceCoordinators } from './source-coordinators.ts';
 
-/** What the job manager needs to know of a source node to divide its input. */
-export interface SourceAttachment {
-  readonly source: { createSplits(parallelism: number): readonly unknown[] | Promise<readonly unknown[]> };
-}
+export type { SourceAttachment } from './source-coordinators.ts';
 
 export interface LocalJobOptions {
   readonly jobName: string;
@@ -121,13 +119,26 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         path: restore.pointer,
       });
     }
-    const sourceSplits = await createSourceSplits(jobGraph);
-    const plan = buildExecutionPlan(jobGraph, {
-      jobId,
-      random: new SeededRandom(options.randomSeed),
-      sourceSplits,
-      restore: assignment,
+    let stopError: Error | undefined;
+    let attemptTasks: readonly StreamTask[] = [];
+    // Split enumerators start before the tasks (a bad input path fails here); one that fails
+    // later fails this attempt like a task would.
+    const sources = await startSourceCoordinators(jobGraph, restore, clock, (error) => {
+      stopError ??= error;
+      for (const task of attemptTasks) task.cancel();
     });
+    let plan: ReturnType<typeof buildExecutionPlan>;
+    try {
+      plan = buildExecutionPlan(jobGraph, {
+        jobId,
+        random: new SeededRandom(options.randomSeed),
+        sourceCoordinators: sources.byNodeId,
+        restore: assignment,
+      });
+    } catch (error) {
+      await sources.close();
+      throw error;
+    }
     const tasks = plan.flatMap((v, vi) =>
       v.deployments.map(
         (deployment) =>
@@ -144,14 +155,17 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
           }),
       ),
     );
+    attemptTasks = tasks;
     const gateway: CheckpointGateway = {
       subtasks: () => tasks.map((t) => t.subtaskId),
+      snapshotCoordinators: (id) => sources.snapshot(id),
       trigger: (barrier, location) => {
         locations.set(barrier.checkpointId, location);
         for (const task of tasks) task.triggerCheckpoint(barrier);
       },
       notifyComplete: (id) => {
         locations.delete(id);
+        sources.notifyCheckpointComplete(id);
         for (const task of tasks) task.notifyCheckpointComplete(id);
       },
       notifyAborted: (id) => {
@@ -159,7 +173,6 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         for (const task of tasks) task.notifyCheckpointAborted(id);
       },
     };
-    let stopError: Error | undefined;
     attempt = {
       tasks,
       stop: (request) => {
@@ -171,10 +184,13 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     status = 'RUNNING';
     coordinator.start(gateway);
     try {
+      // An enumerator may have failed the attempt before its tasks existed.
+      if (stopError !== undefined) for (const task of tasks) task.cancel();
       await runAllFailFast(tasks);
       if (stopError !== undefined) throw stopError;
     } finally {
       coordinator.stop('the job attempt ended');
+      await sources.close();
       await coordinator.settled();
       locations.clear();
     }
@@ -317,29 +333,6 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
       await result.catch(() => {});
     },
   };
-}
-
-async function createSourceSplits(jobGraph: JobGraph): Promise<Map<number, (readonly unknown[])[]>> {
-  const sourceSplits = new Map<number, (readonly unknown[])[]>();
-  for (const vertex of jobGraph.vertices) {
-    const head = vertex.members[0];
-    const attachment = head.node.attachment as SourceAttachment | undefined;
-    if (head.node.kind !== 'source' || attachment === undefined) continue;
-    let splits: readonly unknown[];
-    try {
-      splits = await attachment.source.createSplits(vertex.parallelism);
-    } catch (error) {
-      throw new TaskFailure(
-        { operatorName: head.node.name, subtaskIndex: 0, parallelism: vertex.parallelism },
-        `the source could not start: ${describeError(error)}`,
-        { cause: error },
-      );
-    }
-    const perSubtask: unknown[][] = Array.from({ length: vertex.parallelism }, () => []);
-    for (let i = 0; i < splits.length; i++) perSubtask[i % vertex.parallelism].push(splits[i]);
-    sourceSplits.set(head.node.id, perSubtask);
-  }
-  return sourceSplits;
 }
 
 /** Runs all tasks; the first failure cancels the rest, and is what the attempt fails with. */

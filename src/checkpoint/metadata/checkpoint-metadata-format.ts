@@ -1,14 +1,25 @@
 /** The `_metadata` file format: magic `WEIRMETA`, u16 version, u32 body length, JSON body, u32 CRC-32C. */
 import { crc32c } from '../../core/binary.ts';
 import { WeirError } from '../../core/errors.ts';
-import type { CheckpointMetadata, KeyedStateHandle, StateFileHandle } from '../snapshot-handles.ts';
+import type {
+  CheckpointMetadata,
+  CoordinatorStateHandle,
+  KeyedStateHandle,
+  StateFileHandle,
+} from '../snapshot-handles.ts';
 import { CorruptCheckpointError } from '../storage/checkpoint-errors.ts';
 import { parseCheckpointMetadata } from './checkpoint-metadata-validation.ts';
 
 /** The first 8 bytes of every `_metadata` file. */
 export const METADATA_MAGIC = 'WEIRMETA';
-/** The layout version this code writes and reads. */
-export const METADATA_FORMAT_VERSION = 1;
+/**
+ * The newest layout version. Version 2 added coordinator (split enumerator) state and
+ * incremental keyed handles; version 1 files (neither) are still read, and metadata is written
+ * in the version its `formatVersion` says.
+ */
+export const METADATA_FORMAT_VERSION = 2;
+/** Every version this code reads. */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 /** A body larger than this is refused on write and reported as corrupt on read (64 MiB). */
 export const METADATA_BODY_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -48,7 +59,7 @@ export function encodeCheckpointMetadata(metadata: CheckpointMetadata): Uint8Arr
   const bytes = new Uint8Array(HEADER_BYTES + body.length + TRAILER_BYTES);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC_BYTES, 0);
-  view.setUint16(MAGIC_BYTES.length, METADATA_FORMAT_VERSION, true);
+  view.setUint16(MAGIC_BYTES.length, parsed.metadata.formatVersion, true);
   view.setUint32(MAGIC_BYTES.length + 2, body.length, true);
   bytes.set(body, HEADER_BYTES);
   const trailerOffset = HEADER_BYTES + body.length;
@@ -84,7 +95,7 @@ export function decodeCheckpointMetadata(bytes: Uint8Array, path: string): Check
   const version = view.getUint16(MAGIC_BYTES.length, true);
   const bodyLength = view.getUint32(MAGIC_BYTES.length + 2, true);
   const expectedLength = HEADER_BYTES + bodyLength + TRAILER_BYTES;
-  if (version !== METADATA_FORMAT_VERSION && expectedLength !== bytes.length)
+  if (!READABLE_VERSIONS.includes(version) && expectedLength !== bytes.length)
     throw unsupportedVersion(path, version);
   if (bodyLength > METADATA_BODY_BYTES_MAX) {
     throw new CorruptCheckpointError(path, 'body length field is implausibly large', {
@@ -108,8 +119,15 @@ export function decodeCheckpointMetadata(bytes: Uint8Array, path: string): Check
       actual: hex32(actualCrc),
     });
   }
-  if (version !== METADATA_FORMAT_VERSION) throw unsupportedVersion(path, version);
-  return parseBody(bytes.subarray(HEADER_BYTES, trailerOffset), path);
+  if (!READABLE_VERSIONS.includes(version)) throw unsupportedVersion(path, version);
+  const metadata = parseBody(bytes.subarray(HEADER_BYTES, trailerOffset), path);
+  if (metadata.formatVersion !== version) {
+    throw new CorruptCheckpointError(path, "the body's format version differs from the header's", {
+      expected: version,
+      actual: metadata.formatVersion,
+    });
+  }
+  return metadata;
 }
 
 /** An unsigned 32-bit checksum as `0x` and 8 hex digits, the way every message shows one. */
@@ -133,7 +151,7 @@ function unsupportedVersion(path: string, version: number): CorruptCheckpointErr
   return new CorruptCheckpointError(
     path,
     'unsupported metadata format version (written by a newer Weir, or damaged)',
-    { expected: METADATA_FORMAT_VERSION, actual: version },
+    { expected: READABLE_VERSIONS.join(' or '), actual: version },
   );
 }
 
@@ -169,6 +187,24 @@ function toJson(metadata: CheckpointMetadata): unknown {
         operatorState: subtask.operatorState == null ? null : fileToJson(subtask.operatorState),
       })),
     })),
+    // Version 1 has no such field (validation refuses coordinator state in a version 1 body).
+    ...(metadata.formatVersion === 1
+      ? {}
+      : { coordinators: (metadata.coordinators ?? []).map(coordinatorToJson) }),
+  };
+}
+
+function coordinatorToJson(coordinator: CoordinatorStateHandle): unknown {
+  return {
+    operatorId: coordinator.operatorId,
+    operatorName: coordinator.operatorName,
+    serializerId: coordinator.serializerId,
+    serializerVersion: coordinator.serializerVersion,
+    state: Buffer.from(
+      coordinator.bytes.buffer,
+      coordinator.bytes.byteOffset,
+      coordinator.bytes.length,
+    ).toString('base64'),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Checks that parsed `_metadata` JSON has the shape of CheckpointMetadata, naming the path of every problem. */
 import type {
   CheckpointMetadata,
+  CoordinatorStateHandle,
   KeyedStateHandle,
   OperatorSnapshot,
   OperatorSubtaskSnapshot,
@@ -110,8 +111,9 @@ export function parseCheckpointMetadata(json: unknown): MetadataParseResult {
   const root = check.object(json, 'metadata');
   if (root === undefined) return { ok: false, problems: check.finish() };
   const path = 'metadata';
-  if (root.formatVersion !== 1)
-    check.fail(`${path}.formatVersion`, `expected 1, got ${String(root.formatVersion)}`);
+  const formatVersion = root.formatVersion;
+  if (formatVersion !== 1 && formatVersion !== 2)
+    check.fail(`${path}.formatVersion`, `expected 1 or 2, got ${String(formatVersion)}`);
   const jobId = check.string(root, 'jobId', path, true);
   const jobName = check.string(root, 'jobName', path);
   const checkpointId = check.integer(root, 'checkpointId', path, 0, Number.MAX_SAFE_INTEGER);
@@ -137,9 +139,16 @@ export function parseCheckpointMetadata(json: unknown): MetadataParseResult {
     seenIds.add(operator.operatorId);
     operators.push(operator);
   });
+  const coordinators =
+    formatVersion === 2 && root.coordinators !== undefined
+      ? parseCoordinators(check, root.coordinators, `${path}.coordinators`)
+      : [];
+  if (formatVersion === 1 && root.coordinators !== undefined) {
+    check.fail(`${path}.coordinators`, 'coordinator state needs metadata format version 2');
+  }
   if (check.problems.length > 0) return { ok: false, problems: check.finish() };
   const metadata: CheckpointMetadata = {
-    formatVersion: 1,
+    formatVersion: formatVersion as 1 | 2,
     jobId: jobId!,
     jobName: jobName!,
     checkpointId: checkpointId!,
@@ -148,8 +157,44 @@ export function parseCheckpointMetadata(json: unknown): MetadataParseResult {
     completedTimestampMs: completedTimestampMs!,
     maxParallelism: maxParallelism!,
     operators,
+    ...(coordinators.length === 0 ? {} : { coordinators }),
   };
   return { ok: true, metadata };
+}
+
+/** Strict base64 (what Buffer writes): nothing a lenient decoder would silently skip. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function parseCoordinators(check: Checker, value: unknown, path: string): CoordinatorStateHandle[] {
+  const coordinators: CoordinatorStateHandle[] = [];
+  const seen = new Set<string>();
+  (check.array(value, path) ?? []).forEach((entry, index) => {
+    const entryPath = `${path}[${index}]`;
+    const json = check.object(entry, entryPath);
+    if (json === undefined) return;
+    const operatorId = check.string(json, 'operatorId', entryPath, true);
+    const operatorName = check.string(json, 'operatorName', entryPath);
+    const serializerId = check.string(json, 'serializerId', entryPath, true);
+    const serializerVersion = check.integer(json, 'serializerVersion', entryPath, 0, UINT32_MAX);
+    const state = check.string(json, 'state', entryPath);
+    if (state !== undefined && !BASE64.test(state)) check.fail(`${entryPath}.state`, 'is not base64');
+    if (operatorId !== undefined && seen.has(operatorId)) {
+      check.fail(`${entryPath}.operatorId`, `duplicate '${operatorId}'`);
+    }
+    if (
+      operatorId === undefined ||
+      operatorName === undefined ||
+      serializerId === undefined ||
+      serializerVersion === undefined ||
+      state === undefined
+    ) {
+      return;
+    }
+    seen.add(operatorId);
+    const bytes = new Uint8Array(Buffer.from(state, 'base64'));
+    coordinators.push({ operatorId, operatorName, serializerId, serializerVersion, bytes });
+  });
+  return coordinators;
 }
 
 function parseOperator(

@@ -159,6 +159,9 @@ export class StreamTask {
     this.#state = 'running';
     try {
       this.#buildChain();
+      const source = this.#chain[0].operator;
+      // Split assignments from the job manager arrive as mail, ordered with checkpoint triggers.
+      if (isSourceInput(source)) source.attachMailbox((mail) => this.#mailbox.put(mail));
       await this.#openOperators();
       this.#restoreTimers();
       const head = this.#chain[0];

@@ -116,11 +116,39 @@ describe('_metadata format', () => {
     );
   });
 
+  it('round-trips coordinator (split enumerator) state in version 2, and reads version 1 without it', () => {
+    const v1 = sample();
+    const coordinators = [
+      {
+        operatorId: 'src-a',
+        operatorName: 'Source: A',
+        serializerId: 'weir.value',
+        serializerVersion: 1,
+        bytes: new Uint8Array([0, 1, 2, 250, 255]),
+      },
+      {
+        operatorId: 'src-b',
+        operatorName: 'Source: B',
+        serializerId: 'my.state',
+        serializerVersion: 3,
+        bytes: new Uint8Array(),
+      },
+    ];
+    const v2: CheckpointMetadata = { ...v1, formatVersion: 2, coordinators };
+    const bytes = encodeCheckpointMetadata(v2);
+    expect(new DataView(bytes.buffer).getUint16(8, true)).toBe(2);
+    expect(decodeCheckpointMetadata(bytes, PATH)).toEqual(v2);
+    const old = decodeCheckpointMetadata(encodeCheckpointMetadata(v1), PATH);
+    expect(old.formatVersion).toBe(1);
+    expect(old.coordinators).toBeUndefined();
+  });
+
   it('has the documented layout: magic, u16 version, u32 body length, JSON body, u32 CRC-32C of all before it', () => {
     const bytes = encodeCheckpointMetadata(sample());
     const view = new DataView(bytes.buffer);
     expect(new TextDecoder().decode(bytes.subarray(0, 8))).toBe('WEIRMETA');
-    expect(view.getUint16(8, true)).toBe(METADATA_FORMAT_VERSION);
+    // Written in the version the metadata says (1 here: no coordinator or incremental state).
+    expect(view.getUint16(8, true)).toBe(1);
     const bodyLength = view.getUint32(10, true);
     expect(bytes.length).toBe(HEADER_BYTES + bodyLength + 4);
     expect(
@@ -168,12 +196,19 @@ describe('_metadata format', () => {
     );
     // A newer version with a valid checksum is reported as a version problem, not as damage.
     const newer = bytes.slice();
-    new DataView(newer.buffer).setUint16(8, 2, true);
+    new DataView(newer.buffer).setUint16(8, METADATA_FORMAT_VERSION + 1, true);
     const end = newer.length - 4;
     new DataView(newer.buffer).setUint32(end, crc32c(newer, 0, end), true);
     expect(() => decodeCheckpointMetadata(newer, PATH)).toThrow(
-      /unsupported metadata format version \(.*\) \(expected 1, found 2\)/,
+      new RegExp(
+        `unsupported metadata format version \\(.*\\) \\(expected 1 or 2, found ${METADATA_FORMAT_VERSION + 1}\\)`,
+      ),
     );
+    // A header that disagrees with the body's formatVersion is damage.
+    const mixed = bytes.slice();
+    new DataView(mixed.buffer).setUint16(8, 2, true);
+    new DataView(mixed.buffer).setUint32(end, crc32c(mixed, 0, end), true);
+    expect(() => decodeCheckpointMetadata(mixed, PATH)).toThrow(/body's format version differs/);
   });
 
   it('refuses to encode malformed metadata, so nothing unreadable is ever committed', () => {
@@ -212,7 +247,28 @@ describe('parseCheckpointMetadata', () => {
         /duplicate/,
       ],
       ['unknown kind', (j) => (j.kind = 'snapshot'), /metadata\.kind: expected 'checkpoint' or 'savepoint'/],
-      ['format version', (j) => (j.formatVersion = 2), /metadata\.formatVersion: expected 1, got 2/],
+      ['format version', (j) => (j.formatVersion = 3), /metadata\.formatVersion: expected 1 or 2, got 3/],
+      [
+        'coordinator state in version 1',
+        (j) => (j.coordinators = []),
+        /metadata\.coordinators: coordinator state needs metadata format version 2/,
+      ],
+      [
+        'coordinator state not base64',
+        (j) => {
+          j.formatVersion = 2;
+          j.coordinators = [
+            {
+              operatorId: 'src',
+              operatorName: 'S',
+              serializerId: 'weir.value',
+              serializerVersion: 1,
+              state: '@@',
+            },
+          ];
+        },
+        /metadata\.coordinators\[0\]\.state: is not base64/,
+      ],
       ['not an object', (j) => (j.operators = {}), /metadata\.operators: expected an array, got object/],
       [
         'path traversal',
