@@ -4,17 +4,21 @@ import type { CheckpointBarrier } from '../runtime/elements.ts';
 import type { CheckpointConfig } from './checkpoint-config.ts';
 import type { SubtaskAcknowledgement, SubtaskDecline, SubtaskId } from './checkpoint-messages.ts';
 import { PendingCheckpoint } from './pending-checkpoint.ts';
-import type {
-  CheckpointMetadata,
-  CoordinatorStateHandle,
-  SnapshotKind,
-  StateFileHandle,
+import {
+  type CheckpointMetadata,
+  type CoordinatorStateHandle,
+  keyedStateFiles,
+  type SnapshotKind,
+  type StateFileHandle,
 } from './snapshot-handles.ts';
+import { type SharedStateRegistry, sharedStateKeys } from './storage/shared-state-registry.ts';
 
 /** Where one checkpoint's files go; storage implementations provide it. */
 export interface WritableCheckpointLocation {
   readonly pointer: string;
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  /** Checkpoints only: an immutable file in the job's `shared/` directory (incremental state). */
+  writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
   commitMetadata(metadata: CheckpointMetadata): Promise<void>;
   discard(): Promise<void>;
 }
@@ -113,6 +117,13 @@ export interface CheckpointCoordinatorOptions {
   /** Too many consecutive failures: the job must fail with this reason. */
   readonly onFailJob: (reason: string) => void;
   readonly log: (message: string) => void;
+  /**
+   * Counts references to shared files (incremental checkpoints): a checkpoint registers the
+   * shared files of each acknowledgement as it arrives, so files a pending checkpoint reuses
+   * cannot be deleted under it, and releases them if it is aborted. The completed-checkpoint
+   * store (which must share this registry) releases them when it subsumes the checkpoint.
+   */
+  readonly sharedStateRegistry?: SharedStateRegistry;
 }
 
 export class CheckpointCoordinator {
@@ -286,6 +297,19 @@ export class CheckpointCoordinator {
     const entry = this.#inFlight.get(ack.checkpointId);
     if (entry === undefined) return; // Late ack of an aborted or subsumed checkpoint.
     const result = entry.pending.acknowledge(ack);
+    if (result === 'success') {
+      try {
+        this.#options.sharedStateRegistry?.register(ack.checkpointId, sharedKeysOf(ack));
+      } catch (error) {
+        // A reference to a deleted shared file: this checkpoint could never be restored.
+        this.#abort(
+          ack.checkpointId,
+          `acknowledgement references unusable state: ${(error as Error).message}`,
+          true,
+        );
+        return;
+      }
+    }
     if (result !== 'success') {
       this.#options.log(
         `checkpoint ${ack.checkpointId}: ${result} acknowledgement from subtask ${ack.subtask.vertexId}/${ack.subtask.subtaskIndex}`,
@@ -326,6 +350,7 @@ export class CheckpointCoordinator {
       // A newer checkpoint already completed: this one can never be restored in preference.
       stats.status = 'FAILED';
       stats.failureReason = `subsumed by checkpoint ${this.#lastCompletedCheckpointId}`;
+      this.#releaseShared(pending.checkpointId);
       await location.discard().catch(() => {});
       this.#gateway?.notifyAborted(pending.checkpointId);
       entry.settle({ kind: 'failed', checkpointId: pending.checkpointId, reason: stats.failureReason });
@@ -344,6 +369,7 @@ export class CheckpointCoordinator {
       const reason = `could not complete ${pending.kind} ${pending.checkpointId}: ${(error as Error).message}`;
       stats.status = 'FAILED';
       stats.failureReason = reason;
+      this.#releaseShared(pending.checkpointId);
       await location.discard().catch(() => {});
       this.#gateway?.notifyAborted(pending.checkpointId);
       this.#recordFailure(pending.kind, reason);
@@ -377,10 +403,28 @@ export class CheckpointCoordinator {
     entry.stats.status = 'FAILED';
     entry.stats.failureReason = reason;
     this.#options.log(`aborted ${entry.pending.kind} ${checkpointId}: ${reason}`);
+    this.#releaseShared(checkpointId);
     void entry.location.discard().catch(() => {});
     this.#gateway?.notifyAborted(checkpointId);
     if (countsAsFailure) this.#recordFailure(entry.pending.kind, reason);
     entry.settle({ kind: 'failed', checkpointId, reason });
+  }
+
+  /** Drops the references of a checkpoint that will never complete; deletes files nobody else uses. */
+  #releaseShared(checkpointId: number): void {
+    const registry = this.#options.sharedStateRegistry;
+    if (registry === undefined) return;
+    void registry.release(checkpointId).then(
+      (released) => {
+        for (const failure of released.failures) {
+          this.#options.log(
+            `could not delete shared file ${failure.key}: ${(failure.error as Error).message}`,
+          );
+        }
+      },
+      (error: unknown) =>
+        this.#options.log(`releasing shared files of checkpoint ${checkpointId} failed: ${error}`),
+    );
   }
 
   #recordFailure(kind: SnapshotKind, reason: string): void {
@@ -424,4 +468,15 @@ function withCoordinatorStates(
 ): CheckpointMetadata {
   if (coordinators.length === 0) return metadata;
   return { ...metadata, formatVersion: 2, coordinators };
+}
+
+/** Registry keys (`shared/<name>`) of the shared files one acknowledgement references. */
+function sharedKeysOf(ack: SubtaskAcknowledgement): string[] {
+  const paths: string[] = [];
+  for (const { snapshot } of ack.operators) {
+    if (snapshot.keyed !== undefined)
+      for (const file of keyedStateFiles(snapshot.keyed)) paths.push(file.relativePath);
+    if (snapshot.operatorState !== undefined) paths.push(snapshot.operatorState.relativePath);
+  }
+  return sharedStateKeys(paths);
 }

@@ -125,7 +125,7 @@ export class PendingCheckpoint {
       };
     });
     return {
-      formatVersion: 1,
+      formatVersion: operators.some((op) => op.subtasks.some((s) => s.keyed?.kind === 'incremental')) ? 2 : 1,
       jobId,
       jobName,
       checkpointId: this.checkpointId,

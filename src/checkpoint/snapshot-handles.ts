@@ -9,12 +9,34 @@ export interface StateFileHandle {
   readonly crc32c: number;
 }
 
-/** Keyed state of one operator subtask: one file, one section per key group of its range. */
-export interface KeyedStateHandle {
+/** Keyed state of one operator subtask: one file, one section per key group of its range (full, canonical). */
+export interface KeyGroupsStateHandle {
+  /** Absent in metadata written before format version 2. */
+  readonly kind?: 'key-groups';
   readonly file: StateFileHandle;
   readonly keyGroupRange: KeyGroupRange;
   /** Byte offset of each key group's section, indexed by `keyGroup - keyGroupRange.start`; `offsets[n]` is the end. */
   readonly keyGroupOffsets: readonly number[];
+}
+
+/**
+ * Keyed state of one operator subtask in an incremental checkpoint: a chain of keyed
+ * changelog files (`WEIRKCHG`) in the job's `shared/` directory, a base first, then the
+ * deltas in checkpoint order. Restore folds the chain (`materializeKeyedChangelog`).
+ */
+export interface IncrementalKeyedStateHandle {
+  readonly kind: 'incremental';
+  readonly keyGroupRange: KeyGroupRange;
+  /** Relative paths `../shared/<name>`; the first is the base. */
+  readonly files: readonly StateFileHandle[];
+}
+
+/** Either kind of keyed state handle. */
+export type KeyedStateHandle = KeyGroupsStateHandle | IncrementalKeyedStateHandle;
+
+/** The files a keyed state handle references, in restore order. */
+export function keyedStateFiles(handle: KeyedStateHandle): readonly StateFileHandle[] {
+  return handle.kind === 'incremental' ? handle.files : [handle.file];
 }
 
 /** What one subtask of one operator contributed to a checkpoint. */
@@ -86,7 +108,7 @@ export function referencedStateFiles(metadata: CheckpointMetadata): StateFileHan
   const files: StateFileHandle[] = [];
   for (const operator of metadata.operators) {
     for (const subtask of operator.subtasks) {
-      if (subtask.keyed !== undefined) files.push(subtask.keyed.file);
+      if (subtask.keyed !== undefined) files.push(...keyedStateFiles(subtask.keyed));
       if (subtask.operatorState !== undefined) files.push(subtask.operatorState);
     }
   }

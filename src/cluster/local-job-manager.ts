@@ -11,6 +11,7 @@ import {
 import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
 import { CompletedCheckpointStore } from '../checkpoint/storage/completed-checkpoint-store.ts';
 import { type RestoreRequest, resolveRestorePoint } from '../checkpoint/storage/resolve-restore-point.ts';
+import { SharedStateRegistry } from '../checkpoint/storage/shared-state-registry.ts';
 import type { Clock } from '../core/clock.ts';
 import {
   ConfigurationError,
@@ -81,11 +82,16 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   const startedMs = Date.now();
   const locations = new Map<number, WritableCheckpointLocation>();
 
+  // Incremental checkpoints share files in <job>/shared; one registry counts their references.
+  const sharedStateRegistry = new SharedStateRegistry((key) =>
+    options.checkpointStorage.discardSharedFile(jobId, key),
+  );
   const store = new CompletedCheckpointStore({
     storage: options.checkpointStorage,
     jobId,
     retainedCheckpoints: config.retained,
     retention: config.externalizedRetention,
+    sharedStateRegistry,
   });
   const coordinator = new CheckpointCoordinator({
     config,
@@ -98,6 +104,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     firstCheckpointId: 1,
     onFailJob: (reason) => attempt?.stop({ kind: 'fail', error: new JobExecutionError(reason) }),
     log: (message) => log(message),
+    sharedStateRegistry,
   });
   const checkpointing: TaskCheckpointServices = {
     mode: config.mode,

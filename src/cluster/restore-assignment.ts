@@ -1,6 +1,7 @@
 /** Maps a checkpoint's or savepoint's state onto the operators and subtasks of the job about to run. */
 import type {
   CheckpointMetadata,
+  KeyedStateHandle,
   OperatorSnapshot,
   StateFileHandle,
 } from '../checkpoint/snapshot-handles.ts';
@@ -16,6 +17,7 @@ import {
   readOperatorStateFile,
   redistributeOperatorState,
 } from '../state/snapshot/index.ts';
+import { materializeKeyedChangelog, readKeyedChangelog } from '../state/snapshot/keyed-changelog-format.ts';
 
 /** Restored state per vertex id, per subtask index, per operator id. */
 export type RestoreAssignment = ReadonlyMap<number, readonly ReadonlyMap<string, OperatorRestore>[]>;
@@ -59,8 +61,7 @@ export async function assignRestoredState(
           const start = Math.max(range.start, keyed.keyGroupRange.start);
           const end = Math.min(range.end, keyed.keyGroupRange.end);
           if (start > end) continue;
-          const bytes = await read(keyed.file);
-          keyedParts.push(readKeyedStateFile(bytes, pathOf(source, keyed.file), { start, end }));
+          keyedParts.push(await readKeyedPart(keyed, { start, end }, source, read));
         }
         perSubtask[i].set(member.operatorId, { keyedParts, operatorState: operatorStates?.[i] });
       }
@@ -68,6 +69,22 @@ export async function assignRestoredState(
     assignment.set(vertex.id, perSubtask);
   }
   return assignment;
+}
+
+/** The key groups `wanted` of one old subtask: a full file's sections, or an incremental chain folded into the same. */
+async function readKeyedPart(
+  keyed: KeyedStateHandle,
+  wanted: { readonly start: number; readonly end: number },
+  source: RestoreSource,
+  read: (handle: StateFileHandle) => Promise<Uint8Array>,
+): Promise<KeyedStateFileContents> {
+  if (keyed.kind !== 'incremental') {
+    return readKeyedStateFile(await read(keyed.file), pathOf(source, keyed.file), wanted);
+  }
+  const chain = [];
+  // One file at a time: each is verified (size, CRC-32C) by the storage, which names its path.
+  for (const file of keyed.files) chain.push(readKeyedChangelog(await read(file), pathOf(source, file)));
+  return materializeKeyedChangelog(chain, wanted);
 }
 
 async function redistribute(

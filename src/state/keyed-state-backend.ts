@@ -15,6 +15,7 @@ import type {
   ReducingState,
   ValueState,
 } from './keyed-state.ts';
+import type { IncrementalKeyedStateSnapshot } from './snapshot/keyed-changelog-format.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from './snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from './snapshot/timer-snapshot.ts';
 
@@ -60,6 +61,16 @@ export interface KeyedStateBackend {
    * has not registered (yet) are included as they were restored.
    */
   snapshot(): KeyedStateSnapshot;
+
+  /**
+   * Optional: the synchronous part of incremental checkpoint `checkpointId` (never of a
+   * savepoint, which is always full and canonical), or undefined to take a full one. Same
+   * guarantees as `snapshot()`.
+   */
+  snapshotIncremental?(checkpointId: number): IncrementalKeyedStateSnapshot | undefined;
+
+  /** Optional: checkpoint `checkpointId` completed (an incremental backend may now build on it). */
+  notifyCheckpointComplete?(checkpointId: number): void;
 
   /**
    * Takes restored key-group sections (from one or more old subtasks' files, see

@@ -1,7 +1,12 @@
 /** `weir inspect PATH`: reads a checkpoint or savepoint offline and reports operators, key groups, sizes and a checksum of every file. */
 import { join, resolve } from 'node:path';
 import type { KeyGroupRange } from '../../state/key-group-range.ts';
-import type { CheckpointMetadata, SnapshotKind, StateFileHandle } from '../snapshot-handles.ts';
+import {
+  type CheckpointMetadata,
+  keyedStateFiles,
+  type SnapshotKind,
+  type StateFileHandle,
+} from '../snapshot-handles.ts';
 import { type CheckpointFileSystem, NodeCheckpointFileSystem } from '../storage/checkpoint-file-system.ts';
 import type { CheckpointStorage, FileVerification } from '../storage/checkpoint-storage.ts';
 import { checkpointDirectoryOf, fileVerificationReason } from '../storage/directory-tree.ts';
@@ -24,7 +29,10 @@ export interface InspectedSubtask {
   readonly subtaskIndex: number;
   readonly finished: boolean;
   readonly keyGroupRange: KeyGroupRange | undefined;
+  /** The keyed state file; for incremental keyed state the chain's base. */
   readonly keyed: InspectedFile | undefined;
+  /** Every keyed state file: one for a full snapshot, the chain (base, then deltas in `shared/`) for an incremental one. */
+  readonly keyedFiles: readonly InspectedFile[];
   readonly operatorState: InspectedFile | undefined;
   readonly sizeBytes: number;
 }
@@ -137,19 +145,25 @@ async function buildReport(
   for (const operator of metadata.operators) {
     const subtasks: InspectedSubtask[] = [];
     for (const subtask of [...operator.subtasks].sort((a, b) => a.subtaskIndex - b.subtaskIndex)) {
-      const keyed = await inspectFile(subtask.keyed?.file);
+      const keyedFiles: InspectedFile[] = [];
+      for (const handle of subtask.keyed === undefined ? [] : keyedStateFiles(subtask.keyed)) {
+        keyedFiles.push((await inspectFile(handle))!);
+      }
+      const keyed = keyedFiles[0];
       const operatorState = await inspectFile(subtask.operatorState);
-      for (const file of [keyed, operatorState]) {
+      let sizeBytes = 0;
+      for (const file of [...keyedFiles, operatorState]) {
         if (file === undefined) continue;
         fileCount++;
+        sizeBytes += file.sizeBytes;
         if (file.verification !== undefined && file.verification.status !== 'ok') filesFailed++;
       }
-      const sizeBytes = (keyed?.sizeBytes ?? 0) + (operatorState?.sizeBytes ?? 0);
       subtasks.push({
         subtaskIndex: subtask.subtaskIndex,
         finished: subtask.finished,
         keyGroupRange: subtask.keyed?.keyGroupRange,
         keyed,
+        keyedFiles,
         operatorState,
         sizeBytes,
       });
@@ -226,7 +240,7 @@ function operatorRows(operator: InspectedOperator): string[][] {
     const range = subtask.keyGroupRange;
     const groups =
       range === undefined ? '-' : range.end < range.start ? 'none' : `${range.start}-${range.end}`;
-    const files = [subtask.keyed, subtask.operatorState].filter((file) => file !== undefined);
+    const files = [...(subtask.keyedFiles ?? []), subtask.operatorState].filter((file) => file !== undefined);
     const index = `${subtask.subtaskIndex}${subtask.finished ? ' (finished)' : ''}`;
     if (files.length === 0) rows.push([index, groups, '(no state)', '', '']);
     files.forEach((file, i) => {

@@ -209,6 +209,13 @@ function coordinatorToJson(coordinator: CoordinatorStateHandle): unknown {
 }
 
 function keyedToJson(keyed: KeyedStateHandle): unknown {
+  if (keyed.kind === 'incremental') {
+    return {
+      kind: 'incremental',
+      keyGroupRange: { start: keyed.keyGroupRange?.start, end: keyed.keyGroupRange?.end },
+      files: (keyed.files ?? []).map(fileToJson),
+    };
+  }
   return {
     file: fileToJson(keyed.file),
     keyGroupRange: { start: keyed.keyGroupRange?.start, end: keyed.keyGroupRange?.end },

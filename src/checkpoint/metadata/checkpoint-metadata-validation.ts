@@ -2,6 +2,7 @@
 import type {
   CheckpointMetadata,
   CoordinatorStateHandle,
+  IncrementalKeyedStateHandle,
   KeyedStateHandle,
   OperatorSnapshot,
   OperatorSubtaskSnapshot,
@@ -9,6 +10,8 @@ import type {
 } from '../snapshot-handles.ts';
 import { relativePathProblem } from '../storage/state-file-names.ts';
 
+/** Files one incremental keyed handle may reference (a base and its deltas); far above any chain the backend writes. */
+export const INCREMENTAL_CHAIN_FILES_MAX = 10_000;
 /** Flink's upper bound for max parallelism (2^15): key groups are numbered below it. */
 export const MAX_PARALLELISM_LIMIT = 32_768;
 /** A report lists at most this many problems; the rest are counted. */
@@ -132,7 +135,14 @@ export function parseCheckpointMetadata(json: unknown): MetadataParseResult {
   const seenIds = new Set<string>();
   operatorsJson.forEach((value, index) => {
     const operatorPath = `${path}.operators[${index}]`;
-    const operator = parseOperator(check, value, operatorPath, maxParallelism ?? MAX_PARALLELISM_LIMIT, kind);
+    const operator = parseOperator(
+      check,
+      value,
+      operatorPath,
+      maxParallelism ?? MAX_PARALLELISM_LIMIT,
+      kind,
+      formatVersion === 2,
+    );
     if (operator === undefined) return;
     if (seenIds.has(operator.operatorId))
       check.fail(`${operatorPath}.operatorId`, `duplicate '${operator.operatorId}'`);
@@ -203,6 +213,7 @@ function parseOperator(
   path: string,
   maxParallelism: number,
   kind: unknown,
+  incrementalAllowed: boolean,
 ): OperatorSnapshot | undefined {
   const json = check.object(value, path);
   if (json === undefined) return undefined;
@@ -215,7 +226,15 @@ function parseOperator(
   const seenIndexes = new Set<number>();
   subtasksJson.forEach((subtaskJson, index) => {
     const subtaskPath = `${path}.subtasks[${index}]`;
-    const subtask = parseSubtask(check, subtaskJson, subtaskPath, parallelism ?? 1, maxParallelism, kind);
+    const subtask = parseSubtask(
+      check,
+      subtaskJson,
+      subtaskPath,
+      parallelism ?? 1,
+      maxParallelism,
+      kind,
+      incrementalAllowed,
+    );
     if (subtask === undefined) return;
     if (seenIndexes.has(subtask.subtaskIndex)) {
       check.fail(`${subtaskPath}.subtaskIndex`, `duplicate ${subtask.subtaskIndex}`);
@@ -236,16 +255,28 @@ function parseSubtask(
   parallelism: number,
   maxParallelism: number,
   kind: unknown,
+  incrementalAllowed: boolean,
 ): OperatorSubtaskSnapshot | undefined {
   const json = check.object(value, path);
   if (json === undefined) return undefined;
   const subtaskIndex = check.integer(json, 'subtaskIndex', path, 0, parallelism - 1);
   const finished = check.boolean(json, 'finished', path);
   const allowShared = kind === 'checkpoint';
+  const isIncremental = (json.keyed as { kind?: unknown } | null | undefined)?.kind === 'incremental';
+  if (isIncremental && !(incrementalAllowed && allowShared)) {
+    check.fail(
+      `${path}.keyed.kind`,
+      kind === 'checkpoint'
+        ? 'incremental keyed state needs metadata format version 2'
+        : 'a savepoint must not hold incremental keyed state (it has to be self-contained)',
+    );
+  }
   const keyed =
     json.keyed === undefined || json.keyed === null
       ? undefined
-      : parseKeyed(check, json.keyed, `${path}.keyed`, maxParallelism, allowShared);
+      : isIncremental
+        ? parseIncrementalKeyed(check, json.keyed, `${path}.keyed`, maxParallelism)
+        : parseKeyed(check, json.keyed, `${path}.keyed`, maxParallelism, allowShared);
   const operatorState =
     json.operatorState === undefined || json.operatorState === null
       ? undefined
@@ -299,6 +330,45 @@ function parseKeyed(
     offsets.push(offset);
   }
   return { file, keyGroupRange: { start, end }, keyGroupOffsets: offsets };
+}
+
+function parseIncrementalKeyed(
+  check: Checker,
+  value: unknown,
+  path: string,
+  maxParallelism: number,
+): IncrementalKeyedStateHandle | undefined {
+  const json = check.object(value, path);
+  if (json === undefined) return undefined;
+  const rangePath = `${path}.keyGroupRange`;
+  const rangeJson = check.object(json.keyGroupRange, rangePath);
+  const filesJson = check.array(json.files, `${path}.files`);
+  if (rangeJson === undefined || filesJson === undefined) return undefined;
+  const start = check.integer(rangeJson, 'start', rangePath, 0, maxParallelism - 1);
+  const end = check.integer(rangeJson, 'end', rangePath, -1, maxParallelism - 1);
+  if (filesJson.length === 0 || filesJson.length > INCREMENTAL_CHAIN_FILES_MAX) {
+    check.fail(
+      `${path}.files`,
+      `expected 1 to ${INCREMENTAL_CHAIN_FILES_MAX} files, got ${filesJson.length}`,
+    );
+    return undefined;
+  }
+  const files: StateFileHandle[] = [];
+  filesJson.forEach((fileJson, i) => {
+    const file = parseFile(check, fileJson, `${path}.files[${i}]`, true);
+    if (file === undefined) return;
+    // The chain lives in shared/: later checkpoints reference the same files.
+    if (!file.relativePath.startsWith('../shared/')) {
+      check.fail(
+        `${path}.files[${i}].relativePath`,
+        `'${file.relativePath}' is not in the job's shared/ directory`,
+      );
+      return;
+    }
+    files.push(file);
+  });
+  if (start === undefined || end === undefined || files.length !== filesJson.length) return undefined;
+  return { kind: 'incremental', keyGroupRange: { start, end }, files };
 }
 
 function parseFile(

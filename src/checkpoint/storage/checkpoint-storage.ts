@@ -29,6 +29,15 @@ export interface CheckpointLocation {
    */
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
   /**
+   * Checkpoints only: writes an immutable file into the job's `shared/` directory (incremental
+   * state that later checkpoints reference too) and returns its handle, relative path
+   * `../shared/<name>`. Names must be unique within the job (callers add a random suffix). A
+   * file written here belongs to this checkpoint until its acknowledgement registers it with
+   * the `SharedStateRegistry`; `discard()` deletes it along with the checkpoint. Savepoints
+   * reject: they are self-contained.
+   */
+  writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  /**
    * Makes the checkpoint exist: encodes `_metadata`, writes it to a temp name, fsyncs, renames
    * it into place and fsyncs the directory. Checks first that the metadata belongs to this
    * location (job id, checkpoint id, kind) and that every file it references is present with
@@ -129,6 +138,11 @@ export interface CheckpointStorage {
    * flight). Returns the ids removed.
    */
   discardAbortedCheckpoints(jobId: string, belowCheckpointId?: number): Promise<number[]>;
+  /**
+   * Deletes one file of the job's `shared/` directory; `key` is `shared/<name>` (the
+   * `SharedStateRegistry` key), anything else throws. A missing file is not an error.
+   */
+  discardSharedFile(jobId: string, key: string): Promise<void>;
   /**
    * Once a job is over: deletes its aborted checkpoint directories and, if no completed
    * checkpoint is left, the whole job directory (`shared/` and `taskowned/` included).

@@ -56,6 +56,8 @@ export class DirectoryCheckpointLocation implements CheckpointLocation {
   readonly #options: DirectoryLocationOptions;
   readonly #fs: CheckpointFileSystem;
   readonly #written = new Set<string>();
+  /** Files this location put into `shared/`: deleted by `discard()` (nothing else can reference them yet). */
+  readonly #writtenShared = new Set<string>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #state: LocationState = 'open';
   #directoryReady: Promise<void> | undefined;
@@ -100,12 +102,52 @@ export class DirectoryCheckpointLocation implements CheckpointLocation {
     return write;
   }
 
-  async #write(name: string, bytes: Uint8Array): Promise<StateFileHandle> {
+  writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle> {
+    const problem = stateFileNameProblem(name);
+    if (problem !== undefined) {
+      return Promise.reject(
+        new RangeError(`shared state file name '${name}' ${problem} (location ${this.pointer})`),
+      );
+    }
+    if (this.kind !== 'checkpoint') {
+      return Promise.reject(
+        new WeirError(`a savepoint is self-contained: it cannot write shared file ${name} (${this.pointer})`),
+      );
+    }
+    if (this.#state !== 'open') {
+      return Promise.reject(
+        new WeirError(`cannot write ${name}: location ${this.pointer} is ${this.#state}`),
+      );
+    }
+    if (this.#writtenShared.has(name)) {
+      return Promise.reject(new RangeError(`shared file '${name}' was already written by ${this.pointer}`));
+    }
+    this.#writtenShared.add(name);
+    const write = this.#write(`${SHARED_STATE_PATH_PREFIX}${name}`, bytes);
+    this.#inFlight.add(write);
+    write.then(
+      () => this.#inFlight.delete(write),
+      () => this.#inFlight.delete(write),
+    );
+    return write;
+  }
+
+  /** The path of a handle's file: in this directory, or in the job's `shared/` directory. */
+  #pathOf(relativePath: string): string {
+    const { join, dirname } = this.#options.paths;
+    if (relativePath.startsWith(SHARED_STATE_PATH_PREFIX)) {
+      const name = relativePath.slice(SHARED_STATE_PATH_PREFIX.length);
+      return join(join(dirname(this.#options.directory), SHARED_DIRECTORY_NAME), name);
+    }
+    return join(this.#options.directory, relativePath);
+  }
+
+  async #write(relativePath: string, bytes: Uint8Array): Promise<StateFileHandle> {
     // Reserve first, so a checkpoint over its limit fails before it writes anything.
     this.#options.reserveBytes?.(this.pointer, bytes.length);
-    const handle: StateFileHandle = { relativePath: name, sizeBytes: bytes.length, crc32c: crc32c(bytes) };
+    const handle: StateFileHandle = { relativePath, sizeBytes: bytes.length, crc32c: crc32c(bytes) };
     await this.#ensureDirectory();
-    const path = this.#options.paths.join(this.#options.directory, name);
+    const path = this.#pathOf(relativePath);
     try {
       await withIOContext('write state file', path, () => this.#fs.writeFile(path, bytes));
       await withIOContext('fsync state file', path, () => this.#fs.fsync(path));
@@ -170,8 +212,7 @@ export class DirectoryCheckpointLocation implements CheckpointLocation {
   /** The invariant pair of "write then reference": every referenced file is there with its size. */
   async #checkReferencedFiles(metadata: CheckpointMetadata): Promise<void> {
     for (const file of referencedStateFiles(metadata)) {
-      if (file.relativePath.startsWith(SHARED_STATE_PATH_PREFIX)) continue;
-      const path = this.#options.paths.join(this.#options.directory, file.relativePath);
+      const path = this.#pathOf(file.relativePath);
       const info = await withIOContext('stat state file', path, () => this.#fs.stat(path));
       if (info === undefined || info.isDirectory || info.sizeBytes !== file.sizeBytes) {
         const found =
@@ -213,6 +254,10 @@ export class DirectoryCheckpointLocation implements CheckpointLocation {
     const directory = this.#options.directory;
     try {
       if (this.kind === 'checkpoint') {
+        for (const name of this.#writtenShared) {
+          const path = this.#pathOf(`${SHARED_STATE_PATH_PREFIX}${name}`);
+          await withIOContext('delete shared state file', path, () => this.#fs.remove(path));
+        }
         await withIOContext('delete checkpoint directory', directory, () => this.#fs.remove(directory));
         return;
       }

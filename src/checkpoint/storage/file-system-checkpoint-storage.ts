@@ -15,7 +15,7 @@ import {
   readVerifiedStateFile,
   verifyStateFile,
 } from './directory-tree.ts';
-import { jobIdProblem } from './state-file-names.ts';
+import { jobIdProblem, sharedFileOfKey } from './state-file-names.ts';
 
 /** Options of {@link FileSystemCheckpointStorage}. */
 export interface FileSystemCheckpointStorageOptions {
@@ -153,6 +153,11 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
       );
     }
     return removed;
+  }
+
+  async discardSharedFile(jobId: string, key: string): Promise<void> {
+    const path = join(this.jobDirectory(jobId), sharedFileOfKey(key));
+    await withIOContext('delete shared state file', path, () => this.#paths.fs.remove(path));
   }
 
   async cleanupJob(jobId: string): Promise<void> {

@@ -20,7 +20,7 @@ import {
   requireCheckpointId,
 } from './file-system-checkpoint-storage.ts';
 import { InMemoryFileSystem } from './in-memory-file-system.ts';
-import { jobIdProblem } from './state-file-names.ts';
+import { jobIdProblem, sharedFileOfKey } from './state-file-names.ts';
 
 /** Flink's default limit for state kept in the job manager: 5 MiB per checkpoint. */
 export const JOB_MANAGER_STATE_SIZE_BYTES_DEFAULT = 5 * 1024 * 1024;
@@ -166,6 +166,11 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
     const removed = aborted.filter((id) => id < belowCheckpointId);
     for (const id of removed) await this.discardCheckpoint(this.checkpointPointer(jobId, id));
     return removed;
+  }
+
+  async discardSharedFile(jobId: string, key: string): Promise<void> {
+    const path = `${this.#jobDirectory(jobId)}/${sharedFileOfKey(key)}`;
+    await withIOContext('delete shared state file', path, () => this.#memory.fs.remove(path));
   }
 
   async cleanupJob(jobId: string): Promise<void> {

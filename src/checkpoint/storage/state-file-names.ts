@@ -57,6 +57,37 @@ export function relativePathProblem(relativePath: string, allowShared: boolean):
 }
 
 /**
+ * `shared/<name>` for a `SharedStateRegistry` key, checked so that a key can only ever name a
+ * file directly inside the job's `shared/` directory.
+ */
+export function sharedFileOfKey(key: string): string {
+  const name = key.startsWith('shared/') ? key.slice('shared/'.length) : undefined;
+  const problem = name === undefined ? "must start with 'shared/'" : stateFileNameProblem(name);
+  if (problem !== undefined) throw new RangeError(`shared state key '${key}' ${problem}`);
+  return `shared/${name}`;
+}
+
+/**
+ * A unique name for a file of incremental keyed state in `shared/`: operator, subtask,
+ * checkpoint id and a random suffix, so names never repeat across checkpoints, attempts or
+ * jobs writing into the same directory.
+ *
+ * @example
+ * ```ts
+ * sharedStateFileName('counts', 0, 7, 'a1b2c3d4'); // 'counts-0-chk7-a1b2c3d4.kchg'
+ * ```
+ */
+export function sharedStateFileName(
+  operatorId: string,
+  subtaskIndex: number,
+  checkpointId: number,
+  randomSuffix: string,
+): string {
+  const base = stateFileName(operatorId, subtaskIndex, 'keyed').replace(/\.keyed$/, '');
+  return `${base}-chk${checkpointId}-${randomSuffix}.kchg`;
+}
+
+/**
  * A safe, injective file name for one operator subtask's state file: the operator id is
  * percent-encoded (so a uid such as `a/b` or `..` cannot escape), a long one is shortened
  * and disambiguated by its checksum.

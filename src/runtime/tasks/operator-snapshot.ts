@@ -1,7 +1,8 @@
 /** One operator's part of a checkpoint: a synchronous copy-on-write view, then files written asynchronously. */
 
-import type { OperatorSubtaskSnapshot } from '../../checkpoint/snapshot-handles.ts';
-import { stateFileName } from '../../checkpoint/storage/state-file-names.ts';
+import { randomUUID } from 'node:crypto';
+import type { OperatorSubtaskSnapshot, StateFileHandle } from '../../checkpoint/snapshot-handles.ts';
+import { sharedStateFileName, stateFileName } from '../../checkpoint/storage/state-file-names.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import {
@@ -13,6 +14,10 @@ import {
   writeKeyedStateFileInSlices,
   writeOperatorStateFile,
 } from '../../state/snapshot/index.ts';
+import {
+  type IncrementalKeyedStateSnapshot,
+  writeKeyedChangelogInSlices,
+} from '../../state/snapshot/keyed-changelog-format.ts';
 import type { KeyedTimerService } from '../timers/keyed-timer-service.ts';
 import type { CheckpointLocationWriter } from './task-checkpointing.ts';
 
@@ -20,6 +25,8 @@ import type { CheckpointLocationWriter } from './task-checkpointing.ts';
 export interface OperatorSyncSnapshot {
   readonly operatorId: string;
   readonly keyed: KeyedStateSnapshot | undefined;
+  /** Instead of `keyed`, when the backend takes incremental checkpoints. */
+  readonly incremental?: IncrementalKeyedStateSnapshot;
   readonly timers: TimerSnapshotEntry[];
   readonly operatorState: OperatorStateContents;
 }
@@ -28,6 +35,8 @@ export interface OperatorSyncSnapshot {
 export interface SerializedOperatorSnapshot {
   readonly operatorId: string;
   readonly keyed: KeyedStateFile | undefined;
+  /** A keyed changelog file for `shared/` and the snapshot it came from (incremental checkpoints). */
+  readonly incremental?: { readonly bytes: Uint8Array; readonly snapshot: IncrementalKeyedStateSnapshot };
   readonly keyGroupRange: { readonly start: number; readonly end: number } | undefined;
   readonly operatorState: Uint8Array | undefined;
 }
@@ -38,12 +47,19 @@ export function takeOperatorSnapshot(
   timerServices: Iterable<KeyedTimerService>,
   carriedTimers: readonly TimerSnapshotEntry[],
   operatorStateStore: HeapOperatorStateStore,
+  incrementalCheckpointId?: number,
 ): OperatorSyncSnapshot {
   let timers: TimerSnapshotEntry[] = [...carriedTimers];
   for (const service of timerServices) timers = collectTimers(service.name, service, timers);
+  // Savepoints and final snapshots pass no id: they are always full and canonical.
+  const incremental =
+    incrementalCheckpointId === undefined
+      ? undefined
+      : backend?.snapshotIncremental?.(incrementalCheckpointId);
   return {
     operatorId,
-    keyed: backend?.snapshot(),
+    keyed: incremental === undefined ? backend?.snapshot() : undefined,
+    incremental,
     timers,
     operatorState: operatorStateStore.snapshot(),
   };
@@ -56,15 +72,24 @@ export async function serializeOperatorSnapshot(
   try {
     const keyed =
       sync.keyed === undefined ? undefined : await writeKeyedStateFileInSlices(sync.keyed, sync.timers);
+    const incremental =
+      sync.incremental === undefined
+        ? undefined
+        : {
+            bytes: await writeKeyedChangelogInSlices(sync.incremental, sync.timers),
+            snapshot: sync.incremental,
+          };
     const hasOperatorState = sync.operatorState.lists.length > 0 || sync.operatorState.broadcasts.length > 0;
     return {
       operatorId: sync.operatorId,
       keyed,
-      keyGroupRange: sync.keyed?.keyGroupRange,
+      incremental,
+      keyGroupRange: sync.keyed?.keyGroupRange ?? sync.incremental?.keyGroupRange,
       operatorState: hasOperatorState ? writeOperatorStateFile(sync.operatorState) : undefined,
     };
   } finally {
     sync.keyed?.release();
+    sync.incremental?.release();
   }
 }
 
@@ -74,8 +99,12 @@ export async function writeOperatorSnapshot(
   location: CheckpointLocationWriter,
   subtaskIndex: number,
   finished: boolean,
+  checkpointId: number,
 ): Promise<{ readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number }> {
   const { operatorId } = serialized;
+  if (serialized.incremental !== undefined) {
+    return writeIncrementalSnapshot(serialized, location, subtaskIndex, finished, checkpointId);
+  }
   const [keyedFile, operatorFile] = await Promise.all([
     serialized.keyed === undefined
       ? undefined
@@ -98,4 +127,36 @@ export async function writeOperatorSnapshot(
     finished,
   };
   return { snapshot, sizeBytes: (keyedFile?.sizeBytes ?? 0) + (operatorFile?.sizeBytes ?? 0) };
+}
+
+/**
+ * Writes an incremental snapshot's new changelog file into `shared/` and returns a handle to
+ * the whole chain. `sizeBytes` counts only what this checkpoint uploaded (the new file and
+ * the operator state file): what "incremental" saves.
+ */
+async function writeIncrementalSnapshot(
+  serialized: SerializedOperatorSnapshot,
+  location: CheckpointLocationWriter,
+  subtaskIndex: number,
+  finished: boolean,
+  checkpointId: number,
+): Promise<{ readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number }> {
+  const { operatorId } = serialized;
+  const { bytes, snapshot: incremental } = serialized.incremental!;
+  const name = sharedStateFileName(operatorId, subtaskIndex, checkpointId, randomUUID().slice(0, 8));
+  const [newFile, operatorFile] = await Promise.all([
+    location.writeSharedFile(name, bytes),
+    serialized.operatorState === undefined
+      ? undefined
+      : location.writeFile(stateFileName(operatorId, subtaskIndex, 'operator'), serialized.operatorState),
+  ]);
+  incremental.written(newFile);
+  const files: StateFileHandle[] = [...incremental.reusedFiles, newFile];
+  const snapshot: OperatorSubtaskSnapshot = {
+    subtaskIndex,
+    keyed: { kind: 'incremental', keyGroupRange: incremental.keyGroupRange, files },
+    operatorState: operatorFile,
+    finished,
+  };
+  return { snapshot, sizeBytes: newFile.sizeBytes + (operatorFile?.sizeBytes ?? 0) };
 }

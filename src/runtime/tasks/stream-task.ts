@@ -118,6 +118,9 @@ export class StreamTask {
     this.#awaitingBarrier.delete(checkpointId);
     if (this.#state !== 'running') return;
     this.#mailbox.put(async () => {
+      // Incremental backends build their next delta on this checkpoint's files from now on.
+      for (const member of this.#chain)
+        member.context.keyedStateBackend?.notifyCheckpointComplete?.(checkpointId);
       for (const { operator, location } of this.#chain) {
         if (operator.notifyCheckpointComplete === undefined) continue;
         try {
@@ -355,9 +358,14 @@ export class StreamTask {
     for (const writer of this.deployment.writers) writer.broadcastElement(barrier);
     const syncs: OperatorSyncSnapshot[] = [];
     try {
-      for (const member of this.#chain) syncs.push(this.#takeSnapshot(member, id));
+      // Savepoints are always full and canonical; checkpoints may be incremental.
+      const incremental = barrier.snapshotKind === 'checkpoint';
+      for (const member of this.#chain) syncs.push(this.#takeSnapshot(member, id, incremental));
     } catch (error) {
-      for (const s of syncs) s.keyed?.release();
+      for (const s of syncs) {
+        s.keyed?.release();
+        s.incremental?.release();
+      }
       this.#decline(id, `snapshot failed: ${describeError(error)}`, error);
       return;
     }
@@ -365,7 +373,7 @@ export class StreamTask {
     void this.#completeAsync(id, syncs, alignmentDurationMs, syncDurationMs);
   }
 
-  #takeSnapshot(member: ChainMember, checkpointId: number): OperatorSyncSnapshot {
+  #takeSnapshot(member: ChainMember, checkpointId: number, incremental = false): OperatorSyncSnapshot {
     try {
       member.operator.snapshotState?.(checkpointId);
     } catch (error) {
@@ -377,6 +385,7 @@ export class StreamTask {
       member.context.timerServices(),
       member.carriedTimers,
       member.operatorStateStore,
+      incremental ? checkpointId : undefined,
     );
   }
 
@@ -435,7 +444,13 @@ export class StreamTask {
       let stateSizeBytes = 0;
       const operators: OperatorSubtaskAcknowledgement[] = [];
       for (let i = 0; i < serialized.length; i++) {
-        const written = await writeOperatorSnapshot(serialized[i], location, subtaskIndex, finished);
+        const written = await writeOperatorSnapshot(
+          serialized[i],
+          location,
+          subtaskIndex,
+          finished,
+          checkpointId,
+        );
         stateSizeBytes += written.sizeBytes;
         operators.push({
           operatorId: serialized[i].operatorId,

@@ -7,6 +7,8 @@ import type { CheckpointingMode } from '../checkpointing/barrier-handler.ts';
 /** The part of a checkpoint location a subtask writes into. */
 export interface CheckpointLocationWriter {
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  /** Checkpoints only: an immutable file in the job's `shared/` directory (incremental keyed state). */
+  writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
 }
 
 export interface TaskCheckpointServices {

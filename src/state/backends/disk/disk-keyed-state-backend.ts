@@ -57,6 +57,7 @@ import { TtlReducingState } from '../heap/ttl-reducing-state.ts';
 import { TtlValueState } from '../heap/ttl-value-state.ts';
 import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-snapshot.ts';
 import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
+import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
 import { LocalKvStore } from './local-kv-store.ts';
 import { parseStoreKey, STATE_IDS_MAX, STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
 import { WriteBackCache } from './write-back-cache.ts';
@@ -76,6 +77,16 @@ export interface DiskStateBackendOptions {
   readonly cacheEntriesMax?: number;
   /** Written, uncommitted bytes after which an input batch waits for lmdb (default IN_FLIGHT_BYTES_MAX, 64 MiB). */
   readonly inFlightBytesMax?: number;
+  /**
+   * Incremental checkpoints (default true): each checkpoint uploads into the job's `shared/`
+   * directory only what changed since the last completed one. False: every checkpoint is a
+   * full canonical snapshot. Savepoints are always full.
+   */
+  readonly incremental?: boolean;
+  /** Changed keys tracked between checkpoints before the next one is a new base (default 250,000). */
+  readonly changedKeysMax?: number;
+  /** Deltas on one base before the next checkpoint writes a new base (default 8). */
+  readonly chainDeltasMax?: number;
 }
 
 /** What one disk backend is built from. */
@@ -121,6 +132,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #restoredGroups = new Set<number>();
   readonly #groupCount: number;
   readonly #inFlightBytesMax: number;
+  /** Undefined when incremental checkpoints are off. */
+  readonly #incremental: IncrementalSnapshots | undefined;
   #disposed = false;
 
   constructor(options: DiskKeyedStateBackendOptions) {
@@ -154,6 +167,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     // The pid lets a later process remove what a killed one left (see LocalKvStore).
     const name = `${process.pid}-${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
     this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name));
+    if (options.incremental !== false) {
+      const incremental = new IncrementalSnapshots({
+        changedKeysMax: options.changedKeysMax,
+        chainDeltasMax: options.chainDeltasMax,
+      });
+      this.#incremental = incremental;
+      this.#store.onWrite((id) => incremental.record(id));
+    }
   }
 
   /** The store's directory (created on the first write). */
@@ -297,6 +318,37 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     });
   }
 
+  /**
+   * The synchronous part of incremental checkpoint `checkpointId`: writes back the dirty
+   * slots, takes a view, seals the changes since the previous snapshot and plans a base or a
+   * delta (see IncrementalSnapshots). Undefined when incremental checkpoints are off.
+   */
+  snapshotIncremental(checkpointId: number): DiskIncrementalSnapshot | undefined {
+    const incremental = this.#incremental;
+    if (incremental === undefined) return undefined;
+    if (this.#disposed) throw new Error(`snapshot of the disposed backend of operator '${this.operatorId}'`);
+    this.#cache.flush();
+    const view = this.#store.view();
+    const tables = [...this.#tables.values()].map((table) => ({
+      meta: tableMeta(table),
+      stateId: table.stateId,
+    }));
+    return new DiskIncrementalSnapshot({
+      checkpointId,
+      keyGroupRange: this.keyGroupRange,
+      maxParallelism: this.maxParallelism,
+      plan: incremental.plan(checkpointId),
+      tables,
+      pending: [...this.#restored.values()].map((chunks) => chunks.slice()),
+      view,
+    });
+  }
+
+  /** Later deltas extend the chain of checkpoint `checkpointId`. */
+  notifyCheckpointComplete(checkpointId: number): void {
+    this.#incremental?.confirm(checkpointId);
+  }
+
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
     if (this.#tables.size > 0) {
@@ -417,6 +469,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       // Throws on an incompatible or undecodable state; the state stays unregistered then.
       restoreTable(table, restored, this.maxParallelism);
       this.#restored.delete(descriptor.name);
+      // Earlier files of the chain hold this state as raw restored chunks, which a delta's
+      // puts cannot extend: start a new base.
+      this.#incremental?.requestBase();
     }
     this.#tables.set(descriptor.name, table);
     return table;

@@ -90,6 +90,8 @@ export class LocalKvStore {
   #closed = false;
   /** Views not released yet: the environment stays open for them after dispose. */
   #openViews = 0;
+  /** Told the key of every write (incremental checkpoints track what changed). */
+  #onWrite: ((id: string) => void) | undefined;
 
   constructor(directory: string) {
     this.directory = directory;
@@ -148,6 +150,14 @@ export class LocalKvStore {
     this.#write(key, null);
   }
 
+  /**
+   * Calls `listener` with every written key (its bytes as a latin1 string), synchronously in
+   * `put`/`remove`: every change of the store passes here, whatever caused it.
+   */
+  onWrite(listener: ((id: string) => void) | undefined): void {
+    this.#onWrite = listener;
+  }
+
   /** Resolves once every write issued so far has committed; rejects if one failed. */
   async drained(): Promise<void> {
     if (this.#db !== undefined) await this.#db.committed;
@@ -200,6 +210,7 @@ export class LocalKvStore {
     }
     const db = this.#db ?? this.#open();
     const id = key.toString('latin1');
+    this.#onWrite?.(id);
     const entry: InFlight = { id, key, value };
     const previous = this.#inFlight.get(id);
     if (previous?.value != null) this.#inFlightBytes -= previous.value.length;
@@ -272,6 +283,8 @@ export class StoreView {
   #onRelease: (() => void) | undefined;
   /** The overlay at the time of the view, grouped by the first four key bytes (state id and key group), unsorted. */
   readonly #overlay = new Map<number, InFlight[]>();
+  /** The same overlay by key, for point reads. */
+  readonly #overlayById: ReadonlyMap<string, InFlight>;
 
   constructor(
     db: RootDatabase<Buffer, Buffer> | undefined,
@@ -282,6 +295,7 @@ export class StoreView {
     this.#db = db;
     this.#txn = txn;
     this.#onRelease = onRelease;
+    this.#overlayById = new Map(inFlight);
     for (const entry of inFlight.values()) {
       const prefix = entry.key.readUInt32BE(0);
       let bucket = this.#overlay.get(prefix);
@@ -324,6 +338,18 @@ export class StoreView {
       const next = pending[i];
       if (next.value !== null) yield { key: next.key, value: next.value };
     }
+  }
+
+  /**
+   * The value of one key as of the view (`id` is the key's bytes as a latin1 string), or
+   * undefined when absent or removed. The result is a copy, safe to keep.
+   */
+  get(id: string): Uint8Array | undefined {
+    const pending = this.#overlayById.get(id);
+    if (pending !== undefined) return pending.value ?? undefined;
+    if (this.#db === undefined) return undefined;
+    if (this.#txn === undefined) throw new Error('a store view was read after its release');
+    return this.#db.get(Buffer.from(id, 'latin1'), { transaction: this.#txn });
   }
 
   /** Ends the read transaction; idempotent. */

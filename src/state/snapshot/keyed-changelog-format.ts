@@ -1,0 +1,504 @@
+/** The keyed changelog file (`WEIRKCHG`): a base or a delta of puts and deletes per key group, folded into canonical sections on restore. */
+import { BinaryReader, BinaryWriter, crc32c } from '../../core/binary.ts';
+import type { KeyGroupRange } from '../key-group-range.ts';
+import {
+  assignToKeyGroup,
+  keyGroupRangeContains,
+  keyGroupRangeSize,
+  MAX_PARALLELISM_LIMIT,
+} from '../key-groups.ts';
+import { valueSerializer } from '../serializers/value-serializer.ts';
+import {
+  checkPreamble,
+  checkTrailer,
+  FILE_PREAMBLE_BYTES,
+  FILE_TRAILER_BYTES,
+  hex,
+  magicBytes,
+  readingFile,
+  writePreamble,
+} from './file-framing.ts';
+import type {
+  KeyedStateFileContents,
+  KeyedStateKind,
+  KeyedStateMeta,
+  KeyGroupSection,
+  RawKeyedStateChunk,
+} from './keyed-state-format.ts';
+import { writeEntryKey } from './keyed-state-format.ts';
+import { readSerializerRef, writeSerializerRef } from './serializer-ref.ts';
+import { CorruptSnapshotError } from './snapshot-errors.ts';
+import type { TimerSnapshotEntry } from './timer-snapshot.ts';
+
+/*
+ * Layout (fixed-width numbers little-endian; "bytes" = varint length + bytes):
+ *
+ *   file    := "WEIRKCHG" u16:version header section* u32:crc32c(everything before)
+ *   header  := u32:maxParallelism u32:firstKeyGroup u32:keyGroupCount u8:flags(bit 0 = base)
+ *              u32:crc32c(file[0, 23))
+ *   section := varint:keyGroup (u8:1 state)* u8:0 varint:timerCount timer* u32:crc32c(section)
+ *   state   := string:name u8:kind u8:flags(bit 0 = TTL) ref:key ref:namespace ref:value
+ *              [ref:mapKey] varint:recordCount record*
+ *   record  := u8:0 bytes:keyAndNamespace                           delete
+ *            | u8:1 bytes:keyAndNamespace bytes:payload             put
+ *            | u8:2 varint:entryCount bytes:entries                 raw canonical chunk
+ *   timer   := as in WEIRKEYD
+ *
+ * Unlike WEIRKEYD, entries are length-delimited, so a chain (a base, then deltas) can be
+ * folded into the canonical entries without knowing the state's serializers. A raw chunk is
+ * a restored state the operator had not registered yet; it replaces the state's entries in
+ * its key group, and no later record of the same state may follow it in a chain (the disk
+ * backend writes a new base once such a state is registered). Timers are written in full in
+ * every file; a restore takes those of the newest file.
+ */
+
+const MAGIC = magicBytes('WEIRKCHG');
+/** The version this code writes. */
+export const KEYED_CHANGELOG_FORMAT_VERSION = 1;
+const READABLE_VERSIONS: readonly number[] = [1];
+const FILE_KIND = 'keyed changelog';
+const HEADER_BYTES = FILE_PREAMBLE_BYTES + 17;
+const KINDS: readonly KeyedStateKind[] = ['value', 'list', 'map', 'reducing', 'aggregating'];
+const FLAG_TTL = 1;
+const FLAG_BASE = 1;
+const STATE_FOLLOWS = 1;
+const STATES_END = 0;
+const OP_DELETE = 0;
+const OP_PUT = 1;
+const OP_RAW = 2;
+const STATE_NAME_CHARS_MAX = 1_000;
+
+/** Writes one state's records in one section (see {@link KeyedChangelogSource}). */
+export class ChangelogSectionWriter {
+  readonly #out: BinaryWriter;
+  readonly #records = new BinaryWriter(4096);
+  #meta: KeyedStateMeta | undefined;
+  #count = 0;
+  #names = new Set<string>();
+
+  constructor(out: BinaryWriter) {
+    this.#out = out;
+  }
+
+  beginState(meta: KeyedStateMeta): void {
+    if (this.#meta !== undefined) throw new Error(`state '${this.#meta.name}' was begun and not ended`);
+    if (this.#names.has(meta.name)) throw new Error(`state '${meta.name}' written twice in one key group`);
+    this.#names.add(meta.name);
+    this.#meta = meta;
+    this.#count = 0;
+    this.#records.reset();
+  }
+
+  /** `keyAndNamespace` as the canonical entry key; `payload` as a WEIRKEYD entry's payload. */
+  put(keyAndNamespace: Uint8Array, payload: Uint8Array): void {
+    this.#records.writeU8(OP_PUT);
+    this.#records.writeBytes(keyAndNamespace);
+    this.#records.writeBytes(payload);
+    this.#count++;
+  }
+
+  remove(keyAndNamespace: Uint8Array): void {
+    this.#records.writeU8(OP_DELETE);
+    this.#records.writeBytes(keyAndNamespace);
+    this.#count++;
+  }
+
+  /** A restored, still undecoded canonical chunk of this state (bases only). */
+  raw(chunk: RawKeyedStateChunk): void {
+    this.#records.writeU8(OP_RAW);
+    this.#records.writeVarint(chunk.entryCount);
+    this.#records.writeBytes(chunk.bytes);
+    this.#count++;
+  }
+
+  endState(): void {
+    const meta = this.#meta;
+    if (meta === undefined) throw new Error('endState without beginState');
+    this.#meta = undefined;
+    if (this.#count === 0) return;
+    const out = this.#out;
+    out.writeU8(STATE_FOLLOWS);
+    out.writeString(meta.name);
+    out.writeU8(KINDS.indexOf(meta.kind));
+    out.writeU8(meta.hasTtl ? FLAG_TTL : 0);
+    writeSerializerRef(meta.keySerializer, out);
+    writeSerializerRef(meta.namespaceSerializer, out);
+    writeSerializerRef(meta.valueSerializer, out);
+    if (meta.kind === 'map') writeSerializerRef(meta.mapKeySerializer!, out);
+    out.writeVarint(this.#count);
+    out.writeRawBytes(this.#records.view());
+  }
+
+  /** Called between sections. */
+  reset(): void {
+    this.#meta = undefined;
+    this.#names = new Set();
+  }
+}
+
+/** What a backend hands the changelog writer: one key group at a time, read from its snapshot view. */
+export interface KeyedChangelogSource {
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+  /** A base holds every entry; a delta only what changed since the previous file of its chain. */
+  readonly isBase: boolean;
+  writeKeyGroup(keyGroup: number, out: ChangelogSectionWriter): void;
+}
+
+/**
+ * Serializes a changelog file a few key groups at a time, awaiting `yieldToLoop` between
+ * slices so processing continues meanwhile. Timers must lie in the source's range.
+ *
+ * @example
+ * ```ts
+ * const bytes = await writeKeyedChangelogInSlices(source, timers);
+ * const handle = await location.writeSharedFile(name, bytes);
+ * ```
+ */
+export async function writeKeyedChangelogInSlices(
+  source: KeyedChangelogSource,
+  timers: readonly TimerSnapshotEntry[] = [],
+  options: { readonly keyGroupsPerSlice?: number; readonly yieldToLoop?: () => Promise<void> } = {},
+): Promise<Uint8Array> {
+  const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const perSlice = Math.max(1, options.keyGroupsPerSlice ?? 8);
+  const { keyGroupRange: range, maxParallelism } = source;
+  const timersByGroup = new Map<number, TimerSnapshotEntry[]>();
+  for (const timer of timers) {
+    if (!keyGroupRangeContains(range, timer.keyGroup)) {
+      throw new RangeError(
+        `timer of service '${timer.service}' in key group ${timer.keyGroup} lies outside [${range.start}, ${range.end}] (a bug)`,
+      );
+    }
+    let list = timersByGroup.get(timer.keyGroup);
+    if (list === undefined) timersByGroup.set(timer.keyGroup, (list = []));
+    list.push(timer);
+  }
+  const out = new BinaryWriter(64 * 1024);
+  writePreamble(out, MAGIC, KEYED_CHANGELOG_FORMAT_VERSION);
+  out.writeU32(maxParallelism);
+  out.writeU32(range.start);
+  out.writeU32(keyGroupRangeSize(range));
+  out.writeU8(source.isBase ? FLAG_BASE : 0);
+  out.writeU32(crc32c(out.view()));
+  const sections = new ChangelogSectionWriter(out);
+  for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
+    const start = out.length;
+    out.writeVarint(keyGroup);
+    sections.reset();
+    source.writeKeyGroup(keyGroup, sections);
+    out.writeU8(STATES_END);
+    const groupTimers = timersByGroup.get(keyGroup) ?? [];
+    out.writeVarint(groupTimers.length);
+    for (const timer of groupTimers) {
+      out.writeString(timer.service);
+      out.writeU8(timer.domain === 'event' ? 0 : 1);
+      writeEntryKey(out, timer.key, timer.namespace);
+      out.writeFloat64(timer.timestampMs);
+    }
+    out.writeU32(crc32c(out.view(), start, out.length));
+    if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
+  }
+  out.writeU32(crc32c(out.view()));
+  return out.finish();
+}
+
+/** One state's records in one section, as read. */
+interface ChangelogStateRecords {
+  readonly meta: KeyedStateMeta;
+  readonly records: readonly ChangelogRecord[];
+}
+
+type ChangelogRecord =
+  | { readonly op: 'put'; readonly key: Uint8Array; readonly payload: Uint8Array }
+  | { readonly op: 'delete'; readonly key: Uint8Array }
+  | { readonly op: 'raw'; readonly entryCount: number; readonly entries: Uint8Array };
+
+interface ChangelogSection {
+  readonly keyGroup: number;
+  readonly states: readonly ChangelogStateRecords[];
+  readonly timers: readonly TimerSnapshotEntry[];
+}
+
+/** A changelog file as read: header fields and its sections (all of them, in key-group order). */
+export interface KeyedChangelogFile {
+  readonly path: string;
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly isBase: boolean;
+  readonly sections: readonly ChangelogSection[];
+}
+
+/**
+ * Reads and verifies a whole changelog file (magic, version, header, section and trailer
+ * checksums). Damage throws CorruptSnapshotError naming `path`.
+ */
+export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChangelogFile {
+  checkPreamble(bytes, path, FILE_KIND, MAGIC, READABLE_VERSIONS);
+  checkTrailer(bytes, path, FILE_KIND);
+  if (bytes.length < HEADER_BYTES + FILE_TRAILER_BYTES) {
+    throw new CorruptSnapshotError(path, `truncated: ${bytes.length} bytes cannot hold the header`);
+  }
+  return readingFile(path, () => {
+    const input = new BinaryReader(bytes, FILE_PREAMBLE_BYTES, bytes.length - FILE_TRAILER_BYTES);
+    const maxParallelism = input.readU32();
+    const start = input.readU32();
+    const count = input.readU32();
+    const flags = input.readU8();
+    const stored = input.readU32();
+    const actual = crc32c(bytes, 0, HEADER_BYTES - 4);
+    if (stored !== actual) {
+      throw new CorruptSnapshotError(
+        path,
+        `header checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
+      );
+    }
+    if (maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT || start + count > maxParallelism) {
+      throw new CorruptSnapshotError(path, `header describes impossible key groups [${start}, +${count})`);
+    }
+    const sections: ChangelogSection[] = [];
+    for (let i = 0; i < count; i++) sections.push(readSection(bytes, input, start + i, maxParallelism, path));
+    if (!input.isAtEnd())
+      throw new CorruptSnapshotError(path, `${input.remaining} bytes after the last section`);
+    return {
+      path,
+      maxParallelism,
+      keyGroupRange: { start, end: start + count - 1 },
+      isBase: (flags & FLAG_BASE) !== 0,
+      sections,
+    };
+  });
+}
+
+function readSection(
+  bytes: Uint8Array,
+  input: BinaryReader,
+  expectedKeyGroup: number,
+  maxParallelism: number,
+  path: string,
+): ChangelogSection {
+  const start = input.position;
+  const keyGroup = input.readVarint('key group');
+  if (keyGroup !== expectedKeyGroup) {
+    throw new CorruptSnapshotError(
+      path,
+      `section of key group ${keyGroup} where ${expectedKeyGroup} belongs`,
+    );
+  }
+  const states: ChangelogStateRecords[] = [];
+  for (;;) {
+    const marker = input.readU8('state marker');
+    if (marker === STATES_END) break;
+    if (marker !== STATE_FOLLOWS) throw new RangeError(`bad state marker ${marker}`);
+    states.push(readState(input));
+  }
+  const timerCount = input.readVarint('timer count');
+  const timers: TimerSnapshotEntry[] = [];
+  for (let i = 0; i < timerCount; i++) {
+    const service = input.readString('timer service');
+    const domainCode = input.readU8('timer domain');
+    if (domainCode > 1) throw new RangeError(`unknown timer domain ${domainCode}`);
+    const key = valueSerializer.deserialize(input);
+    const namespace = valueSerializer.deserialize(input);
+    if (typeof namespace !== 'string' && typeof namespace !== 'number') {
+      throw new RangeError(`timer namespace is a ${typeof namespace}`);
+    }
+    const timestampMs = input.readFloat64('timer timestamp');
+    if (assignToKeyGroup(key, maxParallelism) !== keyGroup) {
+      throw new RangeError(`a timer's key does not belong to key group ${keyGroup}`);
+    }
+    timers.push({
+      service,
+      domain: domainCode === 0 ? 'event' : 'processing',
+      key,
+      keyGroup,
+      namespace,
+      timestampMs,
+    });
+  }
+  const storedCrc = input.readU32('section checksum');
+  const actualCrc = crc32c(bytes, start, input.position - 4);
+  if (storedCrc !== actualCrc) {
+    throw new CorruptSnapshotError(
+      path,
+      `checksum mismatch in the section of key group ${keyGroup}: stored ${hex(storedCrc)}, computed ${hex(actualCrc)}`,
+    );
+  }
+  return { keyGroup, states, timers };
+}
+
+function readState(input: BinaryReader): ChangelogStateRecords {
+  const name = input.readString('state name');
+  if (name.length === 0 || name.length > STATE_NAME_CHARS_MAX)
+    throw new RangeError(`state name of ${name.length} characters`);
+  const kind = KINDS[input.readU8('state kind')];
+  if (kind === undefined) throw new RangeError(`state '${name}' has an unknown kind`);
+  const flags = input.readU8('state flags');
+  if ((flags & ~FLAG_TTL) !== 0) throw new RangeError(`state '${name}' has unknown flags ${flags}`);
+  const meta: KeyedStateMeta = {
+    name,
+    kind,
+    hasTtl: (flags & FLAG_TTL) !== 0,
+    keySerializer: readSerializerRef(input, 'key'),
+    namespaceSerializer: readSerializerRef(input, 'namespace'),
+    valueSerializer: readSerializerRef(input, 'value'),
+    mapKeySerializer: kind === 'map' ? readSerializerRef(input, 'map key') : undefined,
+  };
+  const count = input.readVarint('record count');
+  if (count > input.remaining / 2) throw new RangeError(`state '${name}' claims ${count} records`);
+  const records: ChangelogRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const op = input.readU8('record op');
+    if (op === OP_PUT) {
+      const key = input.readRawBytes(input.readVarint('key length'), 'key');
+      const payload = input.readRawBytes(input.readVarint('payload length'), 'payload');
+      records.push({ op: 'put', key, payload });
+    } else if (op === OP_DELETE) {
+      records.push({ op: 'delete', key: input.readRawBytes(input.readVarint('key length'), 'key') });
+    } else if (op === OP_RAW) {
+      const entryCount = input.readVarint('entry count');
+      records.push({
+        op: 'raw',
+        entryCount,
+        entries: input.readRawBytes(input.readVarint('entries length'), 'entries'),
+      });
+    } else {
+      throw new RangeError(`state '${name}' has a record with unknown op ${op}`);
+    }
+  }
+  return { meta, records };
+}
+
+/** The folded entries of one state in one key group. */
+interface FoldedState {
+  meta: KeyedStateMeta;
+  /** By the key-and-namespace bytes as a latin1 string (whose order is the bytes' order). */
+  entries: Map<string, { readonly key: Uint8Array; readonly payload: Uint8Array } | null> | undefined;
+  raw: { readonly entryCount: number; readonly entries: Uint8Array } | undefined;
+}
+
+/**
+ * Folds a chain (a base, then deltas in checkpoint order) into the canonical key-group
+ * sections of the key groups in `wanted`, exactly what `readKeyedStateFile` returns for a
+ * full snapshot of the same state, so every backend restores it unchanged. Checks the
+ * chain: it starts with a base, every file has the same range and max parallelism, and only
+ * the first is a base.
+ *
+ * @example
+ * ```ts
+ * const files = await Promise.all(handle.files.map(async (f) => readKeyedChangelog(await read(f), f.relativePath)));
+ * backend.restore([materializeKeyedChangelog(files, backend.keyGroupRange)]);
+ * ```
+ */
+export function materializeKeyedChangelog(
+  chain: readonly KeyedChangelogFile[],
+  wanted: KeyGroupRange,
+): KeyedStateFileContents {
+  if (chain.length === 0) throw new Error('an incremental keyed state chain needs at least its base');
+  const [first] = chain;
+  const last = chain[chain.length - 1];
+  chain.forEach((file, i) => {
+    if (file.isBase !== (i === 0)) {
+      throw new CorruptSnapshotError(
+        file.path,
+        i === 0 ? 'the chain does not start with a base' : 'a base in the middle of a chain',
+      );
+    }
+    const { start, end } = file.keyGroupRange;
+    if (
+      file.maxParallelism !== first.maxParallelism ||
+      start !== first.keyGroupRange.start ||
+      end !== first.keyGroupRange.end
+    ) {
+      throw new CorruptSnapshotError(
+        file.path,
+        `key groups [${start}, ${end}] do not match the chain's base ${first.path}`,
+      );
+    }
+  });
+  const sections: KeyGroupSection[] = [];
+  for (let s = 0; s < first.sections.length; s++) {
+    const keyGroup = first.sections[s].keyGroup;
+    if (!keyGroupRangeContains(wanted, keyGroup)) continue;
+    const folded = new Map<string, FoldedState>();
+    for (const file of chain) foldSection(folded, file.sections[s].states, file.path);
+    const states: RawKeyedStateChunk[] = [];
+    for (const state of folded.values()) {
+      const chunk = toChunk(state, keyGroup, last.path);
+      if (chunk !== undefined) states.push(chunk);
+    }
+    sections.push({ keyGroup, states, timers: last.sections[s].timers });
+  }
+  return {
+    path: last.path,
+    maxParallelism: first.maxParallelism,
+    fileKeyGroupRange: first.keyGroupRange,
+    sections,
+  };
+}
+
+function foldSection(
+  folded: Map<string, FoldedState>,
+  states: readonly ChangelogStateRecords[],
+  path: string,
+): void {
+  for (const { meta, records } of states) {
+    let state = folded.get(meta.name);
+    if (state === undefined) folded.set(meta.name, (state = { meta, entries: undefined, raw: undefined }));
+    state.meta = meta;
+    for (const record of records) {
+      if (record.op === 'raw') {
+        state.raw = { entryCount: record.entryCount, entries: record.entries };
+        state.entries = undefined;
+        continue;
+      }
+      if (state.raw !== undefined) {
+        throw new CorruptSnapshotError(path, `state '${meta.name}' has changes after a raw restored chunk`);
+      }
+      state.entries ??= new Map();
+      const id = Buffer.from(record.key.buffer, record.key.byteOffset, record.key.byteLength).toString(
+        'latin1',
+      );
+      state.entries.set(id, record.op === 'put' ? { key: record.key, payload: record.payload } : null);
+    }
+  }
+}
+
+function toChunk(state: FoldedState, keyGroup: number, path: string): RawKeyedStateChunk | undefined {
+  if (state.raw !== undefined) {
+    return { meta: state.meta, keyGroup, entryCount: state.raw.entryCount, bytes: state.raw.entries, path };
+  }
+  if (state.entries === undefined) return undefined;
+  const ids = [...state.entries.keys()].filter((id) => state.entries!.get(id) !== null).sort();
+  if (ids.length === 0) return undefined;
+  const out = new BinaryWriter(4096);
+  for (const id of ids) {
+    const entry = state.entries.get(id)!;
+    out.writeRawBytes(entry.key);
+    out.writeRawBytes(entry.payload);
+  }
+  return { meta: state.meta, keyGroup, entryCount: ids.length, bytes: out.finish(), path };
+}
+
+/** A file in checkpoint storage as the state layer sees it (structurally a checkpoint `StateFileHandle`). */
+export interface SharedFileRef {
+  readonly relativePath: string;
+  readonly sizeBytes: number;
+  readonly crc32c: number;
+}
+
+/**
+ * The synchronous part of an incremental checkpoint of a keyed backend
+ * (`KeyedStateBackend.snapshotIncremental`): a changelog source to serialize (a base, or a
+ * delta against `reusedFiles`), then `written` with the new file once it is durable, then
+ * `release`. The checkpoint's handle is `reusedFiles` followed by the new file.
+ */
+export interface IncrementalKeyedStateSnapshot extends KeyedChangelogSource {
+  readonly checkpointId: number;
+  /** The chain this checkpoint extends: empty for a base. */
+  readonly reusedFiles: readonly SharedFileRef[];
+  /** The new file is durable; the backend may build on this chain once the checkpoint completes. */
+  written(file: SharedFileRef): void;
+  /** Ends the view; idempotent. */
+  release(): void;
+}
