@@ -48,6 +48,15 @@ export function baseOptions(options: KafkaConnectionOptions, role: string): Base
 }
 
 /**
+ * platformatic turns `retries` of 0 or 1 into unlimited retries for idempotent producers; keep
+ * the bound the user asked for (at least 2, the smallest value it leaves alone).
+ */
+export function idempotentRetries(base: BaseOptions): { retries: number } {
+  const retries = typeof base.retries === 'number' ? base.retries : 3;
+  return { retries: Math.max(2, retries) };
+}
+
+/**
  * Wraps a client failure with what the user needs: which brokers, what Weir was doing, and
  * the client's own error as `cause`.
  */

@@ -6,7 +6,7 @@
 import { type MessageToProduce, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { CommittingSinkWriter, DeliveryGuarantee, SinkWriterContext } from '../../../api/sink.ts';
 import { firstTransactionNumber, transactionalIdPrefix, transactionName } from '../../../api/sink.ts';
-import { baseOptions, kafkaError } from '../client/connection-options.ts';
+import { baseOptions, idempotentRetries, kafkaError } from '../client/connection-options.ts';
 import type { TransactionControl, TransactionHandle } from '../client/transaction-control.ts';
 import { type KafkaSinkOptions, TRANSACTION_TIMEOUT_MS_DEFAULT } from './kafka-sink-options.ts';
 
@@ -130,9 +130,7 @@ export class KafkaSinkWriter<T> implements CommittingSinkWriter<T, TransactionHa
         txn.written = true;
         await txn.transaction.send({ messages });
       } else {
-        this.#plainProducer ??= new Producer(
-          baseOptions(this.#options, `sink-${this.#context.subtaskIndex}`),
-        );
+        this.#plainProducer ??= this.#createPlainProducer();
         const acks = this.#guarantee === 'none' ? ProduceAcks.LEADER : ProduceAcks.ALL;
         await this.#plainProducer.send({ messages, acks });
       }
@@ -145,6 +143,20 @@ export class KafkaSinkWriter<T> implements CommittingSinkWriter<T, TransactionHa
     }
   }
 
+  /**
+   * At-least-once uses an idempotent producer. The client sends one Produce request per broker
+   * for all partitions, and when any partition answers with a retriable error (a just-created
+   * partition that is not ready yet, a leader change) it resends the whole request, so the
+   * partitions that had succeeded are written again. With idempotence the resend carries the
+   * same producer id and sequence numbers and the broker drops those batches as duplicates.
+   * `'none'` (acks=1) cannot be idempotent and may duplicate.
+   */
+  #createPlainProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
+    const base = baseOptions(this.#options, `sink-${this.#context.subtaskIndex}`);
+    if (this.#guarantee === 'none') return new Producer(base);
+    return new Producer({ ...base, ...idempotentRetries(base), idempotent: true });
+  }
+
   #transaction(): Promise<OpenTransaction> {
     this.#open ??= this.#begin(this.#nextK);
     return this.#open;
@@ -153,8 +165,10 @@ export class KafkaSinkWriter<T> implements CommittingSinkWriter<T, TransactionHa
   async #begin(k: number): Promise<OpenTransaction> {
     await this.#fillGap(k);
     const transactionalId = this.#transactionalId(k);
+    const base = baseOptions(this.#options, `sink-${this.#context.subtaskIndex}`);
     const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
-      ...baseOptions(this.#options, `sink-${this.#context.subtaskIndex}`),
+      ...base,
+      ...idempotentRetries(base),
       transactionalId,
       idempotent: true,
       // platformatic sends its `timeout` as the transaction timeout of InitProducerId.

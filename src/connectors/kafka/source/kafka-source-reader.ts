@@ -7,7 +7,7 @@ import type {
   SourceReader,
   SourceReaderContext,
 } from '../../../api/source.ts';
-import { baseOptions } from '../client/connection-options.ts';
+import { baseOptions, idempotentRetries } from '../client/connection-options.ts';
 import { KafkaAdmin, type TopicPartition } from '../client/kafka-admin.ts';
 import { PartitionFetcher } from '../client/partition-fetcher.ts';
 import type { KafkaRecordView } from './deserializers.ts';
@@ -100,9 +100,10 @@ export class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit
     const policy = this.#options.onDeserializationError;
     if (policy === undefined || policy === 'fail') return undefined;
     return async (record: KafkaRecordView, error: unknown) => {
-      this.#deadLetterProducer ??= new Producer(
-        baseOptions(this.#options, `source-${context.subtaskIndex}-dlq`),
-      );
+      // Idempotent for the same reason as the at-least-once sink's producer (a resent request
+      // would otherwise repeat dead letters of other partitions).
+      const base = baseOptions(this.#options, `source-${context.subtaskIndex}-dlq`);
+      this.#deadLetterProducer ??= new Producer({ ...base, ...idempotentRetries(base), idempotent: true });
       const headers = new Map<Buffer, Buffer>([
         [Buffer.from('weir.error'), Buffer.from(error instanceof Error ? error.message : String(error))],
         [Buffer.from('weir.source.topic'), Buffer.from(record.topic)],
