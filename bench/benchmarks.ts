@@ -4,6 +4,7 @@ import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import type { Benchmark } from './harness.ts';
 import { keyedCount } from './keyed-count.ts';
+import { postgresSinkBench } from './postgres-sink.ts';
 import { statelessChain } from './stateless-chain.ts';
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -13,4 +14,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   checkpointSize,
   diskKeyedCountHot,
   diskKeyedCountManyKeys,
+  postgresSinkBench,
 ];

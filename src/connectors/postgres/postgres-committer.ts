@@ -11,11 +11,12 @@ import { commitPrepared, listPrepared, rollbackPrepared } from './prepared-trans
  */
 export class PostgresCommitter implements Committer<string> {
   readonly #options: PostgresConnectionOptions;
-  readonly #prefix: string;
+  /** Undefined when the sink prepares nothing (not exactly-once): no lingering transactions to find. */
+  readonly #prefix: string | undefined;
   readonly #purpose: string;
   #connection: Promise<SqlConnection> | undefined;
 
-  constructor(options: PostgresConnectionOptions, prefix: string, purpose: string) {
+  constructor(options: PostgresConnectionOptions, prefix: string | undefined, purpose: string) {
     this.#options = options;
     this.#prefix = prefix;
     this.#purpose = purpose;
@@ -33,9 +34,11 @@ export class PostgresCommitter implements Committer<string> {
    * checkpoint completed). Their records are replayed from the restored checkpoint.
    */
   async abortLingering(context: LingeringContext): Promise<void> {
+    const prefix = this.#prefix;
+    if (prefix === undefined) return;
     const connection = await this.#open();
-    for (const gid of await listPrepared(connection, `${this.#prefix}-`)) {
-      const name = parseTransactionName(this.#prefix, gid);
+    for (const gid of await listPrepared(connection, `${prefix}-`)) {
+      const name = parseTransactionName(prefix, gid);
       if (name !== undefined && context.isLingering(name.subtaskIndex, name.k)) {
         await rollbackPrepared(connection, gid);
       }

@@ -55,9 +55,15 @@ const LONGEST_SUFFIX_SAMPLE = `-${2 ** 16}-${Number.MAX_SAFE_INTEGER}`;
  *   barrier, `COMMIT PREPARED` when the checkpoint completes; on restart the prepared
  *   transactions that no completed checkpoint covers are rolled back (needs
  *   `max_prepared_transactions > 0` on the server, checked at start).
- * - `'at-least-once'` / `'none'`: each flush (after every input batch and at every barrier)
- *   writes and commits what is buffered; replays after a restore write again (use `upsert`
- *   for an idempotent effect).
+ * - `'at-least-once'` (and `'none'`, which behaves the same): the same transaction per
+ *   interval, committed at the barrier; replays after a restore write again (use `upsert` for
+ *   an idempotent effect).
+ *
+ * Every mode runs through the framework's committing sink operator, because that operator is
+ * what tells a writer where the barriers are (`prepareCommit`); a plain writer's `flush` comes
+ * after every input batch too and would have to commit (and wait for a WAL flush) each time.
+ * So the framework-facing `deliveryGuarantee` is left unset and the user's choice is
+ * {@link PostgresSink.guarantee}; without exactly-once nothing is ever handed to the committer.
  *
  * @example
  * ```ts
@@ -75,7 +81,8 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
 
 /** See {@link postgresSink}. */
 export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
-  readonly deliveryGuarantee: DeliveryGuarantee;
+  /** What the sink promises (the user's choice; see the class comment for why it is not `deliveryGuarantee`). */
+  readonly guarantee: DeliveryGuarantee;
   readonly #options: PostgresSinkOptions<T>;
   readonly #mapping: TableMapping<T>;
   readonly #batchRowsMax: number;
@@ -83,7 +90,7 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
   constructor(options: PostgresSinkOptions<T>) {
     this.#options = options;
     this.#mapping = new TableMapping(options);
-    this.deliveryGuarantee =
+    this.guarantee =
       options.deliveryGuarantee ?? (options.upsert === undefined ? 'exactly-once' : 'at-least-once');
     this.#batchRowsMax = options.batchRowsMax ?? BATCH_ROWS_MAX_DEFAULT;
     if (!(Number.isSafeInteger(this.#batchRowsMax) && this.#batchRowsMax >= 1)) {
@@ -100,7 +107,7 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
     const purpose = `weir sink ${context.operatorName} ${context.subtaskIndex}`;
     const connection = await SqlConnection.open(this.#options, purpose);
     try {
-      const exactlyOnce = this.deliveryGuarantee === 'exactly-once';
+      const exactlyOnce = this.guarantee === 'exactly-once';
       if (exactlyOnce) await checkPreparedTransactionsEnabled(connection, context.parallelism);
       const statement = await this.#statement(connection);
       const prefix = this.#prefix(context);
@@ -109,7 +116,7 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
         connection,
         mapping: this.#mapping,
         statement,
-        guarantee: this.deliveryGuarantee,
+        guarantee: this.guarantee,
         batchRowsMax: this.#batchRowsMax,
         transactionName: () => transactionName(prefix, context.subtaskIndex, k),
       });
@@ -132,7 +139,8 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
   createCommitter(context: SinkWriterContext): PostgresCommitter {
     return new PostgresCommitter(
       this.#options,
-      this.#prefix(context),
+      // Without exactly-once nothing is prepared, so there is nothing lingering to look for.
+      this.guarantee === 'exactly-once' ? this.#prefix(context) : undefined,
       `weir committer ${context.operatorName} ${context.subtaskIndex}`,
     );
   }

@@ -1,8 +1,7 @@
 /**
  * The writing half of the sink: one connection per subtask, records buffered in bounded
- * batches and sent in `flush`. Exactly-once: one database transaction per checkpoint
- * interval, ended at the barrier by `PREPARE TRANSACTION`. Otherwise every flush writes and
- * commits what is buffered (the runtime flushes at every barrier too).
+ * batches and sent in `flush`, one database transaction per checkpoint interval, ended at
+ * the barrier by `PREPARE TRANSACTION` (exactly-once) or `COMMIT` (at-least-once, none).
  */
 import type { DeliveryGuarantee } from '../../api/sink.ts';
 import type { BatchStatement } from './batch-statements.ts';
@@ -49,28 +48,30 @@ export class PostgresTransactionWriter<T> {
   }
 
   /**
-   * Called after each input batch (and awaited before more input is taken) and, without
-   * exactly-once, at every barrier. Exactly-once sends full batches into the open transaction
-   * (at most one input batch more than `batchRowsMax` stays buffered) and everything at end of
-   * input; otherwise everything is sent and committed, since this may be the barrier's flush.
+   * Called after each input batch and awaited before more input is taken: sends full batches
+   * into the open transaction, so at most one input batch more than `batchRowsMax` stays
+   * buffered; at end of input sends everything (`prepareCommit` follows).
    */
   async flush(endOfInput: boolean): Promise<void> {
-    const exactlyOnce = this.#settings.guarantee === 'exactly-once';
-    await this.#send(exactlyOnce && !endOfInput ? this.#settings.batchRowsMax : 0);
+    await this.#send(endOfInput ? 0 : this.#settings.batchRowsMax);
   }
 
   /**
-   * At the barrier (exactly-once): sends what is buffered, prepares the interval's
-   * transaction and returns its name. An interval without records has no transaction and
-   * returns nothing.
+   * At the barrier: sends what is buffered and ends the interval's transaction. Exactly-once
+   * prepares it and returns its name; otherwise it commits it and returns nothing. An interval
+   * without records has no transaction and returns nothing.
    */
   async prepareCommit(checkpointId: number): Promise<string[]> {
     await this.#send(0);
     const state = this.#state;
     if (state.kind === 'failed') throw state.error;
     if (state.kind === 'idle') return [];
-    const { connection } = this.#settings;
+    const { connection, guarantee } = this.#settings;
     this.#state = IDLE;
+    if (guarantee !== 'exactly-once') {
+      await connection.query('COMMIT');
+      return [];
+    }
     const gid = this.#settings.transactionName(checkpointId);
     checkGid(gid);
     await connection.query(`PREPARE TRANSACTION ${connection.literal(gid)}`);
@@ -85,17 +86,16 @@ export class PostgresTransactionWriter<T> {
 
   /** Sends the buffer in batches of at most `batchRowsMax` while it holds at least `thresholdRows` (0: everything). */
   async #send(thresholdRows: number): Promise<void> {
-    const { connection, statement, guarantee, batchRowsMax } = this.#settings;
+    const { connection, statement, batchRowsMax } = this.#settings;
     while (this.#batch.size >= thresholdRows && this.#batch.size > 0) {
       if (this.#state.kind === 'failed') throw this.#state.error;
       const batch = this.#batch.take(batchRowsMax);
-      const transactional = guarantee === 'exactly-once';
       try {
-        if (transactional && this.#state.kind === 'idle') {
+        if (this.#state.kind === 'idle') {
           await connection.query('BEGIN');
           this.#state = { kind: 'open' };
         }
-        await statement.write(connection, batch, transactional);
+        await statement.write(connection, batch, true);
       } catch (error) {
         this.#state = { kind: 'failed', error };
         throw error;

@@ -8,7 +8,6 @@ import { type PostgresSinkOptions, postgresSink } from '../../../src/connectors/
 import {
   type Committer,
   type CommittingSinkWriter,
-  type DeliveryGuarantee,
   type LingeringContext,
   type SinkWriterContext,
   StreamExecutionEnvironment,
@@ -79,13 +78,11 @@ export class InjectedCommitFailure extends Error {
  */
 export class FlakyCommitSink implements TwoPhaseCommittingSink<Item, string> {
   readonly #inner: TwoPhaseCommittingSink<Item, string>;
-  readonly deliveryGuarantee: DeliveryGuarantee;
   failuresLeft: number;
   failed = 0;
 
   constructor(options: PostgresSinkOptions<Item>, failures: number) {
     this.#inner = postgresSink(options);
-    this.deliveryGuarantee = this.#inner.deliveryGuarantee ?? 'exactly-once';
     this.failuresLeft = failures;
   }
 
