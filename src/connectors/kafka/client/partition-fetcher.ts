@@ -41,7 +41,7 @@ export interface FetchPosition {
 
 /** Bounds of one Fetch request (one per leader). */
 const FETCH_BYTES_MAX = 8 * 1024 * 1024;
-const PARTITION_FETCH_BYTES_MAX = 1024 * 1024;
+export const PARTITION_FETCH_BYTES_MAX_DEFAULT = 1024 * 1024;
 const FETCH_WAIT_MS_MAX = 250;
 
 /** Kafka error codes a fetch handles by refreshing metadata and trying again later. */
@@ -64,13 +64,19 @@ const FETCH_APIS = new Map<number, FetchApi>([
 export class PartitionFetcher {
   readonly #admin: KafkaAdmin;
   readonly #readCommitted: boolean;
+  readonly #partitionFetchBytesMax: number;
   #api: FetchApi | undefined;
   #leaders = new Map<string, PartitionLeader>();
   #refreshLeaders = true;
 
-  constructor(admin: KafkaAdmin, readCommitted: boolean) {
+  constructor(
+    admin: KafkaAdmin,
+    readCommitted: boolean,
+    partitionFetchBytesMax = PARTITION_FETCH_BYTES_MAX_DEFAULT,
+  ) {
     this.#admin = admin;
     this.#readCommitted = readCommitted;
+    this.#partitionFetchBytesMax = partitionFetchBytesMax;
   }
 
   /** Fetches every position from its leader (one request per broker, concurrently). */
@@ -124,7 +130,7 @@ export class PartitionFetcher {
         currentLeaderEpoch: -1,
         fetchOffset: p.offset,
         lastFetchedEpoch: -1,
-        partitionMaxBytes: PARTITION_FETCH_BYTES_MAX,
+        partitionMaxBytes: this.#partitionFetchBytesMax,
       })),
     }));
     const isolation = this.#readCommitted

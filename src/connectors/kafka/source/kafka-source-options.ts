@@ -52,6 +52,12 @@ export interface KafkaSourceOptions<T> extends KafkaConnectionOptions {
    * job. Weir never reads them back while running: positions come from checkpoints. Default false.
    */
   readonly commitOffsetsOnCheckpoint?: boolean;
+  /**
+   * Bytes one fetch returns per partition, at most (Kafka's `max.partition.fetch.bytes`); the
+   * broker still returns at least one whole record batch. Bounds the reader's buffer, and so
+   * how many records a checkpoint barrier may have to wait behind. Default 1 MiB.
+   */
+  readonly partitionFetchBytesMax?: number;
   /** Default `'fail'`. */
   readonly onDeserializationError?: KafkaDeserializationErrorPolicy;
 }
@@ -74,6 +80,10 @@ export function validateSourceOptions<T>(options: KafkaSourceOptions<T>): void {
   const interval = options.partitionDiscoveryIntervalMs;
   if (interval !== undefined && (!Number.isFinite(interval) || interval < 0)) {
     throw new Error(`Kafka source: partitionDiscoveryIntervalMs must be >= 0, got ${interval}`);
+  }
+  const fetchBytes = options.partitionFetchBytesMax;
+  if (fetchBytes !== undefined && (!Number.isInteger(fetchBytes) || fetchBytes < 1)) {
+    throw new Error(`Kafka source: partitionFetchBytesMax must be a positive integer, got ${fetchBytes}`);
   }
   const policy = options.onDeserializationError;
   if (typeof policy === 'object' && policy.deadLetterTopic === '') {

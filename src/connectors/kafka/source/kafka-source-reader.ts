@@ -31,7 +31,11 @@ export class KafkaSourceReader<T> implements SourceReader<T, KafkaPartitionSplit
   constructor(context: SourceReaderContext, options: KafkaSourceOptions<T>) {
     this.#options = options;
     this.#admin = new KafkaAdmin(options, `source-${context.subtaskIndex}`);
-    const fetcher = new PartitionFetcher(this.#admin, options.readCommitted ?? true);
+    const fetcher = new PartitionFetcher(
+      this.#admin,
+      options.readCommitted ?? true,
+      options.partitionFetchBytesMax,
+    );
     this.#reader = new PartitionReader(fetcher, options.deserializer, this.#deadLetterSender(context));
     this.#recordOutput = {
       emit: (splitId, value, timestampMs) => this.#splitOutput(splitId).collect(value, timestampMs),
