@@ -1,0 +1,26 @@
+/** The framework's exactly-once sink conformance suite, run against the Kafka sink (a fresh topic and transactional prefix per case). */
+import { KafkaSink } from '../../../src/connectors/kafka/index.ts';
+import { runSinkConformance } from '../../api/sink-conformance.ts';
+import { bootstrap, createTopic, readAll, uniqueTopic } from './kafka-support.ts';
+
+runSinkConformance({
+  name: 'Kafka sink (exactly-once, transactions)',
+  setup: async () => {
+    const servers = await bootstrap();
+    const topic = uniqueTopic('conformance');
+    await createTopic(servers, topic, 2);
+    const sink = new KafkaSink<string>({
+      bootstrapServers: servers,
+      topic,
+      serializer: (v) => v,
+      deliveryGuarantee: 'exactly-once',
+      transactionalIdPrefix: `weir-${topic}`,
+    });
+    return {
+      sink,
+      readVisible: () => readAll(servers, topic),
+      // Lingering transactions are aborted by the cases themselves or time out on the broker.
+      teardown: async () => {},
+    };
+  },
+});
