@@ -273,10 +273,15 @@ export class SourceCoordinator implements SourceCoordinatorLink<SourceSplit> {
   }
 
   #failure(message: string, cause: unknown): TaskFailure {
+    // The source operator's own name, so a user finds it as written in the job; the message
+    // says it was the enumerator (which has no subtask of its own: reported as the first).
+    const { operatorName, parallelism } = this.#options;
     return new TaskFailure(
-      { operatorName: `${this.#options.operatorName} (split enumerator)`, subtaskIndex: 0, parallelism: 1 },
+      { operatorName, subtaskIndex: 0, parallelism },
       `${message}: ${describeError(cause)}`,
-      { cause },
+      {
+        cause,
+      },
     );
   }
 }

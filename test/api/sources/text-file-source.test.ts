@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TextFileSplit } from '../../../src/api/sources/text-file-source.ts';
 import { TextFileSource } from '../../../src/api/sources/text-file-source.ts';
-import { drainReader, readerOutput, readInParallel, readSplits, startReader } from './drain-reader.ts';
+import { drainReader, readInParallel, readSplits, startReader } from './drain-reader.ts';
 
 let directory: string;
 let fileCounter = 0;
