@@ -32,6 +32,13 @@ export interface SinkWriterContext {
    * with an earlier run writing to the same place (file names) include it.
    */
   readonly lineageId: string;
+  /**
+   * The job's periodic checkpoint interval and checkpoint timeout (undefined without periodic
+   * checkpoints). A transaction stays open from one barrier until the next checkpoint
+   * completes, up to their sum: transactional sinks check their timeouts against it at start.
+   */
+  readonly checkpointIntervalMs?: number | undefined;
+  readonly checkpointTimeoutMs?: number | undefined;
 }
 
 export interface SinkWriter<T> {

@@ -109,6 +109,8 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   const checkpointing: TaskCheckpointServices = {
     mode: config.mode,
     keepFinalSnapshot: config.intervalMs !== undefined,
+    intervalMs: config.intervalMs,
+    timeoutMs: config.timeoutMs,
     locationFor: (id) => locations.get(id),
     acknowledge: (ack) => coordinator.acknowledge(ack),
     decline: (decline) => coordinator.decline(decline),

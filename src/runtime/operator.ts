@@ -44,6 +44,17 @@ export interface OperatorContext {
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
   /** This operator's state was restored from a checkpoint or savepoint. */
   readonly isRestored: boolean;
+  /**
+   * The job's periodic checkpointing, when on: sinks check that their transactions outlive a
+   * checkpoint interval plus timeout. Undefined without periodic checkpoints.
+   */
+  readonly checkpointing?: CheckpointTiming | undefined;
+}
+
+/** How often checkpoints start, and how long one may take before it is aborted. */
+export interface CheckpointTiming {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
 }
 
 export interface StreamOperator<OUT> {

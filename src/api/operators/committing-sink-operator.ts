@@ -111,6 +111,8 @@ export class CommittingSinkOperator<T, C>
       restoredCheckpointId,
       restoredParallelism: infos[0]?.parallelism,
       lineageId: this.#lineage,
+      checkpointIntervalMs: this.context.checkpointing?.intervalMs,
+      checkpointTimeoutMs: this.context.checkpointing?.timeoutMs,
     };
     this.#committer = await this.#sink.createCommitter(context);
     const restored = this.context.isRestored ? this.#state.get() : [];

@@ -34,6 +34,8 @@ export class SinkOperator<T>
       restoredCheckpointId: undefined,
       restoredParallelism: undefined,
       lineageId: randomUUID().slice(0, 8),
+      checkpointIntervalMs: this.context.checkpointing?.intervalMs,
+      checkpointTimeoutMs: this.context.checkpointing?.timeoutMs,
     });
   }
 

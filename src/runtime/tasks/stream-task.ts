@@ -9,7 +9,12 @@ import { BarrierHandler } from '../checkpointing/barrier-handler.ts';
 import type { CheckpointBarrier, RecordBatch, StreamElement } from '../elements.ts';
 import type { InputGate } from '../network/input-gate.ts';
 import { StatusWatermarkValve } from '../network/status-watermark-valve.ts';
-import type { OneInputStreamOperator, StreamOperator, TwoInputStreamOperator } from '../operator.ts';
+import type {
+  CheckpointTiming,
+  OneInputStreamOperator,
+  StreamOperator,
+  TwoInputStreamOperator,
+} from '../operator.ts';
 import { isSourceInput, type SourceInput } from '../source-input.ts';
 import {
   ChainedTarget,
@@ -237,6 +242,7 @@ export class StreamTask {
         jobName: services.jobName,
         jobConfiguration: services.jobConfiguration,
         isRestored: restore !== undefined,
+        checkpointing: checkpointTiming(services),
       });
       return {
         operatorId: spec.operatorId,
@@ -788,4 +794,11 @@ function handledRejection(error: unknown): Promise<never> {
   const rejected = Promise.reject(error);
   rejected.catch(() => {});
   return rejected;
+}
+
+/** The periodic checkpointing operators are told about (undefined without periodic checkpoints). */
+function checkpointTiming(services: TaskServices): CheckpointTiming | undefined {
+  const { intervalMs, timeoutMs } = services.checkpointing ?? {};
+  if (intervalMs === undefined || timeoutMs === undefined) return undefined;
+  return { intervalMs, timeoutMs };
 }

@@ -18,6 +18,9 @@ export interface TaskCheckpointServices {
    * finished still cover it. Off when no periodic checkpoints are configured.
    */
   readonly keepFinalSnapshot: boolean;
+  /** The periodic checkpoint interval (undefined: no periodic checkpoints) and timeout. */
+  readonly intervalMs?: number | undefined;
+  readonly timeoutMs?: number;
   /** The location of a checkpoint in flight; undefined once it was aborted or completed. */
   locationFor(checkpointId: number): CheckpointLocationWriter | undefined;
   acknowledge(ack: SubtaskAcknowledgement): void;

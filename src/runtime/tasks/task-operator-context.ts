@@ -8,7 +8,7 @@ import { assignToKeyGroup } from '../../state/key-groups.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import type { OperatorStateStore } from '../../state/operator-state.ts';
 import type { KeySelector } from '../network/partitioner.ts';
-import type { OperatorContext } from '../operator.ts';
+import type { CheckpointTiming, OperatorContext } from '../operator.ts';
 import type { InternalTimerService, ProcessingTimeService, Triggerable } from '../timer-service.ts';
 import { KeyedTimerService } from '../timers/keyed-timer-service.ts';
 
@@ -27,6 +27,7 @@ export interface TaskOperatorContextOptions {
   readonly isRestored: boolean;
   /** Default 'Weir Job' (the environment's default job name). */
   readonly jobName?: string;
+  readonly checkpointing?: CheckpointTiming | undefined;
 }
 
 export class TaskOperatorContext implements OperatorContext {
@@ -45,6 +46,7 @@ export class TaskOperatorContext implements OperatorContext {
   readonly jobConfiguration: Readonly<Record<string, unknown>>;
   readonly location: TaskLocation;
   readonly isRestored: boolean;
+  readonly checkpointing: CheckpointTiming | undefined;
   readonly #keySelectors: readonly (KeySelector | undefined)[];
   readonly #timerServices = new Map<string, KeyedTimerService>();
   // The batch last given to prefetchKeys, with its keys and key groups: setKeyContextElement
@@ -76,6 +78,7 @@ export class TaskOperatorContext implements OperatorContext {
     this.jobConfiguration = options.jobConfiguration;
     this.isRestored = options.isRestored;
     this.jobName = options.jobName ?? 'Weir Job';
+    this.checkpointing = options.checkpointing;
   }
 
   /** The timer service named `name`, if the operator created it. */

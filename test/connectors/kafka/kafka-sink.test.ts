@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lingeringContext, type SinkWriterContext } from '../../../src/api/sink.ts';
 import { KafkaSink } from '../../../src/connectors/kafka/index.ts';
+import { StreamExecutionEnvironment } from '../../../src/index.ts';
 import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { bootstrap, createTopic, noOpenTransactions, readAll, uniqueTopic } from './kafka-support.ts';
 import { failOnePartitionOnce } from './produce-faults.ts';
@@ -157,6 +158,28 @@ describe('Kafka sink, exactly-once', () => {
       /transactionTimeoutMs \(60000 ms\) must exceed the checkpoint interval \(10000 ms\) plus the checkpoint timeout \(600000 ms\)/,
     );
   });
+});
+
+describe('Kafka sink, transaction timeout rule in a job', () => {
+  it('fails the job at start when transactionTimeoutMs does not exceed interval + checkpoint timeout', async () => {
+    const env = StreamExecutionEnvironment.create({
+      parallelism: 1,
+      checkpointing: { intervalMs: 500, timeoutMs: 2_000 },
+      restartStrategy: { kind: 'none' },
+      logger: { log: () => {} },
+    });
+    env.fromElements('a').sinkTo(
+      new KafkaSink<string>({
+        bootstrapServers: servers,
+        topic: uniqueTopic('eo-timeout'),
+        deliveryGuarantee: 'exactly-once',
+        transactionTimeoutMs: 2_500,
+      }),
+    );
+    await expect(env.execute('kafka-timeout-rule')).rejects.toThrow(
+      /transactionTimeoutMs \(2500 ms\) must exceed the checkpoint interval \(500 ms\) plus the checkpoint timeout \(2000 ms\)/,
+    );
+  }, 30_000);
 });
 
 describe('Kafka sink, at-least-once', () => {

@@ -1,5 +1,6 @@
 /** Options of the Kafka sink, serializers, and the transaction-timeout rule. */
 import type { DeliveryGuarantee } from '../../../api/sink.ts';
+import { ConfigurationError } from '../../../core/errors.ts';
 import type { KafkaConnectionOptions } from '../client/connection-options.ts';
 
 /** Turns a value into the bytes of a record's value (or key). */
@@ -44,7 +45,8 @@ export interface KafkaSinkOptions<T> extends KafkaConnectionOptions {
   readonly transactionTimeoutMs?: number;
   /**
    * Exactly-once: the checkpointing this sink runs under, checked against the transaction
-   * timeout at job start when given (the environment's values).
+   * timeout when the sink is built. Not needed in a job: the sink checks the job's own interval
+   * and timeout when it starts.
    */
   readonly checkpointing?: { readonly intervalMs: number; readonly timeoutMs: number };
 }
@@ -62,7 +64,7 @@ export function validateTransactionTimeout(
   timeoutMs: number,
 ): void {
   if (!(transactionTimeoutMs > intervalMs + timeoutMs)) {
-    throw new Error(
+    throw new ConfigurationError(
       `Kafka sink: transactionTimeoutMs (${transactionTimeoutMs} ms) must exceed the checkpoint interval ` +
         `(${intervalMs} ms) plus the checkpoint timeout (${timeoutMs} ms): otherwise the broker may abort a ` +
         'pre-committed transaction before its checkpoint completes, and its records are lost. Raise ' +

@@ -64,6 +64,8 @@ export class KafkaSink<T> implements TwoPhaseCommittingSink<T, TransactionHandle
   }
 
   createCommitter(context: SinkWriterContext): Committer<TransactionHandle> {
+    // The committer is created first (it commits and aborts before the writer exists).
+    this.#validateAgainstJob(context);
     const admin = new KafkaAdmin(this.#options, `sink-${context.subtaskIndex}-committer`);
     return new KafkaCommitter(
       new TransactionControl(admin),
@@ -72,17 +74,17 @@ export class KafkaSink<T> implements TwoPhaseCommittingSink<T, TransactionHandle
     );
   }
 
-  /** Checks the transaction timeout when the runtime tells the sink its checkpointing. */
+  /**
+   * Checks the transaction timeout against the job's checkpointing at job start (the sink
+   * operator puts the interval and timeout in the context when periodic checkpoints are on).
+   */
   #validateAgainstJob(context: SinkWriterContext): void {
-    const job = context as SinkWriterContext & {
-      checkpointIntervalMs?: number;
-      checkpointTimeoutMs?: number;
-    };
-    if (this.deliveryGuarantee !== 'exactly-once' || job.checkpointIntervalMs === undefined) return;
+    const { checkpointIntervalMs, checkpointTimeoutMs } = context;
+    if (this.deliveryGuarantee !== 'exactly-once' || checkpointIntervalMs === undefined) return;
     validateTransactionTimeout(
       this.#options.transactionTimeoutMs ?? TRANSACTION_TIMEOUT_MS_DEFAULT,
-      job.checkpointIntervalMs,
-      job.checkpointTimeoutMs ?? 0,
+      checkpointIntervalMs,
+      checkpointTimeoutMs ?? 0,
     );
   }
 }
