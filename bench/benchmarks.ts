@@ -3,6 +3,7 @@
 import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import type { Benchmark } from './harness.ts';
+import { kafkaExactlyOnce } from './kafka-exactly-once.ts';
 import { keyedCount } from './keyed-count.ts';
 import { postgresSinkBench } from './postgres-sink.ts';
 import { statelessChain } from './stateless-chain.ts';
@@ -15,4 +16,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   diskKeyedCountHot,
   diskKeyedCountManyKeys,
   postgresSinkBench,
+  kafkaExactlyOnce,
 ];
