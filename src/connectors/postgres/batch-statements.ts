@@ -41,9 +41,6 @@ export class CopyStatement<T> implements BatchStatement<T> {
   }
 }
 
-/** Savepoint set before each upsert batch inside a transaction, so a failure can be narrowed down. */
-const BATCH_SAVEPOINT = 'weir_batch';
-
 /**
  * Upserts by key: one statement per batch with a `text[]` parameter per column, each element
  * cast to the column's type (types read from the catalog at start). Rows with the same key
@@ -83,7 +80,6 @@ export class UpsertStatement<T> implements BatchStatement<T> {
 
   async write(connection: SqlConnection, batch: RowBatch<T>, inTransaction: boolean): Promise<void> {
     const merged = this.#mergeByKey(batch);
-    if (inTransaction) await connection.query(`SAVEPOINT ${BATCH_SAVEPOINT}`);
     try {
       await connection.query(this.#sql, columnArrays(merged));
     } catch (error) {
@@ -111,9 +107,13 @@ export class UpsertStatement<T> implements BatchStatement<T> {
   }
 
   /**
-   * Replays the refused batch one row at a time (each under a savepoint, all inside a
-   * transaction that is rolled back or already doomed) to name the first row the server
-   * refuses. Row by row is slow, which is why it happens only after a failure.
+   * Replays the refused batch one row at a time, each under a savepoint, inside a transaction
+   * that is rolled back, to name the first row the server refuses. Row by row is slow, which
+   * is why it happens only after a failure. The failed transaction is rolled back first (the
+   * write fails either way, and its records are replayed after the restart), so a conflict
+   * with a row of an earlier batch of the same transaction is reported without the row: the
+   * price of not setting a savepoint before every batch (a round trip each, and a
+   * subtransaction each, which PostgreSQL slows down on past 64 per transaction).
    */
   async #findCulprit(
     connection: SqlConnection,
@@ -123,7 +123,8 @@ export class UpsertStatement<T> implements BatchStatement<T> {
   ): Promise<PostgresWriteError> {
     const table = this.#mapping.tableLabel;
     try {
-      await connection.query(inTransaction ? `ROLLBACK TO SAVEPOINT ${BATCH_SAVEPOINT}` : 'BEGIN');
+      if (inTransaction) await connection.query('ROLLBACK');
+      await connection.query('BEGIN');
       for (let i = 0; i < batch.size; i++) {
         await connection.query('SAVEPOINT weir_row');
         try {
@@ -136,7 +137,7 @@ export class UpsertStatement<T> implements BatchStatement<T> {
     } catch (diagnosisError) {
       void diagnosisError; // the original error is what the user needs; the connection is dropped
     } finally {
-      if (!inTransaction) await connection.query('ROLLBACK').catch(() => {});
+      await connection.query('ROLLBACK').catch(() => {});
     }
     return new PostgresWriteError(table, error);
   }
