@@ -22,8 +22,9 @@ export async function createTopic(
   const admin = new KafkaAdmin({ bootstrapServers }, 'test-admin');
   try {
     await admin.client.createTopics({ topics: [topic], partitions, replicas: 1 });
-    // A just-created topic's metadata settles in steps; producers that see it half-way retry
-    // sends to other partitions (duplicates). Wait until every partition has a leader.
+    // A just-created topic's partitions get leaders in steps; wait for all, so tests do not
+    // start with retries. (A partition that is still not ready makes the client resend the
+    // whole Produce request: without idempotence that duplicated the other partitions' records.)
     const all = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
     for (let i = 0; i < 100 && (await admin.leaders(all, true)).size < partitions; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
