@@ -361,8 +361,9 @@ async function runAllFailFast(tasks: StreamTask[]): Promise<void> {
 }
 
 /**
- * Definition and configuration errors, and state that cannot be restored (incompatible
- * serializer or kind, corrupt snapshot), fail the same way on every attempt.
+ * Definition and configuration errors (also when a task raised them), and state that cannot
+ * be restored (incompatible serializer or kind, corrupt snapshot), fail the same way on every
+ * attempt.
  */
 function isRestartable(error: unknown): boolean {
   if (
@@ -377,7 +378,16 @@ function isRestartable(error: unknown): boolean {
     cause instanceof Error && depth < 8;
     cause = cause.cause, depth++
   ) {
-    if (cause instanceof IncompatibleStateError || cause instanceof CorruptSnapshotError) return false;
+    // A connector's configuration check (for example a Kafka transaction timeout shorter than
+    // the checkpoint interval) runs inside a task; retrying cannot make it pass.
+    if (
+      cause instanceof IncompatibleStateError ||
+      cause instanceof CorruptSnapshotError ||
+      cause instanceof ConfigurationError ||
+      cause instanceof JobDefinitionError
+    ) {
+      return false;
+    }
   }
   return true;
 }

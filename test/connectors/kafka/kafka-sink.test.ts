@@ -161,12 +161,14 @@ describe('Kafka sink, exactly-once', () => {
 });
 
 describe('Kafka sink, transaction timeout rule in a job', () => {
-  it('fails the job at start when transactionTimeoutMs does not exceed interval + checkpoint timeout', async () => {
+  it('fails the job at start, without restarts, when transactionTimeoutMs does not exceed interval + checkpoint timeout', async () => {
+    const logged: string[] = [];
     const env = StreamExecutionEnvironment.create({
       parallelism: 1,
       checkpointing: { intervalMs: 500, timeoutMs: 2_000 },
-      restartStrategy: { kind: 'none' },
-      logger: { log: () => {} },
+      // A configuration error raised inside a task fails the same way on every attempt.
+      restartStrategy: { kind: 'fixed-delay', attempts: 5, delayMs: 0 },
+      logger: { log: (_level, message) => logged.push(message) },
     });
     env.fromElements('a').sinkTo(
       new KafkaSink<string>({
@@ -179,6 +181,7 @@ describe('Kafka sink, transaction timeout rule in a job', () => {
     await expect(env.execute('kafka-timeout-rule')).rejects.toThrow(
       /transactionTimeoutMs \(2500 ms\) must exceed the checkpoint interval \(500 ms\) plus the checkpoint timeout \(2000 ms\)/,
     );
+    expect(logged.filter((m) => /restart/i.test(m))).toEqual([]);
   }, 30_000);
 });
 
