@@ -384,10 +384,14 @@ export class CheckpointCoordinator {
     log(
       `completed ${pending.kind} ${pending.checkpointId} (${stats.stateSizeBytes} bytes, ${stats.durationMs} ms) at ${location.pointer}`,
     );
-    // Older checkpoints still in flight can never be restored in preference to this one.
-    for (const id of [...this.#inFlight.keys()]) {
-      if (id < pending.checkpointId && this.#inFlight.get(id)!.pending.kind === 'checkpoint') {
-        this.#abort(id, `subsumed by checkpoint ${pending.checkpointId}`, false);
+    // Older checkpoints still in flight can never be restored in preference to this one. A
+    // savepoint subsumes nothing: recovery never restores it, so the checkpoints in flight are
+    // still the newest recovery points (and may be what a sink's final commit waits for).
+    if (pending.kind === 'checkpoint') {
+      for (const id of [...this.#inFlight.keys()]) {
+        if (id < pending.checkpointId && this.#inFlight.get(id)!.pending.kind === 'checkpoint') {
+          this.#abort(id, `subsumed by checkpoint ${pending.checkpointId}`, false);
+        }
       }
     }
     if (entry.notifiesCompletion) this.#gateway?.notifyComplete(pending.checkpointId);
