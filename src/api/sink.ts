@@ -50,6 +50,13 @@ export interface SinkWriter<T> {
    * task goes on, which is how a slow sink backpressures its input.
    */
   flush(endOfInput: boolean): void | Promise<void>;
+  /**
+   * Called at every checkpoint barrier instead of `flush(false)`, when defined: a writer that
+   * groups its output in batches of its own (one database transaction per checkpoint interval)
+   * ends the batch here, because `flush` also comes after every input batch. At-least-once
+   * writers make everything written so far durable before the promise settles.
+   */
+  snapshotPreBarrier?(checkpointId: number): void | Promise<void>;
   close(): void | Promise<void>;
 }
 

@@ -7,7 +7,8 @@ import type { Sink, SinkWriter } from '../sink.ts';
 
 /**
  * Runs a plain (`'none'` or `'at-least-once'`) sink. At-least-once writers also flush at every
- * barrier, before it is forwarded, so the checkpoint covers only durable output. Plain sinks
+ * barrier (or run their `snapshotPreBarrier`), before it is forwarded, so the checkpoint
+ * covers only durable output. Plain sinks
  * keep no state: their context says `restoredCheckpointId: undefined`.
  */
 export class SinkOperator<T>
@@ -47,8 +48,10 @@ export class SinkOperator<T>
     return this.#writer!.flush(false) ?? undefined;
   }
 
-  prepareSnapshotPreBarrier(): undefined | Promise<void> {
-    return this.#flushAtBarrier ? (this.#writer!.flush(false) ?? undefined) : undefined;
+  prepareSnapshotPreBarrier(checkpointId: number): undefined | Promise<void> {
+    const writer = this.#writer!;
+    if (writer.snapshotPreBarrier !== undefined) return writer.snapshotPreBarrier(checkpointId) ?? undefined;
+    return this.#flushAtBarrier ? (writer.flush(false) ?? undefined) : undefined;
   }
 
   override async finish(): Promise<void> {

@@ -59,11 +59,9 @@ const LONGEST_SUFFIX_SAMPLE = `-${2 ** 16}-${Number.MAX_SAFE_INTEGER}`;
  *   interval, committed at the barrier; replays after a restore write again (use `upsert` for
  *   an idempotent effect).
  *
- * Every mode runs through the framework's committing sink operator, because that operator is
- * what tells a writer where the barriers are (`prepareCommit`); a plain writer's `flush` comes
- * after every input batch too and would have to commit (and wait for a WAL flush) each time.
- * So the framework-facing `deliveryGuarantee` is left unset and the user's choice is
- * {@link PostgresSink.guarantee}; without exactly-once nothing is ever handed to the committer.
+ * Without exactly-once the writer ends its transaction in `snapshotPreBarrier` (a `flush`
+ * comes after every input batch too, and committing there would wait for a WAL flush per
+ * batch) and at end of input; nothing is ever handed to the committer.
  *
  * @example
  * ```ts
@@ -81,8 +79,7 @@ export function postgresSink<T>(options: PostgresSinkOptions<T>): PostgresSink<T
 
 /** See {@link postgresSink}. */
 export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
-  /** What the sink promises (the user's choice; see the class comment for why it is not `deliveryGuarantee`). */
-  readonly guarantee: DeliveryGuarantee;
+  readonly deliveryGuarantee: DeliveryGuarantee;
   readonly #options: PostgresSinkOptions<T>;
   readonly #mapping: TableMapping<T>;
   readonly #batchRowsMax: number;
@@ -90,7 +87,7 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
   constructor(options: PostgresSinkOptions<T>) {
     this.#options = options;
     this.#mapping = new TableMapping(options);
-    this.guarantee =
+    this.deliveryGuarantee =
       options.deliveryGuarantee ?? (options.upsert === undefined ? 'exactly-once' : 'at-least-once');
     this.#batchRowsMax = options.batchRowsMax ?? BATCH_ROWS_MAX_DEFAULT;
     if (!(Number.isSafeInteger(this.#batchRowsMax) && this.#batchRowsMax >= 1)) {
@@ -107,7 +104,7 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
     const purpose = `weir sink ${context.operatorName} ${context.subtaskIndex}`;
     const connection = await SqlConnection.open(this.#options, purpose);
     try {
-      const exactlyOnce = this.guarantee === 'exactly-once';
+      const exactlyOnce = this.deliveryGuarantee === 'exactly-once';
       if (exactlyOnce) await checkPreparedTransactionsEnabled(connection, context.parallelism);
       const statement = await this.#statement(connection);
       const prefix = this.#prefix(context);
@@ -116,10 +113,24 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
         connection,
         mapping: this.#mapping,
         statement,
-        guarantee: this.guarantee,
+        guarantee: this.deliveryGuarantee,
         batchRowsMax: this.#batchRowsMax,
         transactionName: () => transactionName(prefix, context.subtaskIndex, k),
       });
+      if (!exactlyOnce) {
+        return {
+          write: (record) => writer.write(record),
+          flush: async (endOfInput) => {
+            await writer.flush(endOfInput);
+            if (endOfInput) await writer.prepareCommit(0);
+          },
+          snapshotPreBarrier: async (checkpointId) => {
+            await writer.prepareCommit(checkpointId);
+          },
+          prepareCommit: () => [],
+          close: () => writer.close(),
+        };
+      }
       return {
         write: (record) => writer.write(record),
         flush: (endOfInput) => writer.flush(endOfInput),
@@ -140,7 +151,7 @@ export class PostgresSink<T> implements TwoPhaseCommittingSink<T, string> {
     return new PostgresCommitter(
       this.#options,
       // Without exactly-once nothing is prepared, so there is nothing lingering to look for.
-      this.guarantee === 'exactly-once' ? this.#prefix(context) : undefined,
+      this.deliveryGuarantee === 'exactly-once' ? this.#prefix(context) : undefined,
       `weir committer ${context.operatorName} ${context.subtaskIndex}`,
     );
   }
