@@ -1,10 +1,12 @@
 /**
- * Barrier handling at a subtask's input gate, as an explicit state machine: waiting for a
- * barrier, or collecting barrier n from every unfinished channel. Exactly-once blocks each
- * channel that delivered n until all did (alignment); at-least-once never blocks.
+ * Barrier handling at a subtask's input gate. Exactly-once is an explicit state machine:
+ * waiting for a barrier, or collecting barrier n from every unfinished channel while each
+ * channel that delivered n is blocked (alignment). At-least-once never blocks and tracks
+ * several checkpoints at once (`BarrierTracker`).
  */
 import type { CheckpointBarrier } from '../elements.ts';
 import type { InputGate } from '../network/input-gate.ts';
+import { BarrierTracker } from './barrier-tracker.ts';
 
 export type CheckpointingMode = 'exactly-once' | 'at-least-once';
 
@@ -35,20 +37,31 @@ export class BarrierHandler {
   #latestHandledId = 0;
   /** Checkpoints above #latestHandledId aborted before their barriers came: those barriers are stale. */
   readonly #abortedAhead = new Set<number>();
+  /**
+   * At-least-once: a barrier of n+1 on one channel before another channel delivered n must not
+   * abort n (nothing is blocked, so both can still complete), hence several tracked at once.
+   */
+  readonly #tracker: BarrierTracker | undefined;
 
   constructor(mode: CheckpointingMode, gate: InputGate, target: BarrierHandlerTarget, nowMs: () => number) {
     this.mode = mode;
     this.#gate = gate;
     this.#target = target;
     this.#nowMs = nowMs;
+    this.#tracker = mode === 'at-least-once' ? new BarrierTracker(gate, target, nowMs) : undefined;
   }
 
-  /** The checkpoint being aligned, if any. */
+  /** The checkpoint being aligned (at-least-once: the oldest tracked), if any. */
   get pendingCheckpointId(): number | undefined {
+    if (this.#tracker !== undefined) return this.#tracker.trackedCheckpointIds[0];
     return this.#state.kind === 'collecting-barriers' ? this.#state.barrier.checkpointId : undefined;
   }
 
   onBarrier(channelIndex: number, barrier: CheckpointBarrier): void {
+    if (this.#tracker !== undefined) {
+      this.#tracker.onBarrier(channelIndex, barrier);
+      return;
+    }
     const id = barrier.checkpointId;
     if (this.#abortedAhead.has(id) || id === this.#latestHandledId) return; // Triggered or aborted here already.
     let state = this.#state;
@@ -74,17 +87,22 @@ export class BarrierHandler {
       this.#state = state;
     }
     state.arrived.add(channelIndex);
-    if (this.mode === 'exactly-once') this.#gate.setBlocked(channelIndex, true);
+    this.#gate.setBlocked(channelIndex, true);
     this.#completeIfAligned();
   }
 
   /** A channel finished: it counts as aligned from now on. */
   onEndOfPartition(): void {
-    this.#completeIfAligned();
+    if (this.#tracker !== undefined) this.#tracker.onEndOfPartition();
+    else this.#completeIfAligned();
   }
 
   /** The coordinator aborted `checkpointId` (timeout, another task declined): stop aligning it. */
   abortIfPending(checkpointId: number): void {
+    if (this.#tracker !== undefined) {
+      this.#tracker.abortIfPending(checkpointId);
+      return;
+    }
     const state = this.#state;
     if (state.kind === 'collecting-barriers' && state.barrier.checkpointId === checkpointId) {
       this.#release();
@@ -118,7 +136,7 @@ export class BarrierHandler {
 
   #release(): void {
     const state = this.#state;
-    if (state.kind === 'collecting-barriers' && this.mode === 'exactly-once') {
+    if (state.kind === 'collecting-barriers') {
       for (const c of state.arrived) this.#gate.setBlocked(c, false);
     }
     this.#state = { kind: 'waiting-for-barrier' };
