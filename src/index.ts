@@ -13,6 +13,7 @@ export {
 // Environment, streams and execution
 export {
   type EnvironmentOptions,
+  type LocalRecoveryOptions,
   type StateBackendName,
   StreamExecutionEnvironment,
 } from './api/environment.ts';
@@ -34,6 +35,7 @@ export * from './api/windowing/index.ts';
 // Checkpointing: configuration, storage, restart strategies
 export type { CheckpointConfig } from './checkpoint/checkpoint-config.ts';
 export type { CheckpointStats } from './checkpoint/checkpoint-coordinator.ts';
+export { LOCAL_RECOVERY_DIRECTORY_DEFAULT } from './checkpoint/local-recovery/index.ts';
 export {
   type CheckpointFileSystem,
   type CheckpointStorage,

@@ -1,6 +1,8 @@
 /** The entry point of a job: configuration, sources, and execution. */
 
+import { resolve } from 'node:path';
 import { type CheckpointConfig, resolveCheckpointConfig } from '../checkpoint/checkpoint-config.ts';
+import { LocalRecoveryStore } from '../checkpoint/local-recovery/local-recovery-store.ts';
 import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
 import { FileSystemCheckpointStorage } from '../checkpoint/storage/file-system-checkpoint-storage.ts';
 import { JobManagerCheckpointStorage } from '../checkpoint/storage/job-manager-checkpoint-storage.ts';
@@ -66,6 +68,18 @@ export interface EnvironmentOptions {
   readonly jobId?: string;
   /** Default: warnings and errors to standard error. */
   readonly logger?: Logger;
+  /**
+   * Local recovery (Flink's `state.backend.local-recovery`; default off): keep a local copy of
+   * the latest completed checkpoint's state files under `directory` (default
+   * `<os tmpdir>/weir-local-recovery`) and restore from it, verified, before reading checkpoint
+   * storage. See docs/state-backends.md.
+   */
+  readonly localRecovery?: boolean | LocalRecoveryOptions;
+}
+
+/** Where local recovery keeps its copies. */
+export interface LocalRecoveryOptions {
+  readonly directory?: string;
 }
 
 /**
@@ -93,6 +107,7 @@ export class StreamExecutionEnvironment implements GraphBuilder {
   #restore: EnvironmentOptions['restore'];
   #jobId: string | undefined;
   #logger: Logger;
+  readonly #localRecovery: LocalRecoveryOptions | undefined;
   readonly #jobListeners: JobListener[] = [];
 
   constructor(options: EnvironmentOptions = {}) {
@@ -113,6 +128,7 @@ export class StreamExecutionEnvironment implements GraphBuilder {
     this.#restore = options.restore;
     this.#jobId = options.jobId;
     this.#logger = options.logger ?? new StreamLogger({ level: 'warn' });
+    this.#localRecovery = resolveLocalRecovery(options.localRecovery);
   }
 
   /** Periodic checkpoints every `intervalMs`, exactly-once unless told otherwise. */
@@ -305,6 +321,10 @@ export class StreamExecutionEnvironment implements GraphBuilder {
       keyedStateBackendFactory: this.#stateBackend,
       createOperatorStateStore: () => new HeapOperatorStateStore(),
       jobConfiguration: this.#configuration,
+      localRecovery:
+        this.#localRecovery === undefined
+          ? undefined
+          : new LocalRecoveryStore({ directory: this.#localRecovery.directory, logger: this.#logger }),
     });
     for (const listener of this.#jobListeners) listener.onJobSubmitted(client);
     return client;
@@ -327,6 +347,18 @@ function validateInterval(value: number): number {
     );
   }
   return value;
+}
+
+function resolveLocalRecovery(option: EnvironmentOptions['localRecovery']): LocalRecoveryOptions | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return {};
+  if (typeof option !== 'object' || option === null) {
+    throw new ConfigurationError(`localRecovery must be true, false or { directory }, got ${String(option)}`);
+  }
+  if (option.directory !== undefined && (typeof option.directory !== 'string' || option.directory === '')) {
+    throw new ConfigurationError('localRecovery.directory must be a non-empty path');
+  }
+  return { directory: option.directory === undefined ? undefined : resolve(option.directory) };
 }
 
 function resolveStateBackend(backend: StateBackendName | KeyedStateBackendFactory): KeyedStateBackendFactory {

@@ -97,6 +97,14 @@ export async function main(argv: string[], io: Output = STANDARD_OUTPUT): Promis
       ]),
     )
     .option('--state-backend <name>', "where working state lives: 'hashmap' (JS heap, default) or 'disk'")
+    .option(
+      '--local-recovery',
+      'keep a local copy of the latest completed checkpoint and restore from it first (default: off)',
+    )
+    .option(
+      '--local-recovery-dir <dir>',
+      'where local recovery keeps its copies (implies --local-recovery; default: <os tmpdir>/weir-local-recovery)',
+    )
     .option('--from-savepoint <path>', 'start from this savepoint (its directory or _metadata)')
     .option('--from-checkpoint <path|latest>', "start from this checkpoint, or 'latest' in --checkpoint-dir")
     .option('--allow-non-restored-state', 'skip state of operators that no longer exist in the job')

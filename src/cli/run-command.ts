@@ -30,6 +30,8 @@ export interface RunOptions {
   readonly checkpointInterval?: number;
   readonly mode?: CheckpointConfig['mode'];
   readonly stateBackend?: string;
+  readonly localRecovery?: boolean;
+  readonly localRecoveryDir?: string;
   readonly fromSavepoint?: string;
   readonly fromCheckpoint?: string;
   readonly allowNonRestoredState?: boolean;
@@ -116,6 +118,10 @@ export function environmentOptionsOf(options: RunOptions, logger: Logger): Envir
     restore,
     jobId: options.jobId,
     logger,
+    localRecovery:
+      options.localRecoveryDir !== undefined
+        ? { directory: resolve(options.localRecoveryDir) }
+        : options.localRecovery === true,
   };
 }
 

@@ -6,8 +6,13 @@ import {
   type CheckpointGateway,
   type CheckpointOutcome,
   type CheckpointStats,
-  type WritableCheckpointLocation,
 } from '../checkpoint/checkpoint-coordinator.ts';
+import type {
+  LocalRecoveryStore,
+  StateFileWriter,
+} from '../checkpoint/local-recovery/local-recovery-store.ts';
+import type { LocalStateReader } from '../checkpoint/local-recovery/local-state-reader.ts';
+import type { CheckpointMetadata } from '../checkpoint/snapshot-handles.ts';
 import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
 import { CompletedCheckpointStore } from '../checkpoint/storage/completed-checkpoint-store.ts';
 import { type RestoreRequest, resolveRestorePoint } from '../checkpoint/storage/resolve-restore-point.ts';
@@ -55,6 +60,8 @@ export interface LocalJobOptions {
   readonly restore?: RestoreRequest & { readonly allowNonRestoredState?: boolean };
   readonly restartStrategy: RestartStrategyConfig;
   readonly logger: Logger;
+  /** Local recovery: keep a local copy of the latest completed checkpoint and restore from it first. */
+  readonly localRecovery?: LocalRecoveryStore;
 }
 
 /** Why the current attempt is ending, when the job manager itself ends it. */
@@ -80,7 +87,10 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   let stopRequest: StopRequest | undefined;
   let restarts = 0;
   const startedMs = Date.now();
-  const locations = new Map<number, WritableCheckpointLocation>();
+  const locations = new Map<number, StateFileWriter>();
+  const { localRecovery } = options;
+  /** A job whose checkpoint this one was restored from: its local copies go once this job has its own. */
+  let previousLocalJob: string | undefined;
 
   // Incremental checkpoints share files in <job>/shared; one registry counts their references.
   const sharedStateRegistry = new SharedStateRegistry((key) =>
@@ -127,6 +137,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
       log(`restoring from ${restore.metadata.kind} ${restore.metadata.checkpointId}`, {
         path: restore.pointer,
       });
+      if (restore.local !== undefined) logLocalRestore(restore.local);
     }
     let stopError: Error | undefined;
     let attemptTasks: readonly StreamTask[] = [];
@@ -169,16 +180,24 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
       subtasks: () => tasks.map((t) => t.subtaskId),
       snapshotCoordinators: (id) => sources.snapshot(id),
       trigger: (barrier, location) => {
-        locations.set(barrier.checkpointId, location);
+        // Savepoints are never restored by a failover: no local copy.
+        locations.set(
+          barrier.checkpointId,
+          localRecovery !== undefined && barrier.snapshotKind === 'checkpoint'
+            ? localRecovery.tee(jobId, barrier.checkpointId, location)
+            : location,
+        );
         for (const task of tasks) task.triggerCheckpoint(barrier);
       },
       notifyComplete: (id) => {
         locations.delete(id);
+        confirmLocalCopies(id);
         sources.notifyCheckpointComplete(id);
         for (const task of tasks) task.notifyCheckpointComplete(id);
       },
       notifyAborted: (id) => {
         locations.delete(id);
+        void localRecovery?.abort(jobId, id);
         for (const task of tasks) task.notifyCheckpointAborted(id);
       },
     };
@@ -242,6 +261,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
             pointer: latest.location.pointer,
             metadata: latest.metadata,
             storage: options.checkpointStorage,
+            local: localRecovery?.reader(latest.metadata),
           };
           // The job's own checkpoint matches its operators exactly.
           allowNonRestored = false;
@@ -266,7 +286,18 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   async function resolveInitialRestore(): Promise<RestoreSource | undefined> {
     const request = options.restore;
     if (request === undefined) return undefined;
-    const resolution = await resolveRestorePoint(request);
+    const readers = new Map<string, LocalStateReader | undefined>();
+    const readerOf = (metadata: CheckpointMetadata): LocalStateReader | undefined => {
+      const key = `${metadata.jobId}/${metadata.checkpointId}`;
+      if (!readers.has(key)) readers.set(key, localRecovery?.reader(metadata));
+      return readers.get(key);
+    };
+    const resolution = await resolveRestorePoint(request, {
+      localCopyIntact:
+        localRecovery === undefined
+          ? undefined
+          : async (metadata, handle) => (await readerOf(metadata)?.verify(handle)) ?? false,
+    });
     if (resolution.status !== 'resolved') {
       throw new ConfigurationError(
         resolution.message.startsWith('cannot restore')
@@ -275,10 +306,30 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
       );
     }
     for (const warning of resolution.warnings) logger.log('warn', warning, { job: jobId });
-    coordinator.advanceCheckpointIdPast(
-      Math.max(resolution.highestCheckpointIdSeen, resolution.restorePoint.metadata.checkpointId),
-    );
-    return resolution.restorePoint;
+    const { metadata } = resolution.restorePoint;
+    coordinator.advanceCheckpointIdPast(Math.max(resolution.highestCheckpointIdSeen, metadata.checkpointId));
+    if (metadata.kind === 'checkpoint' && metadata.jobId !== jobId) previousLocalJob = metadata.jobId;
+    return { ...resolution.restorePoint, local: readerOf(metadata) };
+  }
+
+  /** Where the restored state came from, and why not from the local copy if it did not. */
+  function logLocalRestore(reader: LocalStateReader): void {
+    const damaged = [...reader.verdicts().values()].some((verdict) => verdict.status === 'damaged');
+    logger.log(damaged ? 'warn' : 'info', reader.summary(), {
+      job: jobId,
+      directory: localRecovery?.directory,
+    });
+  }
+
+  /** Checkpoint `id` completed: keep exactly its local copies (and those of checkpoints in flight). */
+  function confirmLocalCopies(id: number): void {
+    const latest = store.latest();
+    if (localRecovery === undefined || latest?.metadata.checkpointId !== id) return;
+    void localRecovery.confirm(jobId, latest.metadata);
+    if (previousLocalJob !== undefined) {
+      void localRecovery.discardJob(previousLocalJob);
+      previousLocalJob = undefined;
+    }
   }
 
   const result = run().then(
@@ -299,6 +350,9 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   async function shutdownStore(jobStatus: 'FINISHED' | 'CANCELED' | 'FAILED'): Promise<void> {
     try {
       const outcome = await store.shutdown(jobStatus);
+      // Local copies serve a resume from a retained checkpoint; without one they serve nothing.
+      if (outcome.retained.length === 0) await localRecovery?.discardJob(jobId);
+      await localRecovery?.settled();
       for (const kept of outcome.retained)
         log(`retained checkpoint ${kept.metadata.checkpointId}`, { path: kept.location.pointer });
     } catch (error) {

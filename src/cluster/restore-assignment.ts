@@ -1,4 +1,6 @@
 /** Maps a checkpoint's or savepoint's state onto the operators and subtasks of the job about to run. */
+
+import type { LocalStateReader } from '../checkpoint/local-recovery/local-state-reader.ts';
 import type {
   CheckpointMetadata,
   KeyedStateHandle,
@@ -26,6 +28,8 @@ export interface RestoreSource {
   readonly pointer: string;
   readonly metadata: CheckpointMetadata;
   readonly storage: CheckpointStorage;
+  /** Local recovery: verified local copies, preferred to checkpoint storage file by file. */
+  readonly local?: LocalStateReader;
 }
 
 export async function assignRestoredState(
@@ -40,7 +44,11 @@ export async function assignRestoredState(
   const read = (handle: StateFileHandle): Promise<Uint8Array> => {
     let bytes = files.get(handle.relativePath);
     if (bytes === undefined) {
-      bytes = source.storage.readFile(source.pointer, handle);
+      const local = source.local;
+      bytes =
+        local === undefined
+          ? source.storage.readFile(source.pointer, handle)
+          : local.read(handle).then((copy) => copy ?? source.storage.readFile(source.pointer, handle));
       files.set(handle.relativePath, bytes);
     }
     return bytes;

@@ -1,6 +1,6 @@
 /** Where to resume: `--from-checkpoint latest|PATH` and `--from-savepoint PATH`, verified, with fallback to an older intact checkpoint. */
 import { join, resolve } from 'node:path';
-import type { CheckpointMetadata } from '../snapshot-handles.ts';
+import type { CheckpointMetadata, StateFileHandle } from '../snapshot-handles.ts';
 import { CheckpointIOError } from './checkpoint-errors.ts';
 import { type CheckpointFileSystem, NodeCheckpointFileSystem } from './checkpoint-file-system.ts';
 import type { CheckpointStorage } from './checkpoint-storage.ts';
@@ -70,7 +70,15 @@ export type RestorePointResolution =
 /** Options of {@link resolveRestorePoint}. */
 export interface ResolveRestorePointOptions {
   readonly fileSystem?: CheckpointFileSystem;
+  /**
+   * Local recovery: true when an intact local copy of the file exists. Such a file is not
+   * read from checkpoint storage to verify it, since the restore will read the local copy.
+   */
+  readonly localCopyIntact?: LocalCopyCheck;
 }
+
+/** Whether a verified local copy of `handle` of the checkpoint described by `metadata` exists. */
+export type LocalCopyCheck = (metadata: CheckpointMetadata, handle: StateFileHandle) => Promise<boolean>;
 
 /**
  * Finds and verifies what to restore. Every candidate's `_metadata` (magic, version, checksum,
@@ -102,14 +110,15 @@ export async function resolveRestorePoint(
 ): Promise<RestorePointResolution> {
   const fileSystem = options.fileSystem ?? new NodeCheckpointFileSystem();
   return request.kind === 'latest'
-    ? resolveLatest(request, fileSystem)
-    : resolvePath(request.path, request.jobName, fileSystem);
+    ? resolveLatest(request, fileSystem, options.localCopyIntact)
+    : resolvePath(request.path, request.jobName, fileSystem, options.localCopyIntact);
 }
 
 async function resolvePath(
   path: string,
   jobName: string | undefined,
   fileSystem: CheckpointFileSystem,
+  localCopyIntact: LocalCopyCheck | undefined,
 ): Promise<RestorePointResolution> {
   const directory = resolve(checkpointDirectoryOf(nodePathContext(fileSystem), resolve(path)));
   const storage = new FileSystemCheckpointStorage(directory, { fileSystem });
@@ -125,7 +134,14 @@ async function resolvePath(
     };
   }
   const verification =
-    loaded.status === 'loaded' ? await verifyCheckpointFiles(storage, directory, loaded.metadata) : loaded;
+    loaded.status === 'loaded'
+      ? await verifyCheckpointFiles(
+          storage,
+          directory,
+          loaded.metadata,
+          localSkip(localCopyIntact, loaded.metadata),
+        )
+      : loaded;
   if (verification.status === 'damaged') {
     const damaged = [{ pointer: directory, problems: verification.problems }];
     return {
@@ -160,6 +176,7 @@ interface Candidate {
 async function resolveLatest(
   request: Extract<RestoreRequest, { kind: 'latest' }>,
   fileSystem: CheckpointFileSystem,
+  localCopyIntact: LocalCopyCheck | undefined,
 ): Promise<RestorePointResolution> {
   const root = resolve(request.checkpointDirectory);
   const storage = new FileSystemCheckpointStorage(root, { fileSystem });
@@ -185,7 +202,12 @@ async function resolveLatest(
     }
     const verification =
       loaded.status === 'loaded'
-        ? await verifyCheckpointFiles(storage, candidate.pointer, loaded.metadata)
+        ? await verifyCheckpointFiles(
+            storage,
+            candidate.pointer,
+            loaded.metadata,
+            localSkip(localCopyIntact, loaded.metadata),
+          )
         : loaded;
     if (verification.status === 'damaged' || verification.status === 'not-found') {
       const problems = verification.status === 'damaged' ? verification.problems : [verification.message];
@@ -259,4 +281,11 @@ function summarize(problems: readonly string[]): string {
   const shown = problems.slice(0, PROBLEMS_PER_WARNING_MAX).join('; ');
   const more = problems.length - PROBLEMS_PER_WARNING_MAX;
   return more > 0 ? `${shown}; and ${more} more` : shown;
+}
+
+function localSkip(
+  check: LocalCopyCheck | undefined,
+  metadata: CheckpointMetadata,
+): ((handle: StateFileHandle) => Promise<boolean>) | undefined {
+  return check === undefined ? undefined : (handle) => check(metadata, handle);
 }

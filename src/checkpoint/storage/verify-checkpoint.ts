@@ -1,6 +1,6 @@
 /** Verifies a whole checkpoint or savepoint: its `_metadata` and every state file it references. */
 import { describeError } from '../../core/errors.ts';
-import { type CheckpointMetadata, referencedStateFiles } from '../snapshot-handles.ts';
+import { type CheckpointMetadata, referencedStateFiles, type StateFileHandle } from '../snapshot-handles.ts';
 import { CheckpointIOError, CheckpointNotFoundError, CorruptCheckpointError } from './checkpoint-errors.ts';
 import type { CheckpointStorage, FileVerification } from './checkpoint-storage.ts';
 import { describeFileVerification } from './directory-tree.ts';
@@ -43,15 +43,27 @@ export async function verifyCheckpoint(
   return verifyCheckpointFiles(storage, pointer, loaded.metadata);
 }
 
-/** The second half of {@link verifyCheckpoint}, for a caller that already holds the metadata. */
+/**
+ * The second half of {@link verifyCheckpoint}, for a caller that already holds the metadata.
+ * Files for which `verifiedElsewhere` resolves true (an intact local copy) count as intact
+ * without reading them from `storage`.
+ */
 export async function verifyCheckpointFiles(
   storage: CheckpointStorage,
   pointer: string,
   metadata: CheckpointMetadata,
+  verifiedElsewhere?: (handle: StateFileHandle) => Promise<boolean>,
 ): Promise<CheckpointVerification> {
   const files: FileVerification[] = [];
   // Sequential on purpose: bounded memory and I/O, and verification is off the hot path.
-  for (const handle of referencedStateFiles(metadata)) files.push(await storage.verifyFile(pointer, handle));
+  for (const handle of referencedStateFiles(metadata)) {
+    if (verifiedElsewhere !== undefined && (await verifiedElsewhere(handle))) {
+      const { relativePath: path, sizeBytes, crc32c } = handle;
+      files.push({ status: 'ok', path, sizeBytes, crc32c });
+      continue;
+    }
+    files.push(await storage.verifyFile(pointer, handle));
+  }
   const problems = files.filter((file) => file.status !== 'ok').map(describeFileVerification);
   return problems.length === 0
     ? { status: 'intact', pointer, metadata, files }
