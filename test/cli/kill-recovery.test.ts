@@ -1,11 +1,13 @@
 /**
  * Process crash: `kill -9` of a `weir run` child after two completed checkpoints, then
- * `weir run … --from-checkpoint latest` finishes with exactly the output of a failure-free run.
+ * `weir run … --from-checkpoint latest` finishes with exactly the output of a failure-free run;
+ * with the disk backend, from an incremental checkpoint (a base and deltas) through local recovery.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FileSystemCheckpointStorage } from '../../src/checkpoint/storage/file-system-checkpoint-storage.ts';
 import { FIXTURES, requireBuild, show, startWeir, weir } from './support.ts';
 
 const RECORDS = 6000;
@@ -103,6 +105,82 @@ describe('process crash', () => {
     const failureFree = await reference;
     expect(failureFree.code, show(failureFree)).toBe(0);
     const expected = expectedLines();
+    expect(await visibleLines(join(dir, 'reference'))).toEqual(expected);
+    expect(await visibleLines(output)).toEqual(expected);
+  });
+
+  it('disk backend, incremental checkpoints and local recovery: kill -9 with deltas in the chain, then --from-checkpoint latest restores from the local copy, exactly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'weir-kill-disk-'));
+    directories.push(dir);
+    const checkpointDir = join(dir, 'checkpoints');
+    const output = join(dir, 'out');
+    const keys = 500;
+    const job = ['run', `${FIXTURES}/keyed-count-job.ts`, '-p', '2', '--state-backend', 'disk'];
+    const jobArgs = ['--count', String(RECORDS), '--rate', String(RATE_PER_SECOND), '--keys', String(keys)];
+    const options = [
+      '--checkpoint-dir',
+      checkpointDir,
+      '--checkpoint-interval',
+      '100',
+      '--local-recovery-dir',
+      join(dir, 'local'),
+    ];
+    const storage = new FileSystemCheckpointStorage(checkpointDir);
+    /** Length of the shortest incremental chain of the keyed operator in a checkpoint. */
+    const shortestChain = async (pointer: string): Promise<number> => {
+      const metadata = await storage.loadMetadata(pointer);
+      const count = metadata.operators.find((op) => op.operatorId === 'count')!;
+      return Math.min(
+        ...count.subtasks.map((s) => (s.keyed?.kind === 'incremental' ? s.keyed.files.length : 0)),
+      );
+    };
+
+    const reference = weir(
+      'run',
+      `${FIXTURES}/keyed-count-job.ts`,
+      '-p',
+      '2',
+      '--',
+      '--output',
+      join(dir, 'reference'),
+      ...jobArgs,
+    );
+    const crashed = startWeir(...job, ...options, '--', '--output', output, ...jobArgs);
+    // Freeze the process (no checkpoint completes meanwhile) once the newest completed
+    // checkpoint is a base plus deltas in every subtask; then kill it.
+    for (let completions = 2; ; completions++) {
+      await crashed.waitForStderrCount(/completed checkpoint (\d+) /g, completions);
+      crashed.child.kill('SIGSTOP');
+      const latest = [...crashed.stderr().matchAll(/completed checkpoint \d+ .* at (\S+)/g)].at(-1)![1];
+      if ((await shortestChain(latest)) >= 2) break;
+      crashed.child.kill('SIGCONT');
+    }
+    crashed.child.kill('SIGKILL');
+    expect((await crashed.exit).signal).toBe('SIGKILL');
+
+    const resumed = await weir(
+      ...job,
+      ...options,
+      '--from-checkpoint',
+      'latest',
+      '--',
+      '--output',
+      output,
+      ...jobArgs,
+    );
+    expect(resumed.code, show(resumed)).toBe(0);
+    const restored = /restoring from checkpoint (\d+) .*path=(\S+)/.exec(resumed.stderr);
+    expect(restored, show(resumed)).not.toBeNull();
+    expect(await shortestChain(restored![2])).toBeGreaterThanOrEqual(2);
+    expect(resumed.stderr, show(resumed)).toMatch(
+      new RegExp(
+        `local recovery: restored checkpoint ${restored![1]} from the local copy \\(\\d+ files, \\d+ bytes; checkpoint storage not read\\)`,
+      ),
+    );
+
+    const failureFree = await reference;
+    expect(failureFree.code, show(failureFree)).toBe(0);
+    const expected = expectedLines(RECORDS, keys);
     expect(await visibleLines(join(dir, 'reference'))).toEqual(expected);
     expect(await visibleLines(output)).toEqual(expected);
   });
