@@ -143,6 +143,10 @@ export class CheckpointCoordinator {
   #triggerChain: Promise<void> = Promise.resolve();
   #triggeringCheckpoints = 0;
   #lastCompletedCheckpointId = 0;
+  /** Every source reached end of input and no checkpoint was triggered since (see requestFinalCheckpoint). */
+  #finalCheckpointDue = false;
+  /** Waits out the min pause before the final checkpoint. */
+  #finalTimer: Cancellable | undefined;
 
   constructor(options: CheckpointCoordinatorOptions) {
     this.#options = options;
@@ -170,6 +174,9 @@ export class CheckpointCoordinator {
     this.#stopped = true;
     this.#periodic?.cancel();
     this.#periodic = undefined;
+    this.#finalCheckpointDue = false;
+    this.#finalTimer?.cancel();
+    this.#finalTimer = undefined;
     for (const id of [...this.#inFlight.keys()]) this.#abort(id, reason, false);
     this.#gateway = undefined;
   }
@@ -182,6 +189,44 @@ export class CheckpointCoordinator {
   async settled(): Promise<void> {
     await this.#triggerChain;
     await this.#completions;
+  }
+
+  /**
+   * Every source subtask reached end of input. Operators that wait for a checkpoint covering
+   * their end of input (two-phase-commit sinks pre-commit their last transaction there, see
+   * `awaitFinalCheckpoint`) would otherwise wait for the next periodic trigger, up to one
+   * interval; this checkpoint comes as soon as the min pause and max concurrent allow. Only with
+   * periodic checkpointing: without it no operator waits (sinks commit at end of input).
+   */
+  requestFinalCheckpoint(): void {
+    if (this.#options.config.intervalMs === undefined || this.#stopped || this.#gateway === undefined) return;
+    this.#finalCheckpointDue = true;
+    this.#triggerFinalIfAllowed();
+  }
+
+  /** Triggers the final checkpoint if it is due and allowed now; else waits (min pause) or is called again when a checkpoint settles. */
+  #triggerFinalIfAllowed(): void {
+    if (!this.#finalCheckpointDue || this.#stopped || this.#gateway === undefined) return;
+    const { clock, config } = this.#options;
+    if (this.#checkpointsInFlight() >= config.maxConcurrent) return;
+    const earliestMs = this.#lastCompletionMs + config.minPauseMs;
+    if (clock.now() < earliestMs) {
+      this.#finalTimer?.cancel();
+      this.#finalTimer = clock.schedule(earliestMs, () => {
+        this.#finalTimer = undefined;
+        this.#triggerFinalIfAllowed();
+      });
+      return;
+    }
+    this.#finalCheckpointDue = false;
+    void this.trigger('checkpoint');
+  }
+
+  /** Checkpoints that count against `maxConcurrent`: being triggered, in flight, or completing. */
+  #checkpointsInFlight(): number {
+    let count = this.#completingCount + this.#triggeringCheckpoints;
+    for (const entry of this.#inFlight.values()) if (entry.pending.kind === 'checkpoint') count++;
+    return count;
   }
 
   statistics(): readonly CheckpointStats[] {
@@ -328,6 +373,7 @@ export class CheckpointCoordinator {
         .then(() => this.#complete(entry))
         .finally(() => {
           this.#completingCount--;
+          this.#triggerFinalIfAllowed();
         });
     }
   }
@@ -412,6 +458,7 @@ export class CheckpointCoordinator {
     this.#gateway?.notifyAborted(checkpointId);
     if (countsAsFailure) this.#recordFailure(entry.pending.kind, reason);
     entry.settle({ kind: 'failed', checkpointId, reason });
+    this.#triggerFinalIfAllowed();
   }
 
   /** Drops the references of a checkpoint that will never complete; deletes files nobody else uses. */
@@ -452,10 +499,9 @@ export class CheckpointCoordinator {
       if (this.#stopped) return;
       const now = clock.now();
       const earliest = Math.max(this.#lastTriggerMs + interval, this.#lastCompletionMs + config.minPauseMs);
-      const checkpointsInFlight =
-        [...this.#inFlight.values()].filter((e) => e.pending.kind === 'checkpoint').length +
-        this.#completingCount;
-      if (now < earliest || checkpointsInFlight >= config.maxConcurrent) {
+      // A checkpoint still being triggered (its location is being created) counts too, or a
+      // slow trigger would let the next periodic one overlap it despite maxConcurrent.
+      if (now < earliest || this.#checkpointsInFlight() >= config.maxConcurrent) {
         this.#schedulePeriodic(Math.max(1, Math.min(interval, earliest - now)));
         return;
       }

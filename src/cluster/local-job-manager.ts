@@ -211,6 +211,13 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     };
     status = 'RUNNING';
     coordinator.start(gateway);
+    // Sinks waiting for a checkpoint that covers their end of input get one at once, not at the
+    // next periodic trigger. Tasks of an ended attempt never all resolve (cancelled ones don't),
+    // and the coordinator ignores the request once it stopped.
+    const sourceTasks = tasks.filter((task) => task.deployment.inputGate === undefined);
+    void Promise.all(sourceTasks.map((task) => task.inputEnded)).then(() => {
+      if (attempt?.tasks === tasks) coordinator.requestFinalCheckpoint();
+    });
     try {
       // An enumerator may have failed the attempt before its tasks existed.
       if (stopError !== undefined) for (const task of tasks) task.cancel();

@@ -64,6 +64,13 @@ export class StreamTask {
   /** Checkpoints triggered while this subtask may still see their barrier (non-source subtasks). */
   readonly #awaitingBarrier = new Set<number>();
   #inputEnded = false;
+  #resolveInputEnded!: () => void;
+  /**
+   * Resolves when this subtask's input ended (a source: its reader reached end of input). The
+   * job manager asks for the final checkpoint once every source's has (see
+   * `CheckpointCoordinator.requestFinalCheckpoint`); never resolves for a cancelled or failed task.
+   */
+  readonly inputEnded: Promise<void>;
   /** A source that emitted a stop-with-savepoint barrier polls no more input. */
   #sourceSuspended = false;
   /** Pre-barrier work of the checkpoint the barrier handler just triggered; the input loop awaits it. */
@@ -83,6 +90,9 @@ export class StreamTask {
     );
     this.#finalReady = new Promise((resolve) => {
       this.#resolveFinal = resolve;
+    });
+    this.inputEnded = new Promise((resolve) => {
+      this.#resolveInputEnded = resolve;
     });
     // Nobody may ever ask for the final snapshot; its failure is reported where it is awaited.
     this.#finalReady.catch(() => {});
@@ -183,6 +193,7 @@ export class StreamTask {
         return;
       }
       this.#inputEnded = true;
+      this.#resolveInputEnded();
       await this.#finishOperators();
       // Cancelled while waiting for a checkpoint that covers the end of input.
       this.#state = this.#cancelled ? 'cancelled' : 'finished';

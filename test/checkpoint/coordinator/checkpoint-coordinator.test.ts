@@ -105,3 +105,67 @@ describe('checkpoint coordinator: savepoints and subsumption', () => {
     expect(notifiedAborted).toEqual([1]);
   });
 });
+
+describe('checkpoint coordinator: the final checkpoint once every source ended', () => {
+  it('triggers a checkpoint at once, without waiting for the periodic interval', async () => {
+    const { coordinator, triggered } = setUp({ intervalMs: 60_000 });
+    coordinator.requestFinalCheckpoint();
+    await settle();
+    expect(triggered.map((b) => [b.checkpointId, b.snapshotKind])).toEqual([[1, 'checkpoint']]);
+  });
+
+  it('waits for the checkpoint in flight (max concurrent), then for the min pause', async () => {
+    const { clock, coordinator, triggered, acknowledgeAll } = setUp({ intervalMs: 60_000, minPauseMs: 500 });
+    const first = coordinator.trigger('checkpoint');
+    await settle();
+    coordinator.requestFinalCheckpoint();
+    await settle();
+    expect(
+      triggered.map((b) => b.checkpointId),
+      'max concurrent 1: checkpoint 1 is in flight',
+    ).toEqual([1]);
+    clock.advance(100);
+    acknowledgeAll(1);
+    expect(await first).toMatchObject({ kind: 'completed' });
+    await settle();
+    expect(
+      triggered.map((b) => b.checkpointId),
+      'the min pause runs from the completion',
+    ).toEqual([1]);
+    clock.advance(499);
+    await settle();
+    expect(triggered.map((b) => b.checkpointId)).toEqual([1]);
+    clock.advance(1);
+    await settle();
+    expect(triggered.map((b) => b.checkpointId)).toEqual([1, 2]);
+  });
+
+  it('a savepoint in flight does not hold it back, and it is a checkpoint', async () => {
+    const { coordinator, triggered } = setUp({ intervalMs: 60_000 });
+    void coordinator.trigger('savepoint', 'savepoints');
+    await settle();
+    coordinator.requestFinalCheckpoint();
+    await settle();
+    expect(triggered.map((b) => [b.checkpointId, b.snapshotKind])).toEqual([
+      [1, 'savepoint'],
+      [2, 'checkpoint'],
+    ]);
+  });
+
+  it('does nothing without periodic checkpointing, or once stopped', async () => {
+    const off = setUp();
+    off.coordinator.requestFinalCheckpoint();
+    await settle();
+    expect(off.triggered).toEqual([]);
+    const stopped = setUp({ intervalMs: 60_000, minPauseMs: 500 });
+    const first = stopped.coordinator.trigger('checkpoint');
+    await settle();
+    stopped.acknowledgeAll(1);
+    await first;
+    stopped.coordinator.requestFinalCheckpoint();
+    stopped.coordinator.stop('the job attempt ended');
+    stopped.clock.advance(1_000);
+    await settle();
+    expect(stopped.triggered.map((b) => b.checkpointId)).toEqual([1]);
+  });
+});
