@@ -1,6 +1,7 @@
 /** The list of benchmarks, shared by the driver (run.ts) and the version comparison (compare.ts). */
 
 import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
+import { diskIncrementalCheckpoint } from './disk-incremental-checkpoint.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import type { Benchmark } from './harness.ts';
 import { kafkaExactlyOnce } from './kafka-exactly-once.ts';
@@ -15,6 +16,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   checkpointSize,
   diskKeyedCountHot,
   diskKeyedCountManyKeys,
+  diskIncrementalCheckpoint,
   postgresSinkBench,
   kafkaExactlyOnce,
 ];

@@ -157,6 +157,8 @@ async function main(): Promise<void> {
     );
     for (const benchmark of BENCHMARKS) {
       if (filters.length > 0 && !filters.some((f) => benchmark.name.includes(f))) continue;
+      // Report benchmarks print bytes and durations of their own, not engine cases to pair.
+      if (benchmark.report !== undefined) continue;
       const perProcess: PairResult[] = [];
       for (let i = 0; i < processCount; i++) {
         process.stderr.write(`  ${benchmark.name}: process ${i + 1}/${processCount}\n`);

@@ -33,6 +33,18 @@ export interface Benchmark {
   /** Cases the driver repeats in its closing summary, with the ratio to the reference they aim for. */
   readonly headline?: readonly { readonly caseName: string; readonly targetRatio?: number }[];
   setup(records: number): readonly BenchCase[];
+  /**
+   * For a benchmark that measures something other than records/s (bytes, durations of one
+   * operation): runs instead of the cases and returns the lines to print, and those to repeat
+   * in the closing summary. `setup` then returns no cases.
+   */
+  report?(records: number): Promise<BenchmarkReport>;
+}
+
+/** What a {@link Benchmark.report} prints. */
+export interface BenchmarkReport {
+  readonly lines: readonly string[];
+  readonly summary: readonly string[];
 }
 
 /** Timings of one case, in ms, in the order they ran. */
@@ -53,6 +65,8 @@ export interface BenchmarkResult {
   readonly name: string;
   readonly title: string;
   readonly cases: readonly CaseResult[];
+  /** A report benchmark's own lines instead of cases. */
+  readonly report?: BenchmarkReport;
 }
 
 /**
@@ -143,6 +157,14 @@ export interface RunOptions {
  * runs once, the order rotating per round so that no case always follows the same neighbour.
  */
 export async function runBenchmark(benchmark: Benchmark, options: RunOptions): Promise<BenchmarkResult> {
+  if (benchmark.report !== undefined) {
+    return {
+      name: benchmark.name,
+      title: benchmark.title,
+      cases: [],
+      report: await benchmark.report(options.records),
+    };
+  }
   const filter = options.caseFilter;
   const cases = benchmark
     .setup(options.records)

@@ -141,6 +141,11 @@ function formatRate(recordsPerSecond: number): string {
 }
 
 function printResult(result: BenchmarkResult, options: Options): void {
+  if (result.report !== undefined) {
+    console.log(`\n${result.title}`);
+    for (const line of result.report.lines) console.log(`  ${line}`);
+    return;
+  }
   const reference = result.cases.find((c) => c.reference);
   const referenceMs = reference === undefined ? Number.NaN : median(reference.timesMs);
   const records = result.cases[0]?.records ?? 0;
@@ -215,6 +220,7 @@ function selectBenchmarks(filters: readonly string[]): Benchmark[] {
 }
 
 function headlines(benchmark: Benchmark, result: BenchmarkResult): string[] {
+  if (result.report !== undefined) return result.report.summary.map((line) => `  ${benchmark.name}: ${line}`);
   const reference = result.cases.find((c) => c.reference);
   if (reference === undefined) return [];
   return (benchmark.headline ?? []).flatMap(({ caseName, targetRatio }) => {
