@@ -118,6 +118,7 @@ export class LocalRecoveryStore {
       referencedStateFiles(metadata).map((f) => this.pathOf(jobId, checkpointId, f.relativePath)),
     );
     return this.#schedule(`pruning local copies older than checkpoint ${checkpointId}`, async () => {
+      this.#forgetWarnings(jobId, checkpointId);
       const jobDirectory = join(this.directory, jobId);
       for (const entry of await this.#list(jobDirectory)) {
         const match = CHECKPOINT_DIRECTORY_PATTERN.exec(entry);
@@ -214,6 +215,14 @@ export class LocalRecoveryStore {
     }
     await made;
     await this.#fs.writeFile(path, bytes);
+  }
+
+  /** Bounds the warned set: checkpoints up to `checkpointId` cannot warn again. */
+  #forgetWarnings(jobId: string, checkpointId: number): void {
+    for (const key of this.#warned) {
+      const [job, id] = key.split('/');
+      if (job === jobId && Number(id) <= checkpointId) this.#warned.delete(key);
+    }
   }
 
   /** Removes a file or tree; nothing there (also below a file in the way) is fine. */
