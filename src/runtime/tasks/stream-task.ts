@@ -71,8 +71,12 @@ export class StreamTask {
    * `CheckpointCoordinator.requestFinalCheckpoint`); never resolves for a cancelled or failed task.
    */
   readonly inputEnded: Promise<void>;
-  /** A source that emitted a stop-with-savepoint barrier polls no more input. */
-  #sourceSuspended = false;
+  /**
+   * The stop-with-savepoint whose barrier this source emitted: it polls no more input. Only
+   * that savepoint's abort resumes it; the abort of any other checkpoint must not, or records
+   * past the savepoint would flow (and a bounded source could finish the job under it).
+   */
+  #suspendedBy: number | undefined;
   /** Pre-barrier work of the checkpoint the barrier handler just triggered; the input loop awaits it. */
   #pendingPreBarrier: Promise<void> | undefined;
   /** Some operator of the chain has `prepareSnapshotPreBarrier` (decided once the chain is built). */
@@ -119,7 +123,7 @@ export class StreamTask {
           void this.#acknowledgeFinal(barrier.checkpointId);
           return undefined;
         }
-        if (barrier.suspendSources === true) this.#sourceSuspended = true;
+        if (barrier.suspendSources === true) this.#suspendedBy = barrier.checkpointId;
         // A returned promise (pre-barrier work) holds back later mail and input until it settles.
         return this.#performCheckpoint(barrier, 0);
       });
@@ -152,7 +156,7 @@ export class StreamTask {
     if (this.#state !== 'running') return;
     this.#mailbox.put(() => {
       // A failed stop-with-savepoint leaves the job running as before.
-      this.#sourceSuspended = false;
+      if (this.#suspendedBy === checkpointId) this.#suspendedBy = undefined;
       this.#barrierHandler?.abortIfPending(checkpointId);
       for (const { operator, location } of this.#chain) {
         try {
@@ -435,11 +439,17 @@ export class StreamTask {
     let serialized: SerializedOperatorSnapshot[];
     try {
       serialized = await this.#finalReady;
-    } catch {
-      // The final snapshot is missing only when this subtask failed or was cancelled: the
-      // attempt is ending (failover, cancel), and the coordinator aborts the checkpoint when it
-      // stops. Declining here would count the failover as a checkpoint failure against
-      // tolerableConsecutiveFailures, and the count outlives the restart.
+    } catch (error) {
+      // Failed or cancelled: the attempt is ending (failover, cancel), and the coordinator
+      // aborts the checkpoint when it stops. Declining here would count the failover as a
+      // checkpoint failure against tolerableConsecutiveFailures, and the count outlives the
+      // restart.
+      const keepsFinalState = this.#services.checkpointing?.keepFinalSnapshot === true;
+      if (this.#cancelled || this.#state === 'failed' || keepsFinalState) return;
+      // Finished without a final state (periodic checkpointing off): this subtask can never
+      // acknowledge, so decline now; else a savepoint (stop-with-savepoint too) would wait for
+      // its timeout, or fail with "the job attempt ended" once the job finished meanwhile.
+      this.#decline(checkpointId, describeError(error), error);
       return;
     }
     await this.#writeAndAcknowledge(checkpointId, serialized, true, 0, 0, performance.now());
@@ -608,7 +618,7 @@ export class StreamTask {
     for (;;) {
       await this.#drainMailbox();
       if (this.#cancelled) return;
-      if (this.#sourceSuspended) {
+      if (this.#suspendedBy !== undefined) {
         await this.#mailbox.nextMail();
         continue;
       }
