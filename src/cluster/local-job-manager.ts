@@ -17,7 +17,7 @@ import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage
 import { CompletedCheckpointStore } from '../checkpoint/storage/completed-checkpoint-store.ts';
 import { type RestoreRequest, resolveRestorePoint } from '../checkpoint/storage/resolve-restore-point.ts';
 import { SharedStateRegistry } from '../checkpoint/storage/shared-state-registry.ts';
-import type { Clock } from '../core/clock.ts';
+import { type Clock, SystemClock } from '../core/clock.ts';
 import {
   ConfigurationError,
   describeError,
@@ -339,18 +339,25 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     }
   }
 
-  const result = run().then(
-    async (r) => {
-      status = 'FINISHED';
-      await shutdownStore('FINISHED');
-      return r;
-    },
-    async (error: unknown) => {
-      status = stopRequest?.kind === 'cancel' ? 'CANCELED' : 'FAILED';
-      await shutdownStore(status === 'CANCELED' ? 'CANCELED' : 'FAILED');
-      throw toJobError(error, options.jobName, jobId);
-    },
-  );
+  // Real-clock timers are unref'd (a finished job must not hold its process), so a job whose
+  // only pending work is a timer (a rate-limited source) would let `await env.execute()`
+  // return to an event loop with nothing left and end the process mid-job. A running job
+  // holds the process, as a running Flink job holds its cluster.
+  const keepAlive = clock instanceof SystemClock ? setInterval(() => {}, 2 ** 30) : undefined;
+  const result = run()
+    .finally(() => clearInterval(keepAlive))
+    .then(
+      async (r) => {
+        status = 'FINISHED';
+        await shutdownStore('FINISHED');
+        return r;
+      },
+      async (error: unknown) => {
+        status = stopRequest?.kind === 'cancel' ? 'CANCELED' : 'FAILED';
+        await shutdownStore(status === 'CANCELED' ? 'CANCELED' : 'FAILED');
+        throw toJobError(error, options.jobName, jobId);
+      },
+    );
   // The caller may only poll status; an unobserved failure must not crash the process.
   result.catch(() => {});
 
