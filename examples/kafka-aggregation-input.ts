@@ -3,9 +3,11 @@
  * (3 partitions each) when missing and writes `--orders N` random orders of `--users N` users.
  *
  *   node examples/kafka-aggregation-input.ts [--bootstrap 127.0.0.1:39092] [--orders 1000] [--users 10]
+ *     [--postgres postgres://weir@127.0.0.1:39432/weir]   # also (re)creates the table user_totals
  */
 import { parseArgs } from 'node:util';
 import { Admin, Producer } from '@platformatic/kafka';
+import pg from 'pg';
 
 const PARTITIONS = 3;
 
@@ -46,6 +48,21 @@ export async function writeOrders(
   return totals;
 }
 
+/** Drops and creates the table the example's PostgreSQL sink upserts into. */
+export async function createTotalsTable(connectionString: string, table = 'user_totals'): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const name = client.escapeIdentifier(table);
+    await client.query(`DROP TABLE IF EXISTS ${name}`);
+    await client.query(
+      `CREATE TABLE ${name} (user_id text PRIMARY KEY, orders integer NOT NULL, amount double precision NOT NULL)`,
+    );
+  } finally {
+    await client.end();
+  }
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
@@ -54,8 +71,10 @@ if (import.meta.main) {
       output: { type: 'string', default: 'user-totals' },
       orders: { type: 'string', default: '1000' },
       users: { type: 'string', default: '10' },
+      postgres: { type: 'string' },
     },
   });
+  if (values.postgres !== undefined) await createTotalsTable(values.postgres);
   const totals = await writeOrders(
     values.bootstrap,
     values.input,

@@ -12,13 +12,17 @@
  *   weir run examples/kafka-aggregation.ts --checkpoint-interval 1000 --checkpoint-dir .weir/checkpoints
  *
  * Job arguments (after `--`): `--bootstrap host:port`, `--input orders`, `--output user-totals`,
- * `--bounded` (stop at the end of the input as it is at start, then commit and exit).
+ * `--bounded` (stop at the end of the input as it is at start, then commit and exit), and
+ * `--postgres postgres://weir@127.0.0.1:39432/weir` to also keep each user's latest total in
+ * the table `user_totals` (`--table`; created by the input script with `--postgres`): upserts inside
+ * prepared transactions, committed with the same checkpoints as the Kafka transactions.
  * Exactly-once output needs checkpoints: without `--checkpoint-interval` the totals become
  * visible only at the end of a bounded run.
  */
 import { parseArgs } from 'node:util';
 import type { StreamExecutionEnvironment } from 'weir';
 import { KafkaSink, KafkaSource, kafkaDeserializers, kafkaSerializers } from 'weir/kafka';
+import { postgresSink } from 'weir/postgres';
 
 export interface Order {
   readonly user: string;
@@ -32,6 +36,7 @@ export interface UserTotal {
 }
 
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:39092';
+export const TOTALS_TABLE = 'user_totals';
 
 export default function kafkaAggregation(env: StreamExecutionEnvironment, args: string[]): void {
   const { values } = parseArgs({
@@ -41,10 +46,12 @@ export default function kafkaAggregation(env: StreamExecutionEnvironment, args: 
       input: { type: 'string', default: 'orders' },
       output: { type: 'string', default: 'user-totals' },
       bounded: { type: 'boolean', default: false },
+      postgres: { type: 'string' },
+      table: { type: 'string', default: TOTALS_TABLE },
     },
   });
   const bootstrapServers = values.bootstrap;
-  env
+  const totals = env
     .fromSource(
       new KafkaSource({
         bootstrapServers,
@@ -64,7 +71,8 @@ export default function kafkaAggregation(env: StreamExecutionEnvironment, args: 
     .keyBy((t) => t.user)
     .reduce((a, b) => ({ user: a.user, orders: a.orders + b.orders, amount: a.amount + b.amount }))
     .name('Totals per user')
-    .uid('totals')
+    .uid('totals');
+  totals
     .sinkTo(
       new KafkaSink<UserTotal>({
         bootstrapServers,
@@ -76,4 +84,20 @@ export default function kafkaAggregation(env: StreamExecutionEnvironment, args: 
       'Sink: user totals',
     )
     .uid('user-totals');
+  if (values.postgres !== undefined) {
+    totals
+      .sinkTo(
+        postgresSink<UserTotal>({
+          connectionString: values.postgres,
+          table: values.table,
+          columns: ['user_id', 'orders', 'amount'],
+          row: (t) => [t.user, t.orders, t.amount],
+          // The latest total per user; exactly-once makes a checkpoint's upserts visible together.
+          upsert: { keyColumns: ['user_id'] },
+          deliveryGuarantee: 'exactly-once',
+        }),
+        'Sink: user totals table',
+      )
+      .uid('user-totals-table');
+  }
 }

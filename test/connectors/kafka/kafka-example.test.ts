@@ -2,25 +2,30 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { UserTotal } from '../../../examples/kafka-aggregation.ts';
-import { writeOrders } from '../../../examples/kafka-aggregation-input.ts';
-import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
+import { createTotalsTable, writeOrders } from '../../../examples/kafka-aggregation-input.ts';
+import { ensurePostgres, SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { bootstrap, noOpenTransactions, readAll, uniqueTopic } from './kafka-support.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 let servers = '';
+let postgres = '';
 beforeAll(async () => {
   servers = await bootstrap();
+  postgres = (await ensurePostgres()).connectionString;
 }, SERVICE_START_TIMEOUT_MS);
 
 describe('weir run examples/kafka-aggregation.ts', () => {
-  it('writes every order once into the running totals (read_committed), and the final totals match', async () => {
+  it('writes every order once into the running totals (read_committed) and the table, and the final totals match', async () => {
     const input = uniqueTopic('example-orders');
     const output = uniqueTopic('example-totals');
+    const table = `user_totals_${output.replace(/[^a-z0-9]/gi, '_')}`.toLowerCase();
     const orders = 120;
     const expected = await writeOrders(servers, input, output, orders, 6);
+    await createTotalsTable(postgres, table);
     const args = [
       join(REPO_ROOT, 'bin/weir.js'),
       'run',
@@ -35,6 +40,10 @@ describe('weir run examples/kafka-aggregation.ts', () => {
       '--output',
       output,
       '--bounded',
+      '--postgres',
+      postgres,
+      '--table',
+      table,
     ];
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(process.execPath, args, { cwd: REPO_ROOT }, (error, _out, err) =>
@@ -51,5 +60,26 @@ describe('weir run examples/kafka-aggregation.ts', () => {
       expect(mine.at(-1)?.amount).toBeCloseTo(amount, 6);
     }
     expect(await noOpenTransactions(servers, output)).toBe(true);
+    const client = new pg.Client({ connectionString: postgres });
+    await client.connect();
+    try {
+      const rows = (await client.query(`SELECT user_id, orders, amount FROM ${table} ORDER BY user_id`))
+        .rows as {
+        user_id: string;
+        orders: number;
+        amount: number;
+      }[];
+      expect(rows.map((r) => r.user_id)).toEqual([...expected.keys()].sort());
+      for (const row of rows) {
+        expect(row.orders).toBe(totals.filter((t) => t.user === row.user_id).length);
+        expect(row.amount).toBeCloseTo(expected.get(row.user_id)!, 6);
+      }
+      const prepared = await client.query(
+        "SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE gid LIKE 'weir-kafka-aggregation-%'",
+      );
+      expect(prepared.rows[0].n).toBe(0);
+    } finally {
+      await client.end();
+    }
   }, 60_000);
 });
