@@ -415,7 +415,10 @@ export type FailureKind = 'record' | 'snapshot' | 'in-flight' | 'restore' | 'asy
  */
 export class FailurePlan {
   readonly random: SeededRandom;
-  /** Fail when the run-wide count of records through injectors reaches each of these (ascending). */
+  /**
+   * Fail when the run-wide count of records through injectors reaches each of these
+   * (ascending; at most one per attempt, see takeRecordFailure).
+   */
   readonly recordTargets: number[];
   /** snapshotState calls (run-wide) that throw, by ordinal (ascending). */
   readonly snapshotTargets: number[];
@@ -437,6 +440,10 @@ export class FailurePlan {
   recordsSeen = 0;
   snapshotsSeen = 0;
   #lastFaultedCheckpoint: string | undefined;
+  /** Injector instances created so far; each attempt (the first, each restart) creates new ones. */
+  #injectorsCreated = 0;
+  /** Injectors numbered below this belong to an attempt a record failure already failed. */
+  #recordFailuresHeldBelow = 0;
 
   constructor(
     seed: number,
@@ -465,6 +472,27 @@ export class FailurePlan {
 
   get total(): number {
     return Object.values(this.injected).reduce((a, b) => a + b, 0);
+  }
+
+  /** Numbers a new injector instance (see {@link takeRecordFailure}). */
+  registerInjector(): number {
+    return this.#injectorsCreated++;
+  }
+
+  /**
+   * Whether injector instance `injector`, having counted a record, throws a record failure now
+   * (and then consumes the target). The injectors' subtasks share this plan: after one throws,
+   * a sibling may still process a batch before the job manager cancels it, and a target reached
+   * there would fail the same attempt a second time (two injected failures, one restart). Such a
+   * target waits for the next attempt's injectors (created after the failure), so every record
+   * failure costs exactly one restart and tests may compare the two counts.
+   */
+  takeRecordFailure(injector: number): boolean {
+    const due = this.recordTargets.length > 0 && this.recordsSeen >= this.recordTargets[0];
+    if (!due || injector < this.#recordFailuresHeldBelow) return false;
+    this.recordTargets.shift();
+    this.#recordFailuresHeldBelow = this.#injectorsCreated;
+    return true;
   }
 
   inject(kind: FailureKind, where: string): never {
@@ -501,6 +529,7 @@ export class FailureInjector<T> extends AbstractStreamOperator<T> implements One
   readonly #plan: FailurePlan;
   readonly #probe: Probe;
   readonly #where: string;
+  readonly #instance: number;
   #records = 0;
   #armed = false;
   #counts!: ListState<{ readonly subtask: number; readonly records: number }>;
@@ -510,6 +539,7 @@ export class FailureInjector<T> extends AbstractStreamOperator<T> implements One
     this.#plan = plan;
     this.#probe = probe;
     this.#where = where;
+    this.#instance = plan.registerInjector();
   }
 
   override open(): void {
@@ -544,8 +574,7 @@ export class FailureInjector<T> extends AbstractStreamOperator<T> implements One
         `${this.#where} (${this.context.subtaskIndex}), first record after a snapshot`,
       );
     }
-    if (plan.recordTargets.length > 0 && plan.recordsSeen >= plan.recordTargets[0]) {
-      plan.recordTargets.shift();
+    if (plan.takeRecordFailure(this.#instance)) {
       plan.inject('record', `${this.#where} (${this.context.subtaskIndex}) at record ${plan.recordsSeen}`);
     }
     this.output.collect(value, timestamp);
