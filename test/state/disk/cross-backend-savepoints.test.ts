@@ -165,17 +165,18 @@ async function runLeg(
   }
   // The source is rate limited on the manual clock: records flow only while it advances.
   while (processed < leg.stopAfter) await drive(clock, undefined);
-  const stopping = client.stopWithSavepoint(join(dir, 'savepoints'));
-  // Hold the manual clock while the savepoint's directory is created (real file-system time):
-  // advancing it meanwhile could let the bounded source finish before the barrier is injected.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const savepoint = await drive(clock, stopping);
+  // Hold the manual clock until the savepoint is complete: its location is created on the real
+  // file system before the barrier is injected, and any advance meanwhile lets the rate-limited
+  // source read on, up to its end under load (the savepoint then fails with 'the job stopped
+  // while the checkpoint was being triggered'). A fixed real-time pause only made that rarer.
+  // With time held the source emits nothing, so the savepoint lands exactly where we stopped.
+  const savepoint = await drive(clock, client.stopWithSavepoint(join(dir, 'savepoints')), 0);
   await drive(clock, client.result());
   return savepoint;
 }
 
-/** Advances the clock by 1 ms a turn until `done` settles (one step when undefined). */
-async function drive<T>(clock: ManualClock, done: Promise<T> | undefined): Promise<T> {
+/** Advances the clock by `advanceMs` a turn until `done` settles (one step when undefined). */
+async function drive<T>(clock: ManualClock, done: Promise<T> | undefined, advanceMs = 1): Promise<T> {
   let settled = done === undefined;
   done?.then(
     () => {
@@ -186,7 +187,7 @@ async function drive<T>(clock: ManualClock, done: Promise<T> | undefined): Promi
     },
   );
   do {
-    clock.advance(1);
+    clock.advance(advanceMs);
     await new Promise((resolve) => setImmediate(resolve));
   } while (!settled);
   return done as Promise<T>;
