@@ -1,7 +1,14 @@
 /** The framework's exactly-once sink conformance suite, run against the Kafka sink (a fresh topic and transactional prefix per case). */
+import { beforeAll } from 'vitest';
 import { KafkaSink } from '../../../src/connectors/kafka/index.ts';
 import { runSinkConformance } from '../../api/sink-conformance.ts';
+import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { bootstrap, createTopic, readAll, uniqueTopic } from './kafka-support.ts';
+
+// Start (or find) the broker before the first case: a cold start may take minutes, the cases 60 s.
+beforeAll(async () => {
+  await bootstrap();
+}, SERVICE_START_TIMEOUT_MS);
 
 runSinkConformance({
   name: 'Kafka sink (exactly-once, transactions)',

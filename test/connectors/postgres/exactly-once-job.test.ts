@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresSink } from '../../../src/connectors/postgres/index.ts';
 import { type JobClient, StreamExecutionEnvironment } from '../../../src/index.ts';
 import { baseSeed, derivedSeed, FailurePlan } from '../../it/fault-tolerance/support.ts';
+import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { freshTable, postgresUrl, preparedNames, tableRows, withClient } from './database.ts';
 import { FlakyCommitSink, type Item, item, runSinkJob } from './sink-job.ts';
 
@@ -41,7 +42,7 @@ describe(`PostgreSQL sink in jobs (WEIR_PG_SEED=${BASE_SEED})`, () => {
   let url: string;
   beforeAll(async () => {
     url = await postgresUrl();
-  }, 300_000);
+  }, SERVICE_START_TIMEOUT_MS);
 
   it('nothing is visible before the checkpoint completes, everything after', async () => {
     const table = await freshTable(`${ITEM_COLUMNS}, PRIMARY KEY (id)`);

@@ -3,11 +3,17 @@
  * the runtime takes, without a job): invisibility until commit, commit idempotence, and
  * recovery of prepared transactions left by a run that died between PREPARE and COMMIT.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { lingeringContext, type SinkWriterContext } from '../../../src/api/sink.ts';
 import { postgresSink } from '../../../src/connectors/postgres/index.ts';
 import { checkPreparedTransactionsEnabled } from '../../../src/connectors/postgres/prepared-transactions.ts';
+import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { freshTable, postgresUrl, preparedNames, tableRows, withClient } from './database.ts';
+
+// Start (or find) the server before the first case: a cold start may take minutes, the cases 60 s.
+beforeAll(async () => {
+  await postgresUrl();
+}, SERVICE_START_TIMEOUT_MS);
 
 interface Row {
   readonly id: number;

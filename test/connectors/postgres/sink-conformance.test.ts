@@ -1,7 +1,14 @@
 /** The framework's exactly-once sink conformance suite, run against the PostgreSQL sink (a fresh table and prefix per case). */
+import { beforeAll } from 'vitest';
 import { postgresSink } from '../../../src/connectors/postgres/index.ts';
 import { runSinkConformance } from '../../api/sink-conformance.ts';
+import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { freshTable, postgresUrl, preparedNames, tableRows, withClient } from './database.ts';
+
+// Start (or find) the server before the first case: a cold start may take minutes, the cases 60 s.
+beforeAll(async () => {
+  await postgresUrl();
+}, SERVICE_START_TIMEOUT_MS);
 
 let fixtures = 0;
 

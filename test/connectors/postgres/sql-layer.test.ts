@@ -8,6 +8,7 @@ import { TableMapping } from '../../../src/connectors/postgres/table-mapping.ts'
 import { columnTypes } from '../../../src/connectors/postgres/table-schema.ts';
 import { copyText, toPgText } from '../../../src/connectors/postgres/text-values.ts';
 import { PostgresWriteError } from '../../../src/connectors/postgres/write-error.ts';
+import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { freshTable, postgresUrl, tableRows } from './database.ts';
 
 describe('quoting and names', () => {
@@ -34,7 +35,7 @@ describe('batches against the server', () => {
   let connection: SqlConnection;
   beforeAll(async () => {
     connection = await SqlConnection.open({ connectionString: await postgresUrl() }, 'weir sql-layer test');
-  }, 120_000);
+  }, SERVICE_START_TIMEOUT_MS);
   afterAll(async () => {
     await connection?.close();
   });
