@@ -58,7 +58,7 @@ import { TtlValueState } from '../heap/ttl-value-state.ts';
 import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-snapshot.ts';
 import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
-import { LocalKvStore } from './local-kv-store.ts';
+import { LocalKvStore, WRITE_QUEUE_ENTRIES_MAX } from './local-kv-store.ts';
 import { parseStoreKey, STATE_IDS_MAX, STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
 import { WriteBackCache } from './write-back-cache.ts';
 
@@ -87,6 +87,11 @@ export interface DiskStateBackendOptions {
   readonly changedKeysMax?: number;
   /** Deltas on one base before the next checkpoint writes a new base (default 8). */
   readonly chainDeltasMax?: number;
+  /**
+   * Written entries queued on the heap before they go to lmdb in one sorted run (default
+   * WRITE_QUEUE_ENTRIES_MAX, 16,384); 1 hands every write to lmdb at once.
+   */
+  readonly writeQueueEntriesMax?: number;
 }
 
 /** What one disk backend is built from. */
@@ -166,7 +171,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#cache = new WriteBackCache(entriesMax);
     // The pid lets a later process remove what a killed one left (see LocalKvStore).
     const name = `${process.pid}-${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
-    this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name));
+    const queueEntriesMax = options.writeQueueEntriesMax ?? WRITE_QUEUE_ENTRIES_MAX;
+    if (!Number.isInteger(queueEntriesMax) || queueEntriesMax < 1) {
+      throw new ConfigurationError(`writeQueueEntriesMax must be a positive integer, got ${queueEntriesMax}`);
+    }
+    this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name), queueEntriesMax);
     if (options.incremental !== false) {
       const incremental = new IncrementalSnapshots({
         changedKeysMax: options.changedKeysMax,
@@ -288,6 +297,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
    */
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
     if (this.#store.inFlightBytes <= this.#inFlightBytesMax) return undefined;
+    return this.#store.drained();
+  }
+
+  /**
+   * Hands the queued write-backs to lmdb and resolves once everything written so far has
+   * committed (for tests, benchmarks and diagnostics: nothing in the engine needs it).
+   */
+  settle(): Promise<void> {
     return this.#store.drained();
   }
 

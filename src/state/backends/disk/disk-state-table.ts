@@ -147,7 +147,8 @@ export class DiskStateTable implements SlotOwner {
    * every TTL_STORE_CLEANUP_INTERVAL_ACCESSES accesses of this TTL state, the next
    * TTL_STORE_CLEANUP_ENTRIES entries of the state from a rolling cursor are checked and
    * expired parts removed, so state of keys that never come back goes too. Entries that are
-   * cached or being written are left alone: the cache is authoritative for them. Expired
+   * cached are left alone: the cache is authoritative for them; for entries being written,
+   * the in-flight value is. Expired
    * entries are also dropped when read and left out of `keys()` and snapshots.
    */
   cleanupStep(nowMs: number): void {
@@ -163,8 +164,12 @@ export class DiskStateTable implements SlotOwner {
       entries.length < TTL_STORE_CLEANUP_ENTRIES
         ? undefined
         : Buffer.concat([entries[entries.length - 1].key, ZERO_BYTE]);
-    for (const { key, value } of entries) {
-      if (store.isInFlight(key)) continue;
+    for (const { key, value: committed } of entries) {
+      // A queued or uncommitted write is newer than the committed value (and may stay queued
+      // for a while: the store queues write-backs until it has many).
+      const pending = store.inFlightValue(key);
+      if (pending === null) continue;
+      const value = pending ?? committed;
       const parsed = parseStoreKey(key);
       const groupIndex = key.readUInt16BE(2) - this.#rangeStart;
       const mapKey = toMapKey(parsed.key);

@@ -13,11 +13,61 @@ export interface StoreEntry {
 }
 
 interface InFlight {
-  /** The key's bytes as a latin1 string: the overlay's Map key. */
+  /**
+   * The key's bytes as a latin1 string: the overlay's Map key. The key's bytes themselves are
+   * not kept: callers pass views of a scratch buffer, and only views (rare) need them back.
+   */
   readonly id: string;
-  readonly key: Buffer;
   /** null: a removal. */
   readonly value: Uint8Array | null;
+}
+
+/**
+ * Buckets of the in-flight filter (a power of two): counts of in-flight writes per hash of
+ * the key, so a read of a key that cannot be in flight skips building its latin1 id.
+ */
+const IN_FLIGHT_FILTER_BUCKETS = 1 << 16;
+
+/**
+ * Writes queued in the overlay before they go to lmdb together, sorted by key. lmdb commits
+ * the writes of one event-loop turn in one transaction; an input batch (512 records) makes a
+ * few hundred write-backs, so without queueing every batch paid a transaction, and random
+ * keys dirtied (copied and wrote) a page each. One sorted run of thousands shares the
+ * transaction and the B-tree pages it walks. Bounds the queue's heap with the overlay's.
+ */
+export const WRITE_QUEUE_ENTRIES_MAX = 16_384;
+/**
+ * The longest a write stays queued: a quiet store still reaches lmdb soon (TTL cleanup scans
+ * committed entries only), while a busy one fills the queue first.
+ */
+export const WRITE_QUEUE_DELAY_MS = 100;
+/** Queued value bytes that flush the queue too, so large values do not pile up on the heap. */
+export const WRITE_QUEUE_BYTES_MAX = 4 * 1024 * 1024;
+
+/** FNV-1a over the key's bytes, folded to a filter bucket. */
+function filterBucket(key: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key[i], 0x01000193);
+  return (hash ^ (hash >>> 16)) & (IN_FLIGHT_FILTER_BUCKETS - 1);
+}
+
+/** The same bucket from a latin1 id (its char codes are the key's bytes). */
+function filterBucketOfId(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return (hash ^ (hash >>> 16)) & (IN_FLIGHT_FILTER_BUCKETS - 1);
+}
+
+/** Scratch for keys rebuilt from latin1 ids, and a view of it per key length (no allocation per put). */
+const keyScratch = Buffer.alloc(STORE_KEY_BYTES_MAX);
+const keyViews: Buffer[] = [];
+
+function latin1Key(id: string): Buffer {
+  keyScratch.write(id, 0, 'latin1');
+  const length = id.length;
+  let view = keyViews[length];
+  if (view === undefined) keyViews[length] = view = keyScratch.subarray(0, length);
+  return view;
 }
 
 /** Parent directories already swept of stores that dead processes left behind. */
@@ -73,8 +123,9 @@ function trackDirectory(directory: string): void {
  * with `noSync`. Reads are synchronous (`getBinaryFast`, range cursors). Writes are only ever
  * asynchronous (`put`/`remove`, which lmdb batches into one transaction per event-loop turn):
  * lmdb-js deadlocks on close after `transactionSync`, and reproduces that here. A write is
- * visible to reads at once through the in-flight overlay, which holds it until its
- * transaction commits. The environment is opened lazily on the first write: until then
+ * queued in the in-flight overlay, visible to reads at once; queued writes go to lmdb
+ * together, sorted (WRITE_QUEUE_ENTRIES_MAX), and leave the overlay when their transaction
+ * commits. The environment is opened lazily on the first write: until then
  * every read is a miss without I/O.
  */
 export class LocalKvStore {
@@ -82,10 +133,14 @@ export class LocalKvStore {
   #db: RootDatabase<Buffer, Buffer> | undefined;
   /** Writes issued and not committed yet, by the key's bytes as a latin1 string. */
   readonly #inFlight = new Map<string, InFlight>();
+  /** In-flight entries per filterBucket: zero means the key is certainly not in the overlay. */
+  readonly #inFlightFilter = new Uint32Array(IN_FLIGHT_FILTER_BUCKETS);
   #inFlightBytes = 0;
-  /** Writes issued since the last seal, and the last one's promise: they commit together or earlier. */
-  #batch: InFlight[] = [];
-  #batchLast: Promise<boolean> | undefined;
+  /** Writes in the overlay not handed to lmdb yet (see WRITE_QUEUE_ENTRIES_MAX). */
+  #queue: InFlight[] = [];
+  #queueBytes = 0;
+  #queueTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #queueEntriesMax: number;
   #failure: Error | undefined;
   #closed = false;
   /** Views not released yet: the environment stays open for them after dispose. */
@@ -93,8 +148,9 @@ export class LocalKvStore {
   /** Told the key of every write (incremental checkpoints track what changed). */
   #onWrite: ((id: string) => void) | undefined;
 
-  constructor(directory: string) {
+  constructor(directory: string, queueEntriesMax = WRITE_QUEUE_ENTRIES_MAX) {
     this.directory = directory;
+    this.#queueEntriesMax = queueEntriesMax;
   }
 
   /** True until the first write: every read would find nothing. */
@@ -107,11 +163,14 @@ export class LocalKvStore {
     return this.#inFlightBytes;
   }
 
-  /** The value under `key`, or undefined. Valid only until the next call on this store: copy or decode it at once. */
+  /**
+   * The value under `key`, or undefined. Valid only until the next call on this store: copy
+   * or decode it at once. `key` may be a view of a scratch buffer (lmdb copies it).
+   */
   get(key: Buffer): Uint8Array | undefined {
     this.#checkUsable();
     // (checkUsable throws once disposed, so #db below is never a closing environment.)
-    if (this.#inFlight.size > 0) {
+    if (this.#inFlight.size > 0 && this.#inFlightFilter[filterBucket(key)] !== 0) {
       const pending = this.#inFlight.get(key.toString('latin1'));
       if (pending !== undefined) return pending.value ?? undefined;
     }
@@ -120,7 +179,7 @@ export class LocalKvStore {
 
   /**
    * Up to `limit` committed entries with keys in [start, end), in key order, copied; for
-   * background work (TTL cleanup) that must skip keys `isInFlight` reports.
+   * background work (TTL cleanup), which must prefer what `inFlightValue` reports.
    */
   scan(start: Buffer, end: Buffer, limit: number): { key: Buffer; value: Buffer }[] {
     this.#checkUsable();
@@ -133,15 +192,17 @@ export class LocalKvStore {
     return entries;
   }
 
-  /** Whether a write of `key` is waiting for its commit. */
-  isInFlight(key: Uint8Array): boolean {
-    return (
-      this.#inFlight.size > 0 &&
-      this.#inFlight.has(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'))
-    );
+  /**
+   * The value of a write of `key` that is queued or waiting for its commit (null: a removal),
+   * or undefined when none is: then the store's committed value is current.
+   */
+  inFlightValue(key: Uint8Array): Uint8Array | null | undefined {
+    if (this.#inFlight.size === 0 || this.#inFlightFilter[filterBucket(key)] === 0) return undefined;
+    return this.#inFlight.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'))
+      ?.value;
   }
 
-  /** Writes `value` (which must not be mutated afterwards) under `key`. */
+  /** Writes `value` (which must not be mutated afterwards) under `key` (which may be a scratch view: it is copied). */
   put(key: Buffer, value: Uint8Array): void {
     this.#write(key, value);
   }
@@ -160,6 +221,7 @@ export class LocalKvStore {
 
   /** Resolves once every write issued so far has committed; rejects if one failed. */
   async drained(): Promise<void> {
+    this.#flushQueue();
     if (this.#db !== undefined) await this.#db.committed;
     if (this.#failure !== undefined) throw this.#failure;
   }
@@ -187,6 +249,11 @@ export class LocalKvStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#inFlight.clear();
+    this.#inFlightFilter.fill(0);
+    this.#queue = [];
+    this.#queueBytes = 0;
+    clearTimeout(this.#queueTimer);
+    this.#queueTimer = undefined;
     if (this.#openViews === 0) this.#close();
   }
 
@@ -208,34 +275,61 @@ export class LocalKvStore {
         `a state entry's key and namespace take ${key.length} bytes serialized; the disk backend's store allows ${STORE_KEY_BYTES_MAX}`,
       );
     }
-    const db = this.#db ?? this.#open();
+    if (this.#db === undefined) this.#open();
     const id = key.toString('latin1');
     this.#onWrite?.(id);
-    const entry: InFlight = { id, key, value };
+    const entry: InFlight = { id, value };
     const previous = this.#inFlight.get(id);
-    if (previous?.value != null) this.#inFlightBytes -= previous.value.length;
+    if (previous === undefined) this.#inFlightFilter[filterBucket(key)]++;
+    else if (previous.value !== null) this.#inFlightBytes -= previous.value.length;
     this.#inFlight.set(id, entry);
-    if (value !== null) this.#inFlightBytes += value.length;
-    this.#batchLast = value === null ? db.remove(key) : db.put(key, value as Buffer);
-    if (this.#batch.push(entry) === 1) queueMicrotask(() => this.#seal());
+    if (value !== null) {
+      this.#inFlightBytes += value.length;
+      this.#queueBytes += value.length;
+    }
+    const queued = this.#queue.push(entry);
+    if (queued >= this.#queueEntriesMax || this.#queueBytes >= WRITE_QUEUE_BYTES_MAX) this.#flushQueue();
+    else if (queued === 1) {
+      this.#queueTimer = setTimeout(() => {
+        this.#queueTimer = undefined;
+        if (!this.#closed) this.#flushQueue();
+      }, WRITE_QUEUE_DELAY_MS);
+      this.#queueTimer.unref();
+    }
   }
 
   /**
-   * One promise callback per batch rather than per write: lmdb resolves writes in the order
-   * it commits them, and the writes of one event-loop turn share a transaction, so once the
-   * batch's last write resolves, all of them are committed (or all failed).
+   * Hands the queued writes to lmdb in key order, in one event-loop turn (so one
+   * transaction), skipping those a later write of the same key replaced. One promise
+   * callback per flush rather than per write: lmdb resolves writes in the order it commits
+   * them, so once the last one resolves, all are committed (or all failed).
    */
-  #seal(): void {
-    const entries = this.#batch;
-    const last = this.#batchLast;
-    this.#batch = [];
-    this.#batchLast = undefined;
+  #flushQueue(): void {
+    const db = this.#db;
+    const queued = this.#queue;
+    if (db === undefined || queued.length === 0) return;
+    this.#queue = [];
+    this.#queueBytes = 0;
+    clearTimeout(this.#queueTimer);
+    this.#queueTimer = undefined;
+    // latin1 ids compare as their bytes do: lmdb's key order.
+    queued.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const entries: InFlight[] = [];
+    let last: Promise<boolean> | undefined;
+    for (const entry of queued) {
+      if (this.#inFlight.get(entry.id) !== entry) continue;
+      // lmdb copies the key into its instruction buffer: one scratch serves every put.
+      const key = latin1Key(entry.id);
+      last = entry.value === null ? db.remove(key) : db.put(key, entry.value as Buffer);
+      entries.push(entry);
+    }
     last?.then(
       () => {
         for (const entry of entries) {
           // A later write of the same key replaced the entry: it stays until that one commits.
           if (this.#inFlight.get(entry.id) !== entry) continue;
           this.#inFlight.delete(entry.id);
+          this.#inFlightFilter[filterBucketOfId(entry.id)]--;
           if (entry.value !== null) this.#inFlightBytes -= entry.value.length;
         }
       },
@@ -281,10 +375,12 @@ export class StoreView {
   readonly #db: RootDatabase<Buffer, Buffer> | undefined;
   #txn: Transaction | undefined;
   #onRelease: (() => void) | undefined;
-  /** The overlay at the time of the view, grouped by the first four key bytes (state id and key group), unsorted. */
-  readonly #overlay = new Map<number, InFlight[]>();
+  /** The overlay's entries at the time of the view (immutable objects), indexed lazily. */
+  #entries: readonly InFlight[] | undefined;
+  /** The overlay grouped by the first four key bytes (state id and key group), each sorted by key. */
+  #overlay: Map<number, InFlight[]> | undefined;
   /** The same overlay by key, for point reads. */
-  readonly #overlayById: ReadonlyMap<string, InFlight>;
+  #overlayById: Map<string, InFlight> | undefined;
 
   constructor(
     db: RootDatabase<Buffer, Buffer> | undefined,
@@ -295,13 +391,9 @@ export class StoreView {
     this.#db = db;
     this.#txn = txn;
     this.#onRelease = onRelease;
-    this.#overlayById = new Map(inFlight);
-    for (const entry of inFlight.values()) {
-      const prefix = entry.key.readUInt32BE(0);
-      let bucket = this.#overlay.get(prefix);
-      if (bucket === undefined) this.#overlay.set(prefix, (bucket = []));
-      bucket.push(entry);
-    }
+    // Only an array copy here (a snapshot's synchronous part); the indexes are built by the
+    // first read, in the asynchronous part.
+    this.#entries = inFlight.size === 0 ? [] : [...inFlight.values()];
   }
 
   /**
@@ -313,30 +405,39 @@ export class StoreView {
     start.writeUInt32BE(prefix >>> 0);
     const end = Buffer.alloc(4);
     end.writeUInt32BE((prefix + 1) >>> 0);
-    const pending = (this.#overlay.get(prefix) ?? []).slice().sort((a, b) => Buffer.compare(a.key, b.key));
+    const pending = this.#grouped().get(prefix) ?? [];
     const stored: Iterable<{ key: Buffer; value: Buffer }> =
       this.#db === undefined || this.#txn === undefined
         ? []
         : this.#db.getRange({ start, end: prefix === 0xffff_ffff ? undefined : end, transaction: this.#txn });
     let i = 0;
+    let pendingKey = i < pending.length ? Buffer.from(pending[i].id, 'latin1') : undefined;
     for (const raw of stored) {
-      // lmdb may reuse the buffers of a range entry on the next read: one held across a
-      // yield of an overlay entry (whose consumer may read the store) is copied.
-      const entry = i < pending.length ? { key: Buffer.from(raw.key), value: Buffer.from(raw.value) } : raw;
-      while (i < pending.length && Buffer.compare(pending[i].key, entry.key) < 0) {
-        const next = pending[i++];
-        if (next.value !== null) yield { key: next.key, value: next.value };
+      let entry = raw;
+      if (pendingKey !== undefined && Buffer.compare(pendingKey, raw.key) < 0) {
+        // lmdb may reuse the buffers of a range entry on the next read: one held across a
+        // yield of an overlay entry (whose consumer may read the store) is copied. That is
+        // rare (an overlay key the store lacks), so the common path copies nothing.
+        entry = { key: Buffer.from(raw.key), value: Buffer.from(raw.value) };
+        while (pendingKey !== undefined && Buffer.compare(pendingKey, entry.key) < 0) {
+          const next = pending[i++];
+          const key = pendingKey;
+          pendingKey = i < pending.length ? Buffer.from(pending[i].id, 'latin1') : undefined;
+          if (next.value !== null) yield { key, value: next.value };
+        }
       }
-      if (i < pending.length && Buffer.compare(pending[i].key, entry.key) === 0) {
+      if (pendingKey !== undefined && Buffer.compare(pendingKey, entry.key) === 0) {
         const next = pending[i++];
-        if (next.value !== null) yield { key: next.key, value: next.value };
+        const key = pendingKey;
+        pendingKey = i < pending.length ? Buffer.from(pending[i].id, 'latin1') : undefined;
+        if (next.value !== null) yield { key, value: next.value };
         continue;
       }
       yield entry;
     }
     for (; i < pending.length; i++) {
       const next = pending[i];
-      if (next.value !== null) yield { key: next.key, value: next.value };
+      if (next.value !== null) yield { key: Buffer.from(next.id, 'latin1'), value: next.value };
     }
   }
 
@@ -345,6 +446,10 @@ export class StoreView {
    * undefined when absent or removed. The result is a copy, safe to keep.
    */
   get(id: string): Uint8Array | undefined {
+    if (this.#overlayById === undefined) {
+      this.#overlayById = new Map();
+      for (const entry of this.#entries ?? []) this.#overlayById.set(entry.id, entry);
+    }
     const pending = this.#overlayById.get(id);
     if (pending !== undefined) return pending.value ?? undefined;
     if (this.#db === undefined) return undefined;
@@ -352,10 +457,33 @@ export class StoreView {
     return this.#db.get(Buffer.from(id, 'latin1'), { transaction: this.#txn });
   }
 
+  #grouped(): Map<number, InFlight[]> {
+    if (this.#overlay !== undefined) return this.#overlay;
+    const overlay = new Map<number, InFlight[]>();
+    for (const entry of this.#entries ?? []) {
+      const id = entry.id;
+      const prefix =
+        id.charCodeAt(0) * 0x100_0000 +
+        id.charCodeAt(1) * 0x1_0000 +
+        id.charCodeAt(2) * 0x100 +
+        id.charCodeAt(3);
+      let bucket = overlay.get(prefix);
+      if (bucket === undefined) overlay.set(prefix, (bucket = []));
+      bucket.push(entry);
+    }
+    // latin1 strings compare as their bytes do, so this is lmdb's key order.
+    for (const bucket of overlay.values()) bucket.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.#overlay = overlay;
+    return overlay;
+  }
+
   /** Ends the read transaction; idempotent. */
   release(): void {
     const txn = this.#txn;
     this.#txn = undefined;
+    this.#entries = undefined;
+    this.#overlay = undefined;
+    this.#overlayById = undefined;
     txn?.done();
     const onRelease = this.#onRelease;
     this.#onRelease = undefined;

@@ -38,7 +38,11 @@ export function storePrefix(stateId: number, keyGroup: number): number {
   return stateId * 0x1_0000 + keyGroup;
 }
 
-/** The full store key of one entry. */
+/**
+ * The full store key of one entry, as a view of a shared scratch buffer: valid until the
+ * next call of `storeKey`/`storeKeyOf`. lmdb copies a key when it is read or written, so
+ * the record path allocates no key bytes (only this one view object).
+ */
 export function storeKey(
   stateId: number,
   keyGroup: number,
@@ -50,7 +54,7 @@ export function storeKey(
   return finishKey(namespace);
 }
 
-/** `storeKey` for a MapKey, serialized straight into the key (write-backs, which have no key bytes at hand). */
+/** `storeKey` for a MapKey, serialized straight into the key (write-backs, which have no key bytes at hand); also a view valid until the next call. */
 export function storeKeyOf(stateId: number, keyGroup: number, mapKey: MapKey, namespace: Namespace): Buffer {
   writePrefix(stateId, keyGroup);
   valueSerializer.serialize(canonicalKey(mapKey), scratch);
@@ -75,7 +79,7 @@ const VOID_NAMESPACE_BYTES = ((): Uint8Array => {
 function finishKey(namespace: Namespace): Buffer {
   if (namespace === 0) scratch.writeRawBytes(VOID_NAMESPACE_BYTES);
   else valueSerializer.serialize(namespace, scratch);
-  const bytes = scratch.finish();
+  const bytes = scratch.view();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
