@@ -9,8 +9,21 @@ import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts
 
 /** Hot keys: all fit the disk backend's default cache, so after the first touch every access is a hit. */
 const HOT_KEYS = Number(process.env.WEIR_BENCH_HOT_KEYS ?? 100_000);
-/** Many keys: ten times the cache, so nine accesses in ten miss and go to lmdb (the issue asks for 10 M; see docs/state-backends.md). */
+/**
+ * Many keys: ten times the cache, so nine accesses in ten miss and go to lmdb. The issue asks
+ * for 10 M (`WEIR_BENCH_MANY_KEYS=10000000`, about 10 minutes on 2 shared cores); the default
+ * keeps the benchmark to a couple of minutes.
+ */
 const MANY_KEYS = Number(process.env.WEIR_BENCH_MANY_KEYS ?? 1_000_000);
+if (!Number.isSafeInteger(MANY_KEYS) || MANY_KEYS < 10) {
+  throw new Error(`WEIR_BENCH_MANY_KEYS must be an integer ≥ 10, got '${process.env.WEIR_BENCH_MANY_KEYS}'`);
+}
+/**
+ * Heap for the many-keys process: the heap backend's case holds every key (about 300 bytes
+ * each with its count and Map entry), next to the input (two records per key, about 100
+ * bytes each) and the plain-JS reference's Map. Measured: 10 M keys peaked at 3 GB RSS.
+ */
+const MANY_KEYS_HEAP_MB = Math.max(4_096, Math.ceil((MANY_KEYS * 800) / 2 ** 20));
 /** The disk backend's cache for the many-keys case: a tenth of the keys. */
 const MANY_KEYS_CACHE_ENTRIES = Math.max(1, Math.floor(MANY_KEYS / 10));
 
@@ -85,11 +98,18 @@ function cases(data: readonly Click[], cacheEntriesMax: number): readonly BenchC
   ];
 }
 
+const DISK_OVER_HEAP = {
+  label: 'disk/heap',
+  numerator: 'engine: keyed count, disk',
+  denominator: 'engine: keyed count, heap',
+};
+
 /** Disk/heap is the ratio of the two engine rows' × plain-JS columns (target ≥ 0.5). */
 export const diskKeyedCountHot: Benchmark = {
   name: 'disk-keyed-count-hot',
   title: `(disk a) keyed count over ${HOT_KEYS.toLocaleString('en')} hot keys: heap vs disk backend (disk/heap = ratio of the engine rows)`,
   recordsDefault: 2_000_000,
+  caseRatios: [{ ...DISK_OVER_HEAP, targetRatio: 0.5 }],
   setup: (records) => cases(clicks(records, HOT_KEYS, 0x5eed_d15c), DEFAULT_CACHE_ENTRIES_MAX),
 };
 
@@ -97,7 +117,14 @@ export const diskKeyedCountHot: Benchmark = {
 export const diskKeyedCountManyKeys: Benchmark = {
   name: 'disk-keyed-count-many-keys',
   title: `(disk b) keyed count over ${MANY_KEYS.toLocaleString('en')} uniformly accessed keys: heap vs disk backend with a ${MANY_KEYS_CACHE_ENTRIES.toLocaleString('en')}-slot cache`,
-  recordsDefault: 2_000_000,
+  // Every key once, then as many uniform draws: the store holds every key for the second half.
+  recordsDefault: 2 * MANY_KEYS,
+  caseRatios: [{ ...DISK_OVER_HEAP, targetRatio: 0.33 }],
+  // The first half (every key's first touch) warms the JIT; one disk run takes ~30 s per
+  // million keys here, so three rounds and no extra warm-up keep it to a couple of minutes.
+  warmupsDefault: 0,
+  repetitionsDefault: 3,
+  nodeOptions: [`--max-old-space-size=${MANY_KEYS_HEAP_MB}`],
   setup: (records) => cases(clicks(records, MANY_KEYS, 0x5eed_d15d), MANY_KEYS_CACHE_ENTRIES),
 };
 

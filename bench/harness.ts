@@ -32,6 +32,16 @@ export interface Benchmark {
   readonly recordsDefault: number;
   /** Cases the driver repeats in its closing summary, with the ratio to the reference they aim for. */
   readonly headline?: readonly { readonly caseName: string; readonly targetRatio?: number }[];
+  /**
+   * Throughput ratios of two cases measured in the same run (numerator's records/s over the
+   * denominator's, e.g. disk/heap), printed with both rates and repeated in the summary.
+   */
+  readonly caseRatios?: readonly CaseRatio[];
+  /** Warm-ups and rounds when the command line does not say (a long benchmark runs fewer). */
+  readonly warmupsDefault?: number;
+  readonly repetitionsDefault?: number;
+  /** Node.js flags for the benchmark's own process (e.g. `--max-old-space-size` for a big heap). */
+  readonly nodeOptions?: readonly string[];
   setup(records: number): readonly BenchCase[];
   /**
    * For a benchmark that measures something other than records/s (bytes, durations of one
@@ -39,6 +49,14 @@ export interface Benchmark {
    * in the closing summary. `setup` then returns no cases.
    */
   report?(records: number): Promise<BenchmarkReport>;
+}
+
+/** See {@link Benchmark.caseRatios}: case names are prefixes of the cases' names. */
+export interface CaseRatio {
+  readonly label: string;
+  readonly numerator: string;
+  readonly denominator: string;
+  readonly targetRatio?: number;
 }
 
 /** What a {@link Benchmark.report} prints. */
