@@ -1,5 +1,5 @@
 /** Helpers for the Kafka connector tests: unique topics, producing, and read_committed reads of a whole topic. */
-import { Producer } from '@platformatic/kafka';
+import { Connection, listTransactionsV1, Producer } from '@platformatic/kafka';
 import { KafkaAdmin } from '../../../src/connectors/kafka/client/kafka-admin.ts';
 import { PartitionFetcher } from '../../../src/connectors/kafka/client/partition-fetcher.ts';
 import { ensureKafka } from '../../services/services.ts';
@@ -93,6 +93,47 @@ export async function readAll(
     return values;
   } finally {
     await admin.close();
+  }
+}
+
+/** How long a transaction may stay between EndTxn's answer and its markers being written. */
+const COMMIT_MARKERS_WAIT_MS_MAX = 30_000;
+
+/**
+ * Resolves once no transaction whose id starts with `transactionalIdPrefix` is PrepareCommit or
+ * PrepareAbort. The coordinator answers EndTxn as soon as it logged the decision and writes the
+ * commit markers into the partitions afterwards, so a read_committed read right after a commit
+ * may still stop short of it (seen on a freshly started broker: a whole subtask's transaction
+ * missing). Open (Ongoing) transactions are not waited for: they must stay invisible.
+ */
+export async function awaitCommitMarkers(
+  bootstrapServers: string,
+  transactionalIdPrefix: string,
+): Promise<void> {
+  const [host, port] = bootstrapServers.split(',')[0].split(':');
+  const connection = new Connection('weir-test-markers');
+  await connection.connect(host, Number(port));
+  try {
+    const deadline = Date.now() + COMMIT_MARKERS_WAIT_MS_MAX;
+    for (;;) {
+      // One broker: it coordinates every transactional id, so one answer covers them all.
+      const { transactionStates } = await listTransactionsV1.api.async(
+        connection,
+        ['PrepareCommit', 'PrepareAbort'],
+        [],
+        -1n,
+        null,
+      );
+      const pending = transactionStates.filter((t) => t.transactionalId.startsWith(transactionalIdPrefix));
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) {
+        const names = pending.map((t) => `${t.transactionalId} ${t.transactionState}`).join(', ');
+        throw new Error(`transaction markers not written within ${COMMIT_MARKERS_WAIT_MS_MAX} ms: ${names}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await connection.close();
   }
 }
 
