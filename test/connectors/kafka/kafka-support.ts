@@ -29,6 +29,19 @@ export async function createTopic(
     for (let i = 0; i < 100 && (await admin.leaders(all, true)).size < partitions; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    // Metadata names the leader before the broker has taken the partitions over: a produce
+    // then gets NOT_LEADER_OR_FOLLOWER, which the client retries only a few times (seen on a
+    // freshly started broker under load). ListOffsets is answered by the leader itself, so
+    // once it succeeds for every partition, they accept records.
+    for (let i = 0; ; i++) {
+      try {
+        await admin.latestOffsets(all, false);
+        break;
+      } catch (error) {
+        if (i >= 200) throw new Error(`topic ${topic}: partitions not ready after 10 s`, { cause: error });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
   } finally {
     await admin.close();
   }
