@@ -64,7 +64,7 @@ import { WriteBackCache } from './write-back-cache.ts';
 
 /** Cache slots (one per state, key and namespace) a backend keeps by default: 100k hot keys of one state. */
 export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
-/** Bytes of written, uncommitted values after which `prefetch` waits for lmdb to commit (bounds the overlay). */
+/** Heap held by written, uncommitted entries (keys, values, overhead) after which `prefetch` waits for lmdb to commit (bounds the overlay). */
 export const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024;
 /** Where stores go unless configured: one directory per backend below it. */
 export const DEFAULT_STATE_DIRECTORY = join(tmpdir(), 'weir-state');
@@ -75,7 +75,7 @@ export interface DiskStateBackendOptions {
   readonly directory?: string;
   /** Cache slots per backend (one per state, key and namespace); bounds the heap used (default 100,000). */
   readonly cacheEntriesMax?: number;
-  /** Written, uncommitted bytes after which an input batch waits for lmdb (default IN_FLIGHT_BYTES_MAX, 64 MiB). */
+  /** Heap held by written, uncommitted entries after which an input batch waits for lmdb (default IN_FLIGHT_BYTES_MAX, 64 MiB). */
   readonly inFlightBytesMax?: number;
   /**
    * Incremental checkpoints (default true): each checkpoint uploads into the job's `shared/`
@@ -292,7 +292,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   /**
    * Reads are synchronous, so a batch needs no loading; the only asynchronous boundary is
-   * backpressure: when more than `inFlightBytesMax` of written values await their commit,
+   * backpressure: when more than `inFlightBytesMax` of written entries await their commit,
    * the batch waits for lmdb to catch up (which bounds the overlay's memory).
    */
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {

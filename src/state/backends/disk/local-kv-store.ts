@@ -44,6 +44,17 @@ export const WRITE_QUEUE_DELAY_MS = 100;
 /** Queued value bytes that flush the queue too, so large values do not pile up on the heap. */
 export const WRITE_QUEUE_BYTES_MAX = 4 * 1024 * 1024;
 
+/**
+ * Heap an overlay entry costs beyond its id and value (entry object, Map slot, queue slot,
+ * filter): counted in `inFlightBytes`, so backpressure bounds the overlay by memory also when
+ * values are tiny (a count is 2-3 bytes; 64 MiB of those alone would be 25 M entries).
+ */
+const IN_FLIGHT_ENTRY_OVERHEAD_BYTES = 128;
+
+function heldBytes(entry: InFlight): number {
+  return IN_FLIGHT_ENTRY_OVERHEAD_BYTES + entry.id.length + (entry.value === null ? 0 : entry.value.length);
+}
+
 /** FNV-1a over the key's bytes, folded to a filter bucket. */
 function filterBucket(key: Uint8Array): number {
   let hash = 0x811c9dc5;
@@ -158,7 +169,7 @@ export class LocalKvStore {
     return this.#db === undefined;
   }
 
-  /** Bytes of values written and not committed yet (an upper bound on what the overlay holds). */
+  /** Heap held by writes not committed yet: their keys, values and per-entry overhead (an estimate). */
   get inFlightBytes(): number {
     return this.#inFlightBytes;
   }
@@ -281,12 +292,10 @@ export class LocalKvStore {
     const entry: InFlight = { id, value };
     const previous = this.#inFlight.get(id);
     if (previous === undefined) this.#inFlightFilter[filterBucket(key)]++;
-    else if (previous.value !== null) this.#inFlightBytes -= previous.value.length;
+    else this.#inFlightBytes -= heldBytes(previous);
     this.#inFlight.set(id, entry);
-    if (value !== null) {
-      this.#inFlightBytes += value.length;
-      this.#queueBytes += value.length;
-    }
+    this.#inFlightBytes += heldBytes(entry);
+    if (value !== null) this.#queueBytes += value.length;
     const queued = this.#queue.push(entry);
     if (queued >= this.#queueEntriesMax || this.#queueBytes >= WRITE_QUEUE_BYTES_MAX) this.#flushQueue();
     else if (queued === 1) {
@@ -330,7 +339,7 @@ export class LocalKvStore {
           if (this.#inFlight.get(entry.id) !== entry) continue;
           this.#inFlight.delete(entry.id);
           this.#inFlightFilter[filterBucketOfId(entry.id)]--;
-          if (entry.value !== null) this.#inFlightBytes -= entry.value.length;
+          this.#inFlightBytes -= heldBytes(entry);
         }
       },
       (error: unknown) => {
