@@ -88,7 +88,7 @@ export interface DiskStateBackendOptions {
   /** Deltas on one base before the next checkpoint writes a new base (default 8). */
   readonly chainDeltasMax?: number;
   /**
-   * Written entries queued on the heap before they go to lmdb in one sorted run (default
+   * Written entries queued on the heap before they go to lmdb in one run (default
    * WRITE_QUEUE_ENTRIES_MAX, 16,384); 1 hands every write to lmdb at once.
    */
   readonly writeQueueEntriesMax?: number;
