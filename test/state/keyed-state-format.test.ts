@@ -153,7 +153,9 @@ describe('keyed state file damage', () => {
           expectCorrupt(() => readKeyedStateRange(header, sections, PATH, { start: 0, end: 15 }));
         },
       ),
-      { numRuns: 300 },
+      // seed 143498370 found a damaged timer key decoded as undefined, which failed key
+      // hashing (UnhashableKeyError) before the section's checksum was compared.
+      { numRuns: 300, examples: [[2266, 6]] },
     );
   });
 

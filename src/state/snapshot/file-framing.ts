@@ -1,5 +1,6 @@
 /** The framing every state file shares: 8-byte magic, u16 format version, body, u32 CRC-32C trailer. */
 import { type BinaryReader, type BinaryWriter, crc32c } from '../../core/binary.ts';
+import { describeError, WeirError } from '../../core/errors.ts';
 import { CorruptSnapshotError } from './snapshot-errors.ts';
 
 /** Magic (8) + version (2). */
@@ -107,14 +108,18 @@ function describeMagic(bytes: Uint8Array): string {
 }
 
 /**
- * Runs `read` and turns the RangeErrors of a BinaryReader (truncated or malformed fields)
- * into a CorruptSnapshotError naming the file; other errors pass through.
+ * Runs `read` over untrusted bytes and reports what their decoding throws as a
+ * CorruptSnapshotError naming the file: a BinaryReader's RangeError (truncated or malformed
+ * fields), and anything else a damaged byte can provoke before a section's checksum is
+ * reached (a timer key decoded as `undefined` fails key hashing). Weir's own errors
+ * (corruption already named, incompatible state) pass through.
  */
 export function readingFile<T>(path: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    if (error instanceof RangeError) throw new CorruptSnapshotError(path, error.message, { cause: error });
-    throw error;
+    if (error instanceof WeirError) throw error;
+    const message = error instanceof RangeError ? error.message : `undecodable: ${describeError(error)}`;
+    throw new CorruptSnapshotError(path, message, { cause: error });
   }
 }
