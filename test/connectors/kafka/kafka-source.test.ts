@@ -90,8 +90,13 @@ describe('Kafka source, bounded', () => {
     expect(await readAll(servers, dlq)).toEqual(['not json']);
   }, 60_000);
 
-  it('gives a clear error when the broker is down at start', async () => {
-    const env = new StreamExecutionEnvironment({ parallelism: 1 });
+  it('gives a clear error when the broker is down at start, after the restart strategy gave up', async () => {
+    const restarts: string[] = [];
+    const env = StreamExecutionEnvironment.create({
+      parallelism: 1,
+      restartStrategy: { kind: 'fixed-delay', attempts: 2, delayMs: 0 },
+      logger: { log: (_level, message) => void (/restarting/.test(message) && restarts.push(message)) },
+    });
     env
       .fromSource(
         new KafkaSource({
@@ -113,6 +118,9 @@ describe('Kafka source, bounded', () => {
       message = chain(error);
     }
     expect(message).toContain('Kafka (127.0.0.1:1): listing topics failed');
+    // A broker that is down may come back: the failure is retried like any other.
+    expect(restarts).toHaveLength(2);
+    expect(restarts[0]).toContain('Kafka (127.0.0.1:1)');
   }, 60_000);
 });
 
