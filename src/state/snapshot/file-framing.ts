@@ -92,6 +92,22 @@ export function checkTrailer(bytes: Uint8Array, path: string, kind: string): voi
   }
 }
 
+/** Checks a header's own CRC-32C, `stored` as read from its last 4 bytes, over `bytes[0, headerBytes - 4)`. */
+export function checkHeaderChecksum(
+  bytes: Uint8Array,
+  headerBytes: number,
+  stored: number,
+  path: string,
+): void {
+  const actual = crc32c(bytes, 0, headerBytes - 4);
+  if (stored !== actual) {
+    throw new CorruptSnapshotError(
+      path,
+      `header checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
+    );
+  }
+}
+
 function withArticle(noun: string): string {
   return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }

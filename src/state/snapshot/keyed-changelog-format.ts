@@ -1,32 +1,28 @@
 /** The keyed changelog file (`WEIRKCHG`): a base or a delta of puts and deletes per key group, folded into canonical sections on restore. */
 import { BinaryReader, BinaryWriter, crc32c } from '../../core/binary.ts';
 import type { KeyGroupRange } from '../key-group-range.ts';
+import { keyGroupRangeContains, keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../key-groups.ts';
 import {
-  assignToKeyGroup,
-  keyGroupRangeContains,
-  keyGroupRangeSize,
-  MAX_PARALLELISM_LIMIT,
-} from '../key-groups.ts';
-import { valueSerializer } from '../serializers/value-serializer.ts';
-import {
+  checkHeaderChecksum,
   checkPreamble,
   checkTrailer,
   FILE_PREAMBLE_BYTES,
   FILE_TRAILER_BYTES,
-  hex,
   magicBytes,
   readingFile,
   writePreamble,
 } from './file-framing.ts';
-import type {
-  KeyedStateFileContents,
-  KeyedStateKind,
-  KeyedStateMeta,
-  KeyGroupSection,
-  RawKeyedStateChunk,
+import {
+  groupTimersByKeyGroup,
+  type KeyedStateFileContents,
+  type KeyedStateMeta,
+  type KeyGroupSection,
+  type RawKeyedStateChunk,
+  readSectionEnd,
+  readSectionStates,
+  writeSectionEnd,
+  writeStateMeta,
 } from './keyed-state-format.ts';
-import { writeEntryKey } from './keyed-state-format.ts';
-import { readSerializerRef, writeSerializerRef } from './serializer-ref.ts';
 import { CorruptSnapshotError } from './snapshot-errors.ts';
 import type { TimerSnapshotEntry } from './timer-snapshot.ts';
 
@@ -58,15 +54,10 @@ export const KEYED_CHANGELOG_FORMAT_VERSION = 1;
 const READABLE_VERSIONS: readonly number[] = [1];
 const FILE_KIND = 'keyed changelog';
 const HEADER_BYTES = FILE_PREAMBLE_BYTES + 17;
-const KINDS: readonly KeyedStateKind[] = ['value', 'list', 'map', 'reducing', 'aggregating'];
-const FLAG_TTL = 1;
 const FLAG_BASE = 1;
-const STATE_FOLLOWS = 1;
-const STATES_END = 0;
 const OP_DELETE = 0;
 const OP_PUT = 1;
 const OP_RAW = 2;
-const STATE_NAME_CHARS_MAX = 1_000;
 
 /** Writes one state's records in one section (see {@link KeyedChangelogSource}). */
 export class ChangelogSectionWriter {
@@ -117,14 +108,7 @@ export class ChangelogSectionWriter {
     this.#meta = undefined;
     if (this.#count === 0) return;
     const out = this.#out;
-    out.writeU8(STATE_FOLLOWS);
-    out.writeString(meta.name);
-    out.writeU8(KINDS.indexOf(meta.kind));
-    out.writeU8(meta.hasTtl ? FLAG_TTL : 0);
-    writeSerializerRef(meta.keySerializer, out);
-    writeSerializerRef(meta.namespaceSerializer, out);
-    writeSerializerRef(meta.valueSerializer, out);
-    if (meta.kind === 'map') writeSerializerRef(meta.mapKeySerializer!, out);
+    writeStateMeta(out, meta);
     out.writeVarint(this.#count);
     out.writeRawBytes(this.#records.view());
   }
@@ -163,17 +147,7 @@ export async function writeKeyedChangelogInSlices(
   const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
   const perSlice = Math.max(1, options.keyGroupsPerSlice ?? 8);
   const { keyGroupRange: range, maxParallelism } = source;
-  const timersByGroup = new Map<number, TimerSnapshotEntry[]>();
-  for (const timer of timers) {
-    if (!keyGroupRangeContains(range, timer.keyGroup)) {
-      throw new RangeError(
-        `timer of service '${timer.service}' in key group ${timer.keyGroup} lies outside [${range.start}, ${range.end}] (a bug)`,
-      );
-    }
-    let list = timersByGroup.get(timer.keyGroup);
-    if (list === undefined) timersByGroup.set(timer.keyGroup, (list = []));
-    list.push(timer);
-  }
+  const timersByGroup = groupTimersByKeyGroup(timers, range, maxParallelism);
   const out = new BinaryWriter(64 * 1024);
   writePreamble(out, MAGIC, KEYED_CHANGELOG_FORMAT_VERSION);
   out.writeU32(maxParallelism);
@@ -187,16 +161,7 @@ export async function writeKeyedChangelogInSlices(
     out.writeVarint(keyGroup);
     sections.reset();
     source.writeKeyGroup(keyGroup, sections);
-    out.writeU8(STATES_END);
-    const groupTimers = timersByGroup.get(keyGroup) ?? [];
-    out.writeVarint(groupTimers.length);
-    for (const timer of groupTimers) {
-      out.writeString(timer.service);
-      out.writeU8(timer.domain === 'event' ? 0 : 1);
-      writeEntryKey(out, timer.key, timer.namespace);
-      out.writeFloat64(timer.timestampMs);
-    }
-    out.writeU32(crc32c(out.view(), start, out.length));
+    writeSectionEnd(out, start, timersByGroup.get(keyGroup) ?? []);
     if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
   }
   out.writeU32(crc32c(out.view()));
@@ -245,14 +210,7 @@ export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChange
     const start = input.readU32();
     const count = input.readU32();
     const flags = input.readU8();
-    const stored = input.readU32();
-    const actual = crc32c(bytes, 0, HEADER_BYTES - 4);
-    if (stored !== actual) {
-      throw new CorruptSnapshotError(
-        path,
-        `header checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
-      );
-    }
+    checkHeaderChecksum(bytes, HEADER_BYTES, input.readU32(), path);
     if (maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT || start + count > maxParallelism) {
       throw new CorruptSnapshotError(path, `header describes impossible key groups [${start}, +${count})`);
     }
@@ -285,65 +243,13 @@ function readSection(
       `section of key group ${keyGroup} where ${expectedKeyGroup} belongs`,
     );
   }
-  const states: ChangelogStateRecords[] = [];
-  for (;;) {
-    const marker = input.readU8('state marker');
-    if (marker === STATES_END) break;
-    if (marker !== STATE_FOLLOWS) throw new RangeError(`bad state marker ${marker}`);
-    states.push(readState(input));
-  }
-  const timerCount = input.readVarint('timer count');
-  const timers: TimerSnapshotEntry[] = [];
-  for (let i = 0; i < timerCount; i++) {
-    const service = input.readString('timer service');
-    const domainCode = input.readU8('timer domain');
-    if (domainCode > 1) throw new RangeError(`unknown timer domain ${domainCode}`);
-    const key = valueSerializer.deserialize(input);
-    const namespace = valueSerializer.deserialize(input);
-    if (typeof namespace !== 'string' && typeof namespace !== 'number') {
-      throw new RangeError(`timer namespace is a ${typeof namespace}`);
-    }
-    const timestampMs = input.readFloat64('timer timestamp');
-    if (assignToKeyGroup(key, maxParallelism) !== keyGroup) {
-      throw new RangeError(`a timer's key does not belong to key group ${keyGroup}`);
-    }
-    timers.push({
-      service,
-      domain: domainCode === 0 ? 'event' : 'processing',
-      key,
-      keyGroup,
-      namespace,
-      timestampMs,
-    });
-  }
-  const storedCrc = input.readU32('section checksum');
-  const actualCrc = crc32c(bytes, start, input.position - 4);
-  if (storedCrc !== actualCrc) {
-    throw new CorruptSnapshotError(
-      path,
-      `checksum mismatch in the section of key group ${keyGroup}: stored ${hex(storedCrc)}, computed ${hex(actualCrc)}`,
-    );
-  }
+  const states = readSectionStates(input, (meta) => readRecords(input, meta));
+  const timers = readSectionEnd(bytes, input, start, keyGroup, maxParallelism, path);
   return { keyGroup, states, timers };
 }
 
-function readState(input: BinaryReader): ChangelogStateRecords {
-  const name = input.readString('state name');
-  if (name.length === 0 || name.length > STATE_NAME_CHARS_MAX)
-    throw new RangeError(`state name of ${name.length} characters`);
-  const kind = KINDS[input.readU8('state kind')];
-  if (kind === undefined) throw new RangeError(`state '${name}' has an unknown kind`);
-  const flags = input.readU8('state flags');
-  if ((flags & ~FLAG_TTL) !== 0) throw new RangeError(`state '${name}' has unknown flags ${flags}`);
-  const meta: KeyedStateMeta = {
-    name,
-    kind,
-    hasTtl: (flags & FLAG_TTL) !== 0,
-    keySerializer: readSerializerRef(input, 'key'),
-    namespaceSerializer: readSerializerRef(input, 'namespace'),
-    valueSerializer: readSerializerRef(input, 'value'),
-    mapKeySerializer: kind === 'map' ? readSerializerRef(input, 'map key') : undefined,
-  };
+function readRecords(input: BinaryReader, meta: KeyedStateMeta): ChangelogStateRecords {
+  const { name } = meta;
   const count = input.readVarint('record count');
   if (count > input.remaining / 2) throw new RangeError(`state '${name}' claims ${count} records`);
   const records: ChangelogRecord[] = [];

@@ -10,6 +10,7 @@ import {
 } from '../key-groups.ts';
 import { valueSerializer } from '../serializers/value-serializer.ts';
 import {
+  checkHeaderChecksum,
   checkPreamble,
   checkTrailer,
   FILE_PREAMBLE_BYTES,
@@ -189,17 +190,25 @@ export class KeyGroupSectionWriter {
     if (this.#names.has(meta.name)) throw new Error(`state '${meta.name}' written twice in one key group`);
     this.#names.add(meta.name);
     const out = this.#out;
-    out.writeU8(STATE_FOLLOWS);
-    out.writeString(meta.name);
-    out.writeU8(KINDS.indexOf(meta.kind));
-    out.writeU8(meta.hasTtl ? FLAG_TTL : 0);
-    writeSerializerRef(meta.keySerializer, out);
-    writeSerializerRef(meta.namespaceSerializer, out);
-    writeSerializerRef(meta.valueSerializer, out);
-    if (meta.kind === 'map') writeSerializerRef(meta.mapKeySerializer!, out);
+    writeStateMeta(out, meta);
     out.writeVarint(entryCount);
     out.writeBytes(entries);
   }
+}
+
+/**
+ * Writes the marker and metadata that open a state in a section, up to its entry or record
+ * count (the part WEIRKEYD and WEIRKCHG share).
+ */
+export function writeStateMeta(out: BinaryWriter, meta: KeyedStateMeta): void {
+  out.writeU8(STATE_FOLLOWS);
+  out.writeString(meta.name);
+  out.writeU8(KINDS.indexOf(meta.kind));
+  out.writeU8(meta.hasTtl ? FLAG_TTL : 0);
+  writeSerializerRef(meta.keySerializer, out);
+  writeSerializerRef(meta.namespaceSerializer, out);
+  writeSerializerRef(meta.valueSerializer, out);
+  if (meta.kind === 'map') writeSerializerRef(meta.mapKeySerializer!, out);
 }
 
 /** The ref every key and namespace is written with. */
@@ -231,7 +240,7 @@ export function writeExpiry(out: BinaryWriter, expiresAtMs: number): void {
  */
 export class KeyedStateFileWriter {
   readonly #snapshot: KeyedStateSnapshot;
-  readonly #timers = new Map<number, TimerSnapshotEntry[]>();
+  readonly #timers: ReadonlyMap<number, readonly TimerSnapshotEntry[]>;
   readonly #out: BinaryWriter;
   readonly #sections: KeyGroupSectionWriter;
   readonly #offsets: number[] = [];
@@ -247,21 +256,7 @@ export class KeyedStateFileWriter {
     const { keyGroupRange: range, maxParallelism } = snapshot;
     this.#snapshot = snapshot;
     this.#groupCount = keyGroupRangeSize(range);
-    for (const timer of timers) {
-      if (!keyGroupRangeContains(range, timer.keyGroup)) {
-        throw new RangeError(
-          `timer of service '${timer.service}' in key group ${timer.keyGroup} lies outside the snapshot's key-group range [${range.start}, ${range.end}] (a bug)`,
-        );
-      }
-      if (assignToKeyGroup(timer.key, maxParallelism) !== timer.keyGroup) {
-        throw new RangeError(
-          `timer of service '${timer.service}' says key group ${timer.keyGroup}, but its key belongs to key group ${assignToKeyGroup(timer.key, maxParallelism)} (a bug)`,
-        );
-      }
-      let list = this.#timers.get(timer.keyGroup);
-      if (list === undefined) this.#timers.set(timer.keyGroup, (list = []));
-      list.push(timer);
-    }
+    this.#timers = groupTimersByKeyGroup(timers, range, maxParallelism);
     this.#out = new BinaryWriter(initialCapacityBytes);
     this.#sections = new KeyGroupSectionWriter(this.#out);
     writePreamble(this.#out, MAGIC, KEYED_STATE_FORMAT_VERSION);
@@ -298,11 +293,7 @@ export class KeyedStateFileWriter {
     out.writeVarint(keyGroup);
     this.#sections.reset();
     this.#snapshot.writeKeyGroup(keyGroup, this.#sections);
-    out.writeU8(STATES_END);
-    const timers = this.#timers.get(keyGroup) ?? [];
-    out.writeVarint(timers.length);
-    for (const timer of timers) writeTimer(out, timer);
-    out.writeU32(crc32c(out.view(), start, out.length));
+    writeSectionEnd(out, start, this.#timers.get(keyGroup) ?? []);
   }
 }
 
@@ -355,6 +346,46 @@ function checkWrittenFile(file: KeyedStateFile, groupCount: number): void {
     offsets[groupCount] === file.bytes.length - FILE_TRAILER_BYTES &&
     offsets.every((offset, i) => i === 0 || offset > offsets[i - 1]);
   if (!ok) throw new Error(`keyed state file written with inconsistent section offsets ${offsets.join(',')}`);
+}
+
+/**
+ * Groups timers by key group for the section writers; each must lie in `range` and its key
+ * in its key group (a timer that does not is a bug in the operator's snapshot).
+ */
+export function groupTimersByKeyGroup(
+  timers: readonly TimerSnapshotEntry[],
+  range: KeyGroupRange,
+  maxParallelism: number,
+): Map<number, TimerSnapshotEntry[]> {
+  const byGroup = new Map<number, TimerSnapshotEntry[]>();
+  for (const timer of timers) {
+    if (!keyGroupRangeContains(range, timer.keyGroup)) {
+      throw new RangeError(
+        `timer of service '${timer.service}' in key group ${timer.keyGroup} lies outside the snapshot's key-group range [${range.start}, ${range.end}] (a bug)`,
+      );
+    }
+    if (assignToKeyGroup(timer.key, maxParallelism) !== timer.keyGroup) {
+      throw new RangeError(
+        `timer of service '${timer.service}' says key group ${timer.keyGroup}, but its key belongs to key group ${assignToKeyGroup(timer.key, maxParallelism)} (a bug)`,
+      );
+    }
+    let list = byGroup.get(timer.keyGroup);
+    if (list === undefined) byGroup.set(timer.keyGroup, (list = []));
+    list.push(timer);
+  }
+  return byGroup;
+}
+
+/** Ends a section begun at `start` once its states are written: end marker, timers, section checksum. */
+export function writeSectionEnd(
+  out: BinaryWriter,
+  start: number,
+  timers: readonly TimerSnapshotEntry[],
+): void {
+  out.writeU8(STATES_END);
+  out.writeVarint(timers.length);
+  for (const timer of timers) writeTimer(out, timer);
+  out.writeU32(crc32c(out.view(), start, out.length));
 }
 
 function writeTimer(out: BinaryWriter, timer: TimerSnapshotEntry): void {
@@ -436,14 +467,7 @@ function readHeader(bytes: Uint8Array, path: string): FileHeader {
   const maxParallelism = input.readU32();
   const start = input.readU32();
   const count = input.readU32();
-  const stored = input.readU32();
-  const actual = crc32c(bytes, 0, KEYED_STATE_HEADER_BYTES - 4);
-  if (stored !== actual) {
-    throw new CorruptSnapshotError(
-      path,
-      `header checksum mismatch: stored ${hex(stored)}, computed ${hex(actual)}`,
-    );
-  }
+  checkHeaderChecksum(bytes, KEYED_STATE_HEADER_BYTES, input.readU32(), path);
   if (maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT || start + count > maxParallelism) {
     throw new CorruptSnapshotError(
       path,
@@ -506,30 +530,51 @@ function readSection(
         `section at offset ${start} is for key group ${keyGroup}, outside the file's range [${header.range.start}, ${header.range.end}]`,
       );
     }
-    const states: RawKeyedStateChunk[] = [];
-    for (;;) {
-      const marker = input.readU8('state marker');
-      if (marker === STATES_END) break;
-      if (marker !== STATE_FOLLOWS)
-        throw new RangeError(`bad state marker ${marker} at offset ${input.position - 1}`);
-      states.push(readState(input, keyGroup, path));
-    }
-    const timerCount = readCount(input, 'timer count', 10);
-    const timers: TimerSnapshotEntry[] = [];
-    for (let i = 0; i < timerCount; i++) timers.push(readTimer(input, keyGroup, header.maxParallelism));
-    const stored = input.readU32('section checksum');
-    const actual = crc32c(bytes, start, input.position - 4);
-    if (stored !== actual) {
-      throw new CorruptSnapshotError(
-        path,
-        `checksum mismatch in the section of key group ${keyGroup}: stored ${hex(stored)}, computed ${hex(actual)}`,
-      );
-    }
+    const states = readSectionStates(input, (meta) => readEntries(input, meta, keyGroup, path));
+    const timers = readSectionEnd(bytes, input, start, keyGroup, header.maxParallelism, path);
     return { section: { keyGroup, states, timers }, end: input.position };
   });
 }
 
-function readState(input: BinaryReader, keyGroup: number, path: string): RawKeyedStateChunk {
+/**
+ * Reads a section's states up to the end marker: each state's marker and metadata here, the
+ * rest with `readRest` (the part WEIRKEYD and WEIRKCHG share).
+ */
+export function readSectionStates<T>(input: BinaryReader, readRest: (meta: KeyedStateMeta) => T): T[] {
+  const states: T[] = [];
+  for (;;) {
+    const marker = input.readU8('state marker');
+    if (marker === STATES_END) return states;
+    if (marker !== STATE_FOLLOWS)
+      throw new RangeError(`bad state marker ${marker} at offset ${input.position - 1}`);
+    states.push(readRest(readStateMeta(input)));
+  }
+}
+
+/** Reads what follows a section's states (timers, then the checksum of the section begun at `start`) and checks it. */
+export function readSectionEnd(
+  bytes: Uint8Array,
+  input: BinaryReader,
+  start: number,
+  keyGroup: number,
+  maxParallelism: number,
+  path: string,
+): TimerSnapshotEntry[] {
+  const timerCount = readCount(input, 'timer count', 10);
+  const timers: TimerSnapshotEntry[] = [];
+  for (let i = 0; i < timerCount; i++) timers.push(readTimer(input, keyGroup, maxParallelism));
+  const stored = input.readU32('section checksum');
+  const actual = crc32c(bytes, start, input.position - 4);
+  if (stored !== actual) {
+    throw new CorruptSnapshotError(
+      path,
+      `checksum mismatch in the section of key group ${keyGroup}: stored ${hex(stored)}, computed ${hex(actual)}`,
+    );
+  }
+  return timers;
+}
+
+function readStateMeta(input: BinaryReader): KeyedStateMeta {
   const name = input.readString('state name');
   if (name.length === 0 || name.length > STATE_NAME_CHARS_MAX)
     throw new RangeError(`state name of ${name.length} characters`);
@@ -538,7 +583,7 @@ function readState(input: BinaryReader, keyGroup: number, path: string): RawKeye
   if (kind === undefined) throw new RangeError(`state '${name}' has unknown kind code ${kindCode}`);
   const flags = input.readU8('state flags');
   if ((flags & ~FLAG_TTL) !== 0) throw new RangeError(`state '${name}' has unknown flags ${flags}`);
-  const meta: KeyedStateMeta = {
+  return {
     name,
     kind,
     hasTtl: (flags & FLAG_TTL) !== 0,
@@ -547,6 +592,15 @@ function readState(input: BinaryReader, keyGroup: number, path: string): RawKeye
     valueSerializer: readSerializerRef(input, 'value'),
     mapKeySerializer: kind === 'map' ? readSerializerRef(input, 'map key') : undefined,
   };
+}
+
+function readEntries(
+  input: BinaryReader,
+  meta: KeyedStateMeta,
+  keyGroup: number,
+  path: string,
+): RawKeyedStateChunk {
+  const { name } = meta;
   // Every entry takes at least two bytes (key and namespace), which bounds the count.
   const entryCount = readCount(input, 'entry count', 0);
   const length = input.readVarint('entries length');
