@@ -1,15 +1,8 @@
 /** A bounded, non-parallel source over an in-memory array or iterable, replayable by element count. */
 import { WeirError } from '../../core/errors.ts';
-import type {
-  InputStatus,
-  ReaderOutput,
-  Source,
-  SourceReader,
-  SourceSplit,
-  SplitEnumeratorContext,
-} from '../source.ts';
+import type { InputStatus, ReaderOutput, SourceReader, SourceSplit } from '../source.ts';
 import { SplitWaiter } from './split-waiter.ts';
-import { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
+import { StaticSplitSource } from './static-split-source.ts';
 
 /** The single split of a collection: `position` is how many elements were already emitted. */
 export interface CollectionSplit extends SourceSplit {
@@ -29,37 +22,19 @@ const SPLIT_ID = 'collection';
  * const splits = source.createSplits(1); // [{ splitId: 'collection', position: 0 }]
  * ```
  */
-export class CollectionSource<T>
-  implements Source<T, CollectionSplit, StaticSplitEnumeratorState<CollectionSplit>>
-{
+export class CollectionSource<T> extends StaticSplitSource<T, CollectionSplit> {
   readonly boundedness = 'bounded';
   readonly maxParallelism = 1;
   readonly #elements: Iterable<T>;
 
   constructor(elements: Iterable<T>) {
+    super();
     this.#elements = elements;
   }
 
   /** The splits the enumerator deals out: one whatever the parallelism (extra subtasks end at once). */
   createSplits(_parallelism: number): readonly CollectionSplit[] {
     return [{ splitId: SPLIT_ID, position: 0 }];
-  }
-
-  createEnumerator(context: SplitEnumeratorContext<CollectionSplit>): StaticSplitEnumerator<CollectionSplit> {
-    return new StaticSplitEnumerator(context, () => this.createSplits(context.parallelism));
-  }
-
-  restoreEnumerator(
-    context: SplitEnumeratorContext<CollectionSplit>,
-    state: StaticSplitEnumeratorState<CollectionSplit>,
-  ): StaticSplitEnumerator<CollectionSplit> {
-    return new StaticSplitEnumerator(context, state);
-  }
-
-  restoreEnumeratorWithoutState(
-    context: SplitEnumeratorContext<CollectionSplit>,
-  ): StaticSplitEnumerator<CollectionSplit> {
-    return new StaticSplitEnumerator(context, []);
   }
 
   createReader(): SourceReader<T, CollectionSplit> {

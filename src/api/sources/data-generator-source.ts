@@ -2,16 +2,8 @@
 import type { Cancellable, Clock } from '../../core/clock.ts';
 import { ConfigurationError, WeirError } from '../../core/errors.ts';
 import { type RandomSource, SeededRandom } from '../../core/random.ts';
-import type {
-  InputStatus,
-  ReaderOutput,
-  Source,
-  SourceReader,
-  SourceReaderContext,
-  SourceSplit,
-  SplitEnumeratorContext,
-} from '../source.ts';
-import { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
+import type { InputStatus, ReaderOutput, SourceReader, SourceReaderContext, SourceSplit } from '../source.ts';
+import { StaticSplitSource } from './static-split-source.ts';
 
 /** How a {@link DataGeneratorSource} is configured. */
 export interface DataGeneratorOptions<T> {
@@ -62,13 +54,12 @@ const CATCH_UP_MS_MAX = 1000;
  * });
  * ```
  */
-export class DataGeneratorSource<T>
-  implements Source<T, DataGeneratorSplit, StaticSplitEnumeratorState<DataGeneratorSplit>>
-{
+export class DataGeneratorSource<T> extends StaticSplitSource<T, DataGeneratorSplit> {
   readonly boundedness: 'bounded' | 'unbounded';
   readonly #options: DataGeneratorOptions<T>;
 
   constructor(options: DataGeneratorOptions<T>) {
+    super();
     const { count, ratePerSecond, seed } = options;
     if (count !== undefined && !(Number.isSafeInteger(count) && count >= 0)) {
       throw new ConfigurationError(`DataGeneratorSource count must be a non-negative integer, got ${count}`);
@@ -83,25 +74,6 @@ export class DataGeneratorSource<T>
     }
     this.#options = options;
     this.boundedness = count === undefined ? 'unbounded' : 'bounded';
-  }
-
-  createEnumerator(
-    context: SplitEnumeratorContext<DataGeneratorSplit>,
-  ): StaticSplitEnumerator<DataGeneratorSplit> {
-    return new StaticSplitEnumerator(context, () => this.createSplits(context.parallelism));
-  }
-
-  restoreEnumerator(
-    context: SplitEnumeratorContext<DataGeneratorSplit>,
-    state: StaticSplitEnumeratorState<DataGeneratorSplit>,
-  ): StaticSplitEnumerator<DataGeneratorSplit> {
-    return new StaticSplitEnumerator(context, state);
-  }
-
-  restoreEnumeratorWithoutState(
-    context: SplitEnumeratorContext<DataGeneratorSplit>,
-  ): StaticSplitEnumerator<DataGeneratorSplit> {
-    return new StaticSplitEnumerator(context, []);
   }
 
   /** The splits the enumerator deals out, split `k` to subtask `k`. */

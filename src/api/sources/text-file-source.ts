@@ -2,16 +2,9 @@
 import { type FileHandle, open, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigurationError, describeError, WeirError } from '../../core/errors.ts';
-import type {
-  InputStatus,
-  ReaderOutput,
-  Source,
-  SourceReader,
-  SourceSplit,
-  SplitEnumeratorContext,
-} from '../source.ts';
+import type { InputStatus, ReaderOutput, SourceReader, SourceSplit } from '../source.ts';
 import { SplitWaiter } from './split-waiter.ts';
-import { StaticSplitEnumerator, type StaticSplitEnumeratorState } from './static-split-enumerator.ts';
+import { StaticSplitSource } from './static-split-source.ts';
 
 /** How a {@link TextFileSource} cuts and reads its files. */
 export interface TextFileSourceOptions {
@@ -55,9 +48,7 @@ const CARRIAGE_RETURN = 0x0d;
  * const logs = new TextFileSource(['logs/a.txt', 'logs/archive/']);
  * ```
  */
-export class TextFileSource
-  implements Source<string, TextFileSplit, StaticSplitEnumeratorState<TextFileSplit>>
-{
+export class TextFileSource extends StaticSplitSource<string, TextFileSplit> {
   readonly boundedness = 'bounded';
   readonly #paths: readonly string[];
   readonly #splitSizeBytes: number;
@@ -65,6 +56,7 @@ export class TextFileSource
   readonly #lineBytesMax: number;
 
   constructor(paths: string | readonly string[], options: TextFileSourceOptions = {}) {
+    super();
     this.#paths = typeof paths === 'string' ? [paths] : [...paths];
     if (this.#paths.length === 0) throw new ConfigurationError('TextFileSource needs at least one path');
     this.#splitSizeBytes = positiveInteger(
@@ -78,24 +70,6 @@ export class TextFileSource
       READ_CHUNK_BYTES_DEFAULT,
     );
     this.#lineBytesMax = positiveInteger('lineBytesMax', options.lineBytesMax, LINE_BYTES_MAX_DEFAULT);
-  }
-
-  /** Lists the files when the job starts (so a bad path fails before any task runs). */
-  createEnumerator(context: SplitEnumeratorContext<TextFileSplit>): StaticSplitEnumerator<TextFileSplit> {
-    return new StaticSplitEnumerator(context, () => this.createSplits(context.parallelism));
-  }
-
-  restoreEnumerator(
-    context: SplitEnumeratorContext<TextFileSplit>,
-    state: StaticSplitEnumeratorState<TextFileSplit>,
-  ): StaticSplitEnumerator<TextFileSplit> {
-    return new StaticSplitEnumerator(context, state);
-  }
-
-  restoreEnumeratorWithoutState(
-    context: SplitEnumeratorContext<TextFileSplit>,
-  ): StaticSplitEnumerator<TextFileSplit> {
-    return new StaticSplitEnumerator(context, []);
   }
 
   /** The splits the enumerator deals out: byte ranges of about `splitSizeBytes`, file by file. */
