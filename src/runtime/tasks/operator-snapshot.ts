@@ -1,7 +1,11 @@
 /** One operator's part of a checkpoint: a synchronous copy-on-write view, then files written asynchronously. */
 
 import { randomUUID } from 'node:crypto';
-import type { OperatorSubtaskSnapshot, StateFileHandle } from '../../checkpoint/snapshot-handles.ts';
+import type {
+  KeyedStateHandle,
+  OperatorSubtaskSnapshot,
+  StateFileHandle,
+} from '../../checkpoint/snapshot-handles.ts';
 import { sharedStateFileName, stateFileName } from '../../checkpoint/storage/state-file-names.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
@@ -93,7 +97,11 @@ export async function serializeOperatorSnapshot(
   }
 }
 
-/** Writes serialized bytes into a checkpoint location; returns the handles for `_metadata`. */
+/**
+ * Writes serialized bytes into a checkpoint location; returns the handles for `_metadata`.
+ * `sizeBytes` counts only what this checkpoint uploaded (for an incremental snapshot, the new
+ * changelog file and the operator state file): what "incremental" saves.
+ */
 export async function writeOperatorSnapshot(
   serialized: SerializedOperatorSnapshot,
   location: CheckpointLocationWriter,
@@ -101,62 +109,57 @@ export async function writeOperatorSnapshot(
   finished: boolean,
   checkpointId: number,
 ): Promise<{ readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number }> {
-  const { operatorId } = serialized;
-  if (serialized.incremental !== undefined) {
-    return writeIncrementalSnapshot(serialized, location, subtaskIndex, finished, checkpointId);
-  }
-  const [keyedFile, operatorFile] = await Promise.all([
-    serialized.keyed === undefined
-      ? undefined
-      : location.writeFile(stateFileName(operatorId, subtaskIndex, 'keyed'), serialized.keyed.bytes),
+  const [keyed, operatorFile] = await Promise.all([
+    writeKeyedState(serialized, location, subtaskIndex, checkpointId),
     serialized.operatorState === undefined
       ? undefined
-      : location.writeFile(stateFileName(operatorId, subtaskIndex, 'operator'), serialized.operatorState),
+      : location.writeFile(
+          stateFileName(serialized.operatorId, subtaskIndex, 'operator'),
+          serialized.operatorState,
+        ),
   ]);
+  // Only once every file of the subtask is written: a failed write leaves the backend's chain as it was.
+  if (keyed !== undefined) serialized.incremental?.snapshot.written(keyed.uploaded);
   const snapshot: OperatorSubtaskSnapshot = {
     subtaskIndex,
-    keyed:
-      keyedFile === undefined
-        ? undefined
-        : {
-            file: keyedFile,
-            keyGroupRange: serialized.keyGroupRange!,
-            keyGroupOffsets: serialized.keyed!.keyGroupOffsets,
-          },
+    keyed: keyed?.handle,
     operatorState: operatorFile,
     finished,
   };
-  return { snapshot, sizeBytes: (keyedFile?.sizeBytes ?? 0) + (operatorFile?.sizeBytes ?? 0) };
+  return { snapshot, sizeBytes: (keyed?.uploaded.sizeBytes ?? 0) + (operatorFile?.sizeBytes ?? 0) };
 }
 
 /**
- * Writes an incremental snapshot's new changelog file into `shared/` and returns a handle to
- * the whole chain. `sizeBytes` counts only what this checkpoint uploaded (the new file and
- * the operator state file): what "incremental" saves.
+ * Writes the keyed state file, or an incremental snapshot's new changelog file into
+ * `shared/`; returns the handle (for incremental, the whole chain) and the file uploaded.
  */
-async function writeIncrementalSnapshot(
+async function writeKeyedState(
   serialized: SerializedOperatorSnapshot,
   location: CheckpointLocationWriter,
   subtaskIndex: number,
-  finished: boolean,
   checkpointId: number,
-): Promise<{ readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number }> {
-  const { operatorId } = serialized;
-  const { bytes, snapshot: incremental } = serialized.incremental!;
-  const name = sharedStateFileName(operatorId, subtaskIndex, checkpointId, randomUUID().slice(0, 8));
-  const [newFile, operatorFile] = await Promise.all([
-    location.writeSharedFile(name, bytes),
-    serialized.operatorState === undefined
-      ? undefined
-      : location.writeFile(stateFileName(operatorId, subtaskIndex, 'operator'), serialized.operatorState),
-  ]);
-  incremental.written(newFile);
-  const files: StateFileHandle[] = [...incremental.reusedFiles, newFile];
-  const snapshot: OperatorSubtaskSnapshot = {
-    subtaskIndex,
-    keyed: { kind: 'incremental', keyGroupRange: incremental.keyGroupRange, files },
-    operatorState: operatorFile,
-    finished,
+): Promise<{ readonly handle: KeyedStateHandle; readonly uploaded: StateFileHandle } | undefined> {
+  const { operatorId, incremental } = serialized;
+  if (incremental !== undefined) {
+    const name = sharedStateFileName(operatorId, subtaskIndex, checkpointId, randomUUID().slice(0, 8));
+    const uploaded = await location.writeSharedFile(name, incremental.bytes);
+    const files: StateFileHandle[] = [...incremental.snapshot.reusedFiles, uploaded];
+    return {
+      handle: { kind: 'incremental', keyGroupRange: incremental.snapshot.keyGroupRange, files },
+      uploaded,
+    };
+  }
+  if (serialized.keyed === undefined) return undefined;
+  const uploaded = await location.writeFile(
+    stateFileName(operatorId, subtaskIndex, 'keyed'),
+    serialized.keyed.bytes,
+  );
+  return {
+    handle: {
+      file: uploaded,
+      keyGroupRange: serialized.keyGroupRange!,
+      keyGroupOffsets: serialized.keyed.keyGroupOffsets,
+    },
+    uploaded,
   };
-  return { snapshot, sizeBytes: newFile.sizeBytes + (operatorFile?.sizeBytes ?? 0) };
 }
