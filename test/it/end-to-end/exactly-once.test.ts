@@ -6,26 +6,20 @@
  *
  * WEIR_E2E_SEED=<n> replays the failure points of a run (printed in the test names).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
+import { describe, expect, it } from 'vitest';
 import {
   COMPLETED_CHECKPOINT,
   compare,
   describe as describeComparison,
-  dropTarget,
+  e2eSuite,
+  expectExactlyOnce,
   expectedOutputs,
-  freshTarget,
-  hasOpenTransaction,
   type JobOptions,
   JobRun,
   jobArgs,
-  preparedTransactions,
-  produceInput,
   RESTARTING,
   readTable,
   readTopic,
-  type Services,
-  services,
   suiteSeed,
   type Target,
 } from './support.ts';
@@ -34,42 +28,15 @@ const SEED = suiteSeed();
 const RECORD_FAILURES = 3;
 const expected = expectedOutputs();
 
-let s: Services;
-let input = '';
-const targets: Target[] = [];
-
-beforeAll(async () => {
-  s = await services();
-  input = await produceInput(s.bootstrap);
-}, SERVICE_START_TIMEOUT_MS);
-
-afterAll(async () => {
-  for (const t of targets.splice(0)) await dropTarget(t);
-  console.log(`end-to-end exactly-once suite: WEIR_E2E_SEED=${SEED}`);
-});
+const suite = e2eSuite('exactly-once', SEED);
 
 /** Runs the job to its end; returns the run and the target it wrote to. */
 async function runToEnd(options: JobOptions): Promise<{ run: JobRun; target: Target; durationMs: number }> {
-  const target = await freshTarget(s);
-  targets.push(target);
-  const run = new JobRun(jobArgs(s, input, target, options));
+  const target = await suite.newTarget();
+  const run = new JobRun(jobArgs(suite.s, suite.input, target, options));
   const exit = await run.finish();
   expect(exit.code, run.show()).toBe(0);
   return { run, target, durationMs: exit.durationMs };
-}
-
-/** Both outputs equal the failure-free expectation; nothing left open or prepared. */
-async function expectExactlyOnce(target: Target, run: JobRun): Promise<void> {
-  const topic = compare(await readTopic(s.bootstrap, target.output, true), expected);
-  expect(describeComparison(topic), `Kafka topic\n${run.show()}`).toBe(
-    describeComparison(compare(expected, expected)),
-  );
-  const table = compare(await readTable(s.pgUrl, target.table), expected);
-  expect(describeComparison(table), `PostgreSQL table\n${run.show()}`).toBe(
-    describeComparison(compare(expected, expected)),
-  );
-  expect(await hasOpenTransaction(s.bootstrap, target.output), 'an open Kafka transaction').toBe(false);
-  expect(await preparedTransactions(s.pgUrl, target.prefix), 'prepared PostgreSQL transactions').toEqual([]);
 }
 
 describe(`end-to-end exactly-once, Kafka → keyed state → Kafka + PostgreSQL (WEIR_E2E_SEED=${SEED})`, () => {
@@ -77,7 +44,7 @@ describe(`end-to-end exactly-once, Kafka → keyed state → Kafka + PostgreSQL 
     const { run, target, durationMs } = await runToEnd({});
     console.log(`failure-free: ${durationMs} ms, ${run.count(COMPLETED_CHECKPOINT)} checkpoints`);
     expect(run.count(RESTARTING)).toBe(0);
-    await expectExactlyOnce(target, run);
+    await expectExactlyOnce(suite.s, target, run, expected);
   });
 
   it(`exceptions at ${RECORD_FAILURES} seeded random records, restarts by the restart strategy: exactly once (WEIR_E2E_SEED=${SEED})`, async () => {
@@ -89,7 +56,7 @@ describe(`end-to-end exactly-once, Kafka → keyed state → Kafka + PostgreSQL 
     );
     expect(run.count(/WEIR_E2E_INJECTED record/g), run.show()).toBe(RECORD_FAILURES);
     expect(restarts, run.show()).toBe(RECORD_FAILURES);
-    await expectExactlyOnce(target, run);
+    await expectExactlyOnce(suite.s, target, run, expected);
   });
 
   it('a failure after a checkpoint completed and before each sink committed: the restore commits it', async () => {
@@ -103,7 +70,7 @@ describe(`end-to-end exactly-once, Kafka → keyed state → Kafka + PostgreSQL 
     expect(run.count(/WEIR_E2E_INJECTED commit failure in kafka/g), run.show()).toBe(1);
     expect(run.count(/WEIR_E2E_INJECTED commit failure in postgres/g), run.show()).toBe(1);
     expect(run.count(RESTARTING), run.show()).toBeGreaterThanOrEqual(1);
-    await expectExactlyOnce(target, run);
+    await expectExactlyOnce(suite.s, target, run, expected);
   });
 
   it(`at-least-once with the same failures: nothing missing, duplicates counted (WEIR_E2E_SEED=${SEED})`, async () => {
@@ -112,8 +79,8 @@ describe(`end-to-end exactly-once, Kafka → keyed state → Kafka + PostgreSQL 
       seed: SEED,
       recordFailures: RECORD_FAILURES,
     });
-    const topic = compare(await readTopic(s.bootstrap, target.output, true), expected);
-    const table = compare(await readTable(s.pgUrl, target.table), expected);
+    const topic = compare(await readTopic(suite.s.bootstrap, target.output, true), expected);
+    const table = compare(await readTable(suite.s.pgUrl, target.table), expected);
     console.log(
       `at-least-once (WEIR_E2E_SEED=${SEED}): ${durationMs} ms, ${run.count(RESTARTING)} restarts; ` +
         `Kafka ${topic.total} records, ${topic.duplicates} duplicates; ` +

@@ -6,28 +6,22 @@
  *
  * WEIR_E2E_SEED=<n> replays the kill point (printed in the test names).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../../src/index.ts';
-import { SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import { FROZEN } from './fixtures/e2e-job.ts';
 import {
   COMPLETED_CHECKPOINT,
-  compare,
   completedOnDisk,
-  describe as describeComparison,
-  dropTarget,
+  e2eSuite,
+  expectExactlyOnce,
   expectedOutputs,
-  freshTarget,
   hasOpenTransaction,
   isCommittedPrefix,
   JobRun,
   jobArgs,
   preparedTransactions,
-  produceInput,
   readTable,
   readTopic,
-  type Services,
-  services,
   suiteSeed,
   type Target,
 } from './support.ts';
@@ -38,27 +32,8 @@ const KILL_DELAY_MS_MAX = 400;
 /** The frozen run pre-commits for this checkpoint or a later one, after earlier ones completed. */
 const FREEZE_AT_CHECKPOINT = 3;
 const expected = expectedOutputs();
-const noDifference = describeComparison(compare(expected, expected));
 
-let s: Services;
-let input = '';
-const targets: Target[] = [];
-
-beforeAll(async () => {
-  s = await services();
-  input = await produceInput(s.bootstrap);
-}, SERVICE_START_TIMEOUT_MS);
-
-afterAll(async () => {
-  for (const t of targets.splice(0)) await dropTarget(t);
-  console.log(`end-to-end process-crash suite: WEIR_E2E_SEED=${SEED}`);
-});
-
-async function newTarget(): Promise<Target> {
-  const target = await freshTarget(s);
-  targets.push(target);
-  return target;
-}
+const suite = e2eSuite('process-crash', SEED);
 
 async function kill(run: JobRun): Promise<void> {
   run.child.kill('SIGKILL');
@@ -67,7 +42,7 @@ async function kill(run: JobRun): Promise<void> {
 
 /** Resumes from the newest completed checkpoint and runs to the end; returns the restored id. */
 async function resume(target: Target): Promise<{ run: JobRun; restoredId: number; durationMs: number }> {
-  const run = new JobRun(jobArgs(s, input, target, { fromLatestCheckpoint: true }));
+  const run = new JobRun(jobArgs(suite.s, suite.input, target, { fromLatestCheckpoint: true }));
   const exit = await run.finish();
   expect(exit.code, run.show()).toBe(0);
   const restored = /restoring from checkpoint (\d+) /.exec(run.stderr);
@@ -75,20 +50,10 @@ async function resume(target: Target): Promise<{ run: JobRun; restoredId: number
   return { run, restoredId: Number(restored![1]), durationMs: exit.durationMs };
 }
 
-/** Both outputs equal the failure-free expectation; nothing left open or prepared. */
-async function expectExactlyOnce(target: Target, run: JobRun): Promise<void> {
-  const topic = compare(await readTopic(s.bootstrap, target.output, true), expected);
-  expect(describeComparison(topic), `Kafka topic\n${run.show()}`).toBe(noDifference);
-  const table = compare(await readTable(s.pgUrl, target.table), expected);
-  expect(describeComparison(table), `PostgreSQL table\n${run.show()}`).toBe(noDifference);
-  expect(await hasOpenTransaction(s.bootstrap, target.output), 'an open Kafka transaction').toBe(false);
-  expect(await preparedTransactions(s.pgUrl, target.prefix), 'prepared PostgreSQL transactions').toEqual([]);
-}
-
 describe(`end-to-end exactly-once across kill -9 (WEIR_E2E_SEED=${SEED})`, () => {
   it(`kill -9 mid-run after a completed checkpoint, then --from-checkpoint latest: exactly once (WEIR_E2E_SEED=${SEED})`, async () => {
-    const target = await newTarget();
-    const crashed = new JobRun(jobArgs(s, input, target, {}));
+    const target = await suite.newTarget();
+    const crashed = new JobRun(jobArgs(suite.s, suite.input, target, {}));
     await crashed.waitFor(COMPLETED_CHECKPOINT, 1);
     const delayMs = new SeededRandom(SEED).nextInt(KILL_DELAY_MS_MAX);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -97,8 +62,8 @@ describe(`end-to-end exactly-once across kill -9 (WEIR_E2E_SEED=${SEED})`, () =>
     expect(completed.length, crashed.show()).toBeGreaterThan(0);
 
     // What a read_committed reader sees after the crash: per key a prefix, each record once.
-    const topicAfterKill = await readTopic(s.bootstrap, target.output, true);
-    const tableAfterKill = await readTable(s.pgUrl, target.table);
+    const topicAfterKill = await readTopic(suite.s.bootstrap, target.output, true);
+    const tableAfterKill = await readTable(suite.s.pgUrl, target.table);
     expect(isCommittedPrefix(topicAfterKill, expected), 'Kafka after the kill').toBeUndefined();
     expect(isCommittedPrefix(tableAfterKill, expected), 'PostgreSQL after the kill').toBeUndefined();
     // The kill was mid-run: not everything was committed yet.
@@ -114,12 +79,14 @@ describe(`end-to-end exactly-once across kill -9 (WEIR_E2E_SEED=${SEED})`, () =>
     expect(restoredId).toBe(Math.max(...completed));
     const idsAfter = [...run.stderr.matchAll(COMPLETED_CHECKPOINT)].map((m) => Number(m[1]));
     expect(Math.min(...idsAfter), run.show()).toBeGreaterThan(restoredId);
-    await expectExactlyOnce(target, run);
+    await expectExactlyOnce(suite.s, target, run, expected);
   });
 
   it('abort path: a pre-committed transaction of a checkpoint that never completed stays invisible, and the restart resolves it', async () => {
-    const target = await newTarget();
-    const frozen = new JobRun(jobArgs(s, input, target, { freezeAtCheckpoint: FREEZE_AT_CHECKPOINT }));
+    const target = await suite.newTarget();
+    const frozen = new JobRun(
+      jobArgs(suite.s, suite.input, target, { freezeAtCheckpoint: FREEZE_AT_CHECKPOINT }),
+    );
     // The process blocks inside the snapshot of checkpoint `frozenId`, after both sinks pre-committed for it.
     const [match] = await frozen.waitFor(new RegExp(`${FROZEN} checkpoint (\\d+)`, 'g'));
     const frozenId = Number(match[1]);
@@ -127,17 +94,18 @@ describe(`end-to-end exactly-once across kill -9 (WEIR_E2E_SEED=${SEED})`, () =>
     expect(completed.length, frozen.show()).toBeGreaterThan(0);
     expect(Math.max(...completed)).toBeLessThan(frozenId);
 
-    const lingeringBefore = await preparedTransactions(s.pgUrl, target.prefix);
-    const uncommitted = await readTopic(s.bootstrap, target.output, false);
-    const committed = await readTopic(s.bootstrap, target.output, true);
+    const lingeringBefore = await preparedTransactions(suite.s.pgUrl, target.prefix);
+    const uncommitted = await readTopic(suite.s.bootstrap, target.output, false);
+    const committed = await readTopic(suite.s.bootstrap, target.output, true);
     await kill(frozen);
 
     // The open Kafka transaction holds records a read_uncommitted reader sees and a read_committed one does not.
-    expect(await hasOpenTransaction(s.bootstrap, target.output), 'an open transaction at the kill').toBe(
-      true,
-    );
+    expect(
+      await hasOpenTransaction(suite.s.bootstrap, target.output),
+      'an open transaction at the kill',
+    ).toBe(true);
     expect(uncommitted.length).toBeGreaterThan(committed.length);
-    const committedAfterKill = await readTopic(s.bootstrap, target.output, true);
+    const committedAfterKill = await readTopic(suite.s.bootstrap, target.output, true);
     expect(isCommittedPrefix(committedAfterKill, expected), 'Kafka after the kill').toBeUndefined();
     expect(committedAfterKill.length, 'the killed transaction became visible').toBe(committed.length);
     // PostgreSQL: the frozen checkpoint's transaction is prepared (durable, invisible) and outlives the process.
@@ -146,8 +114,8 @@ describe(`end-to-end exactly-once across kill -9 (WEIR_E2E_SEED=${SEED})`, () =>
       lingeringBefore.some((gid) => gid.endsWith(`-${frozenId}`)),
       lingeringBefore.join(', '),
     ).toBe(true);
-    expect(await preparedTransactions(s.pgUrl, target.prefix)).toEqual(lingeringBefore);
-    expect(isCommittedPrefix(await readTable(s.pgUrl, target.table), expected)).toBeUndefined();
+    expect(await preparedTransactions(suite.s.pgUrl, target.prefix)).toEqual(lingeringBefore);
+    expect(isCommittedPrefix(await readTable(suite.s.pgUrl, target.table), expected)).toBeUndefined();
 
     const { run, restoredId, durationMs } = await resume(target);
     console.log(
@@ -158,8 +126,8 @@ describe(`end-to-end exactly-once across kill -9 (WEIR_E2E_SEED=${SEED})`, () =>
     );
     expect(restoredId).toBeLessThan(frozenId);
     // Every record the killed transactions held was aborted: read_uncommitted shows them, read_committed never does.
-    const rawAfter = await readTopic(s.bootstrap, target.output, false);
+    const rawAfter = await readTopic(suite.s.bootstrap, target.output, false);
     expect(rawAfter.length).toBeGreaterThan(expected.length);
-    await expectExactlyOnce(target, run);
+    await expectExactlyOnce(suite.s, target, run, expected);
   });
 });

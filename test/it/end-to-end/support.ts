@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Producer } from '@platformatic/kafka';
 import pg from 'pg';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { KafkaAdmin, partitionKey } from '../../../src/connectors/kafka/client/kafka-admin.ts';
 import { PartitionFetcher } from '../../../src/connectors/kafka/client/partition-fetcher.ts';
-import { ensureKafka, ensurePostgres } from '../../services/services.ts';
+import { ensureKafka, ensurePostgres, SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import type { In, Out } from './fixtures/e2e-job.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -412,4 +413,58 @@ export function isCommittedPrefix(lines: readonly string[], expected: readonly s
       return `key ${key}: committed seqs are not a prefix: ${list.join(',')}`;
   }
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suites
+
+/** What a suite's tests share; `s` and `input` are set once its beforeAll ran. */
+export interface E2eSuite {
+  s: Services;
+  /** The input topic, produced once per suite. */
+  input: string;
+  /** A fresh output topic, table and checkpoint folder, whose folder is removed after the suite. */
+  newTarget(): Promise<Target>;
+}
+
+/**
+ * Registers the calling file's beforeAll (services, input topic) and afterAll (remove the
+ * targets' checkpoint folders, print the seed to replay the suite).
+ */
+export function e2eSuite(name: string, seed: number): E2eSuite {
+  const targets: Target[] = [];
+  const suite: E2eSuite = {
+    s: { bootstrap: '', pgUrl: '' },
+    input: '',
+    async newTarget() {
+      const target = await freshTarget(suite.s);
+      targets.push(target);
+      return target;
+    },
+  };
+  beforeAll(async () => {
+    suite.s = await services();
+    suite.input = await produceInput(suite.s.bootstrap);
+  }, SERVICE_START_TIMEOUT_MS);
+  afterAll(async () => {
+    for (const t of targets.splice(0)) await dropTarget(t);
+    console.log(`end-to-end ${name} suite: WEIR_E2E_SEED=${seed}`);
+  });
+  return suite;
+}
+
+/** Both outputs equal the failure-free expectation; nothing left open or prepared. */
+export async function expectExactlyOnce(
+  s: Services,
+  target: Target,
+  run: JobRun,
+  expected: readonly string[],
+): Promise<void> {
+  const noDifference = describe(compare(expected, expected));
+  const topic = compare(await readTopic(s.bootstrap, target.output, true), expected);
+  expect(describe(topic), `Kafka topic\n${run.show()}`).toBe(noDifference);
+  const table = compare(await readTable(s.pgUrl, target.table), expected);
+  expect(describe(table), `PostgreSQL table\n${run.show()}`).toBe(noDifference);
+  expect(await hasOpenTransaction(s.bootstrap, target.output), 'an open Kafka transaction').toBe(false);
+  expect(await preparedTransactions(s.pgUrl, target.prefix), 'prepared PostgreSQL transactions').toEqual([]);
 }
