@@ -26,16 +26,25 @@ function context(prefix: string, subtaskIndex: number, restoredCheckpointId?: nu
   };
 }
 
+/** A fresh topic of `partitions` partitions and an exactly-once sink of strings into it. */
+async function exactlyOnceSink(
+  name: string,
+  partitions = 1,
+): Promise<{ topic: string; sink: KafkaSink<string> }> {
+  const topic = uniqueTopic(name);
+  await createTopic(servers, topic, partitions);
+  const sink = new KafkaSink<string>({
+    bootstrapServers: servers,
+    topic,
+    serializer: (v) => v,
+    deliveryGuarantee: 'exactly-once',
+  });
+  return { topic, sink };
+}
+
 describe('Kafka sink, exactly-once', () => {
   it('keeps records invisible to read_committed until the checkpoint completes', async () => {
-    const topic = uniqueTopic('eo-visible');
-    await createTopic(servers, topic, 2);
-    const sink = new KafkaSink<string>({
-      bootstrapServers: servers,
-      topic,
-      serializer: (v) => v,
-      deliveryGuarantee: 'exactly-once',
-    });
+    const { topic, sink } = await exactlyOnceSink('eo-visible', 2);
     const ctx = context(topic, 0);
     const committer = sink.createCommitter(ctx);
     await committer.abortLingering(lingeringContext(ctx));
@@ -62,14 +71,7 @@ describe('Kafka sink, exactly-once', () => {
   }, 60_000);
 
   it('commits a transaction pre-committed before a crash from a fresh committer (resume by producer id and epoch)', async () => {
-    const topic = uniqueTopic('eo-resume');
-    await createTopic(servers, topic, 1);
-    const sink = new KafkaSink<string>({
-      bootstrapServers: servers,
-      topic,
-      serializer: (v) => v,
-      deliveryGuarantee: 'exactly-once',
-    });
+    const { topic, sink } = await exactlyOnceSink('eo-resume');
     const writer = sink.createWriter(context(topic, 0));
     writer.write('x', undefined);
     writer.write('y', undefined);
@@ -86,14 +88,7 @@ describe('Kafka sink, exactly-once', () => {
   }, 60_000);
 
   it('aborts the open transaction of a killed run on restart; it never becomes visible', async () => {
-    const topic = uniqueTopic('eo-linger');
-    await createTopic(servers, topic, 1);
-    const sink = new KafkaSink<string>({
-      bootstrapServers: servers,
-      topic,
-      serializer: (v) => v,
-      deliveryGuarantee: 'exactly-once',
-    });
+    const { topic, sink } = await exactlyOnceSink('eo-linger');
     const first = sink.createWriter(context(topic, 0));
     first.write('committed', undefined);
     const committed = await first.prepareCommit(1);
@@ -122,14 +117,7 @@ describe('Kafka sink, exactly-once', () => {
   }, 60_000);
 
   it("commits an aborted checkpoint's transaction together with the next one", async () => {
-    const topic = uniqueTopic('eo-aborted-cp');
-    await createTopic(servers, topic, 1);
-    const sink = new KafkaSink<string>({
-      bootstrapServers: servers,
-      topic,
-      serializer: (v) => v,
-      deliveryGuarantee: 'exactly-once',
-    });
+    const { topic, sink } = await exactlyOnceSink('eo-aborted-cp');
     const ctx = context(topic, 0);
     const writer = sink.createWriter(ctx);
     const committer = sink.createCommitter(ctx);
