@@ -13,7 +13,7 @@ import type {
   ValueStateDescriptor,
 } from '../../descriptors.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
-import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../../key-groups.ts';
+import { keyGroupRangeSize } from '../../key-groups.ts';
 import type {
   AggregatingState,
   InternalKvState,
@@ -23,7 +23,12 @@ import type {
   ValueState,
 } from '../../keyed-state.ts';
 import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../keyed-state-backend.ts';
-import type { TypeSerializer } from '../../serializers/type-serializer.ts';
+import {
+  checkKeyedBackendOptions,
+  checkSameRegistration,
+  RestoredChunks,
+  serializersOf,
+} from '../../keyed-state-registration.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
 import {
   checkChunkCompatible,
@@ -133,8 +138,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #cache: WriteBackCache;
   readonly #tables = new Map<string, DiskStateTable>();
   /** Restored states not registered yet: their undecoded chunks by group index. */
-  readonly #restored = new Map<string, (RawKeyedStateChunk | undefined)[]>();
-  readonly #restoredGroups = new Set<number>();
+  readonly #restored: RestoredChunks;
   readonly #groupCount: number;
   readonly #inFlightBytesMax: number;
   /** Undefined when incremental checkpoints are off. */
@@ -143,21 +147,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   constructor(options: DiskKeyedStateBackendOptions) {
     const { keyGroupRange: range, maxParallelism } = options;
-    if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT) {
-      throw new ConfigurationError(
-        `maxParallelism must be an integer in [1, ${MAX_PARALLELISM_LIMIT}], got ${maxParallelism}`,
-      );
-    }
-    if (
-      !Number.isInteger(range.start) ||
-      !Number.isInteger(range.end) ||
-      range.start < 0 ||
-      range.end >= maxParallelism
-    ) {
-      throw new ConfigurationError(
-        `key-group range [${range.start}, ${range.end}] of operator '${options.operatorId}' must lie within [0, ${maxParallelism - 1}]`,
-      );
-    }
+    checkKeyedBackendOptions(options);
     const entriesMax = options.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX;
     if (!Number.isInteger(entriesMax) || entriesMax < 1) {
       throw new ConfigurationError(`cacheEntriesMax must be a positive integer, got ${entriesMax}`);
@@ -167,6 +157,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.operatorId = options.operatorId;
     this.#clock = options.clock;
     this.#groupCount = keyGroupRangeSize(range);
+    this.#restored = new RestoredChunks({
+      operatorId: this.operatorId,
+      keyGroupRange: this.keyGroupRange,
+      maxParallelism,
+    });
     this.#inFlightBytesMax = options.inFlightBytesMax ?? IN_FLIGHT_BYTES_MAX;
     this.#cache = new WriteBackCache(entriesMax);
     // The pid lets a later process remove what a killed one left (see LocalKvStore).
@@ -328,7 +323,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       keyGroupRange: this.keyGroupRange,
       maxParallelism: this.maxParallelism,
       tables,
-      pending: [...this.#restored.values()].map((chunks) => chunks.slice()),
+      pending: this.#restored.pendingCopies(),
       view: this.#store.view(),
       nowMs: this.#clock.now(),
       onRelease: () => {},
@@ -356,7 +351,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       maxParallelism: this.maxParallelism,
       plan: incremental.plan(checkpointId),
       tables,
-      pending: [...this.#restored.values()].map((chunks) => chunks.slice()),
+      pending: this.#restored.pendingCopies(),
       view,
     });
   }
@@ -368,33 +363,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
-    if (this.#tables.size > 0) {
-      throw new Error(
-        `restore into the backend of operator '${this.operatorId}' after states were registered (${[...this.#tables.keys()].join(', ')}); restore first`,
-      );
-    }
-    const timers: TimerSnapshotEntry[] = [];
-    for (const part of parts) {
-      if (part.maxParallelism !== this.maxParallelism) {
-        throw new ConfigurationError(
-          `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${this.operatorId}' runs with ${this.maxParallelism}; max parallelism cannot change across a restore`,
-        );
-      }
-      for (const section of part.sections) {
-        this.#claimKeyGroup(section.keyGroup, part.path);
-        const groupIndex = section.keyGroup - this.keyGroupRange.start;
-        for (const chunk of section.states) {
-          let chunks = this.#restored.get(chunk.meta.name);
-          if (chunks === undefined) {
-            chunks = new Array(this.#groupCount).fill(undefined);
-            this.#restored.set(chunk.meta.name, chunks);
-          }
-          chunks[groupIndex] = chunk;
-        }
-        for (const timer of section.timers) timers.push(timer);
-      }
-    }
-    return timers;
+    return this.#restored.add(parts, this.#tables);
   }
 
   /** Drops the cache and closes and deletes the store (asynchronously). */
@@ -448,16 +417,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     validateStateDescriptor(descriptor);
     const existing = this.#tables.get(descriptor.name);
     if (existing !== undefined) {
-      if (existing.kind !== descriptor.kind) {
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered as ${existing.kind} state, not ${descriptor.kind} state`,
-        );
-      }
-      if (!sameTtl(existing.ttl, descriptor.ttl)) {
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered with TTL ${describeTtl(existing.ttl)}, not ${describeTtl(descriptor.ttl)}`,
-        );
-      }
+      checkSameRegistration(existing, descriptor, this.operatorId, describeTtl);
       return existing;
     }
     if (this.#tables.size >= STATE_IDS_MAX) {
@@ -492,22 +452,6 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     }
     this.#tables.set(descriptor.name, table);
     return table;
-  }
-
-  #claimKeyGroup(keyGroup: number, path: string): void {
-    const { start, end } = this.keyGroupRange;
-    // Invariants: the job manager assigns each key group of the range exactly once.
-    if (!(keyGroup >= start && keyGroup <= end)) {
-      throw new RangeError(
-        `restored key group ${keyGroup} from ${path} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}' (a bug in state assignment)`,
-      );
-    }
-    if (this.#restoredGroups.has(keyGroup)) {
-      throw new RangeError(
-        `key group ${keyGroup} of operator '${this.operatorId}' was restored twice (again from ${path}; a bug in state assignment)`,
-      );
-    }
-    this.#restoredGroups.add(keyGroup);
   }
 
   #rejectKeyGroup(key: unknown, keyGroup: number): never {
@@ -604,29 +548,6 @@ function toCell(registered: RegisteredStateInfo, payload: DecodedPayload): unkno
       return single.value === undefined ? undefined : timed(single);
     }
   }
-}
-
-function serializersOf(descriptor: StateDescriptorLike): {
-  valueSerializer?: TypeSerializer<unknown>;
-  mapKeySerializer?: TypeSerializer<unknown>;
-} {
-  const declared = descriptor as {
-    serializer?: TypeSerializer<unknown>;
-    keySerializer?: TypeSerializer<unknown>;
-    valueSerializer?: TypeSerializer<unknown>;
-  };
-  return descriptor.kind === 'map'
-    ? { valueSerializer: declared.valueSerializer, mapKeySerializer: declared.keySerializer }
-    : { valueSerializer: declared.serializer };
-}
-
-function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return (
-    a.ttlMs === b.ttlMs &&
-    (a.updateType ?? 'OnCreateAndWrite') === (b.updateType ?? 'OnCreateAndWrite') &&
-    (a.visibility ?? 'NeverReturnExpired') === (b.visibility ?? 'NeverReturnExpired')
-  );
 }
 
 function describeTtl(ttl: StateTtlConfig | undefined): string {

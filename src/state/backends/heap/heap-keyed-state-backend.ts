@@ -1,6 +1,5 @@
 /** The heap keyed state backend: working state in JS Maps, one table per state, one map per key group. */
 import type { Clock } from '../../../core/clock.ts';
-import { ConfigurationError } from '../../../core/errors.ts';
 import type {
   AggregatingStateDescriptor,
   ListStateDescriptor,
@@ -10,7 +9,7 @@ import type {
   ValueStateDescriptor,
 } from '../../descriptors.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
-import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../../key-groups.ts';
+import { keyGroupRangeSize } from '../../key-groups.ts';
 import type {
   AggregatingState,
   InternalKvState,
@@ -20,12 +19,13 @@ import type {
   ValueState,
 } from '../../keyed-state.ts';
 import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../keyed-state-backend.ts';
-import type { TypeSerializer } from '../../serializers/type-serializer.ts';
-import type {
-  KeyedStateFileContents,
-  KeyedStateSnapshot,
-  RawKeyedStateChunk,
-} from '../../snapshot/keyed-state-format.ts';
+import {
+  checkKeyedBackendOptions,
+  checkSameRegistration,
+  RestoredChunks,
+  serializersOf,
+} from '../../keyed-state-registration.ts';
+import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { CurrentKey } from './current-key.ts';
@@ -82,8 +82,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   readonly #current = new CurrentKey();
   readonly #tables = new Map<string, StateTable>();
   /** Restored states not registered yet: their undecoded chunks by group index. */
-  readonly #restored = new Map<string, (RawKeyedStateChunk | undefined)[]>();
-  readonly #restoredGroups = new Set<number>();
+  readonly #restored: RestoredChunks;
   /** Snapshots taken and not released: while > 0 the tables copy on write. */
   #snapshotsPending = 0;
   #groupCount: number;
@@ -91,26 +90,17 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   constructor(options: HeapKeyedStateBackendOptions) {
     const { keyGroupRange: range, maxParallelism } = options;
-    if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT) {
-      throw new ConfigurationError(
-        `maxParallelism must be an integer in [1, ${MAX_PARALLELISM_LIMIT}], got ${maxParallelism}`,
-      );
-    }
-    if (
-      !Number.isInteger(range.start) ||
-      !Number.isInteger(range.end) ||
-      range.start < 0 ||
-      range.end >= maxParallelism
-    ) {
-      throw new ConfigurationError(
-        `key-group range [${range.start}, ${range.end}] of operator '${options.operatorId}' must lie within [0, ${maxParallelism - 1}]`,
-      );
-    }
+    checkKeyedBackendOptions(options);
     this.keyGroupRange = { start: range.start, end: range.end };
     this.maxParallelism = maxParallelism;
     this.operatorId = options.operatorId;
     this.#clock = options.clock;
     this.#groupCount = keyGroupRangeSize(range);
+    this.#restored = new RestoredChunks({
+      operatorId: this.operatorId,
+      keyGroupRange: this.keyGroupRange,
+      maxParallelism,
+    });
   }
 
   setCurrentKey(key: unknown, keyGroup: number): void {
@@ -203,7 +193,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       keyGroupRange: this.keyGroupRange,
       maxParallelism: this.maxParallelism,
       tables,
-      pending: [...this.#restored.values()].map((chunks) => chunks.slice()),
+      pending: this.#restored.pendingCopies(),
       nowMs: this.#clock.now(),
       onRelease: () => this.#releaseSnapshot(),
     });
@@ -211,33 +201,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
-    if (this.#tables.size > 0) {
-      throw new Error(
-        `restore into the backend of operator '${this.operatorId}' after states were registered (${[...this.#tables.keys()].join(', ')}); restore first`,
-      );
-    }
-    const timers: TimerSnapshotEntry[] = [];
-    for (const part of parts) {
-      if (part.maxParallelism !== this.maxParallelism) {
-        throw new ConfigurationError(
-          `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${this.operatorId}' runs with ${this.maxParallelism}; max parallelism cannot change across a restore`,
-        );
-      }
-      for (const section of part.sections) {
-        this.#claimKeyGroup(section.keyGroup, part.path);
-        const groupIndex = section.keyGroup - this.keyGroupRange.start;
-        for (const chunk of section.states) {
-          let chunks = this.#restored.get(chunk.meta.name);
-          if (chunks === undefined) {
-            chunks = new Array(this.#groupCount).fill(undefined);
-            this.#restored.set(chunk.meta.name, chunks);
-          }
-          chunks[groupIndex] = chunk;
-        }
-        for (const timer of section.timers) timers.push(timer);
-      }
-    }
-    return timers;
+    return this.#restored.add(parts, this.#tables);
   }
 
   /**
@@ -265,16 +229,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     validateStateDescriptor(descriptor);
     const existing = this.#tables.get(descriptor.name);
     if (existing !== undefined) {
-      if (existing.kind !== descriptor.kind) {
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered as ${existing.kind} state, not ${descriptor.kind} state`,
-        );
-      }
-      if (!sameTtl(existing.ttl, descriptor.ttl)) {
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorId}' is already registered with TTL ${describeTtl(existing.ttl)}, not ${describeTtl(descriptor.ttl)}`,
-        );
-      }
+      checkSameRegistration(existing, descriptor, this.operatorId, describeTtl);
       return existing;
     }
     const table = new StateTable({
@@ -296,22 +251,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     return table;
   }
 
-  #claimKeyGroup(keyGroup: number, path: string): void {
-    const { start, end } = this.keyGroupRange;
-    // Invariants: the job manager assigns each key group of the range exactly once.
-    if (!(keyGroup >= start && keyGroup <= end)) {
-      throw new RangeError(
-        `restored key group ${keyGroup} from ${path} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}' (a bug in state assignment)`,
-      );
-    }
-    if (this.#restoredGroups.has(keyGroup)) {
-      throw new RangeError(
-        `key group ${keyGroup} of operator '${this.operatorId}' was restored twice (again from ${path}; a bug in state assignment)`,
-      );
-    }
-    this.#restoredGroups.add(keyGroup);
-  }
-
   #releaseSnapshot(): void {
     this.#snapshotsPending--;
     if (this.#snapshotsPending > 0 || this.#disposed) return;
@@ -327,30 +266,6 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
       `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}'; the key was routed to the wrong subtask (a bug)`,
     );
   }
-}
-
-/** The serializers a descriptor names; unset ones fall back to the default in StateTable. */
-function serializersOf(descriptor: StateDescriptorLike): {
-  valueSerializer?: TypeSerializer<unknown>;
-  mapKeySerializer?: TypeSerializer<unknown>;
-} {
-  const declared = descriptor as {
-    serializer?: TypeSerializer<unknown>;
-    keySerializer?: TypeSerializer<unknown>;
-    valueSerializer?: TypeSerializer<unknown>;
-  };
-  return descriptor.kind === 'map'
-    ? { valueSerializer: declared.valueSerializer, mapKeySerializer: declared.keySerializer }
-    : { valueSerializer: declared.serializer };
-}
-
-function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return (
-    a.ttlMs === b.ttlMs &&
-    (a.updateType ?? 'OnCreateAndWrite') === (b.updateType ?? 'OnCreateAndWrite') &&
-    (a.visibility ?? 'NeverReturnExpired') === (b.visibility ?? 'NeverReturnExpired')
-  );
 }
 
 function describeTtl(ttl: StateTtlConfig | undefined): string {

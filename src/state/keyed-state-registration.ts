@@ -1,0 +1,205 @@
+/** What every keyed state backend checks when it is built, when a state registers and when it restores: shared by the heap and disk backends. */
+import { ConfigurationError } from '../core/errors.ts';
+import type { StateTtlConfig } from './descriptors.ts';
+import type { KeyGroupRange } from './key-group-range.ts';
+import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from './key-groups.ts';
+import type { TypeSerializer } from './serializers/type-serializer.ts';
+import type { KeyedStateFileContents, RawKeyedStateChunk } from './snapshot/keyed-state-format.ts';
+import type { TimerSnapshotEntry } from './snapshot/timer-snapshot.ts';
+import type { StateDescriptorLike } from './state-descriptors-factory.ts';
+
+/** The options every backend is built from that this module checks. */
+export interface KeyedBackendShape {
+  readonly operatorId: string;
+  readonly keyGroupRange: KeyGroupRange;
+  readonly maxParallelism: number;
+}
+
+/**
+ * Throws ConfigurationError unless max parallelism is in range and the key-group range lies
+ * within it.
+ *
+ * @example
+ * ```ts
+ * checkKeyedBackendOptions({ operatorId: 'op', keyGroupRange: { start: 0, end: 127 }, maxParallelism: 128 });
+ * ```
+ */
+export function checkKeyedBackendOptions(options: KeyedBackendShape): void {
+  const { keyGroupRange: range, maxParallelism } = options;
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT) {
+    throw new ConfigurationError(
+      `maxParallelism must be an integer in [1, ${MAX_PARALLELISM_LIMIT}], got ${maxParallelism}`,
+    );
+  }
+  if (
+    !Number.isInteger(range.start) ||
+    !Number.isInteger(range.end) ||
+    range.start < 0 ||
+    range.end >= maxParallelism
+  ) {
+    throw new ConfigurationError(
+      `key-group range [${range.start}, ${range.end}] of operator '${options.operatorId}' must lie within [0, ${maxParallelism - 1}]`,
+    );
+  }
+}
+
+/** A registered state as far as a repeated registration is checked against it. */
+export interface RegisteredState {
+  readonly kind: StateDescriptorLike['kind'];
+  readonly ttl: StateTtlConfig | undefined;
+}
+
+/**
+ * Throws ConfigurationError when `descriptor` asks again for a state already registered with
+ * another kind or TTL. `describeTtl` renders a TTL in the backend's messages.
+ *
+ * @example
+ * ```ts
+ * checkSameRegistration({ kind: 'value', ttl: undefined }, valueState('count'), 'op', String);
+ * ```
+ */
+export function checkSameRegistration(
+  existing: RegisteredState,
+  descriptor: StateDescriptorLike,
+  operatorId: string,
+  describeTtl: (ttl: StateTtlConfig | undefined) => string,
+): void {
+  if (existing.kind !== descriptor.kind) {
+    throw new ConfigurationError(
+      `state '${descriptor.name}' of operator '${operatorId}' is already registered as ${existing.kind} state, not ${descriptor.kind} state`,
+    );
+  }
+  if (!sameTtl(existing.ttl, descriptor.ttl)) {
+    throw new ConfigurationError(
+      `state '${descriptor.name}' of operator '${operatorId}' is already registered with TTL ${describeTtl(existing.ttl)}, not ${describeTtl(descriptor.ttl)}`,
+    );
+  }
+}
+
+/**
+ * The serializers a descriptor names; unset ones are left to the backend's default.
+ *
+ * @example
+ * ```ts
+ * const { valueSerializer } = serializersOf(valueState<number>('count'));
+ * ```
+ */
+export function serializersOf(descriptor: StateDescriptorLike): {
+  valueSerializer?: TypeSerializer<unknown>;
+  mapKeySerializer?: TypeSerializer<unknown>;
+} {
+  const declared = descriptor as {
+    serializer?: TypeSerializer<unknown>;
+    keySerializer?: TypeSerializer<unknown>;
+    valueSerializer?: TypeSerializer<unknown>;
+  };
+  return descriptor.kind === 'map'
+    ? { valueSerializer: declared.valueSerializer, mapKeySerializer: declared.keySerializer }
+    : { valueSerializer: declared.serializer };
+}
+
+function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.ttlMs === b.ttlMs &&
+    (a.updateType ?? 'OnCreateAndWrite') === (b.updateType ?? 'OnCreateAndWrite') &&
+    (a.visibility ?? 'NeverReturnExpired') === (b.visibility ?? 'NeverReturnExpired')
+  );
+}
+
+/**
+ * Restored keyed state not registered yet: per state, its undecoded chunks by group index,
+ * plus the key groups claimed so far (each may be restored once). A backend hands a chunk
+ * list to its table when the state registers, then drops it with `delete`.
+ *
+ * @example
+ * ```ts
+ * const restored = new RestoredChunks({ operatorId: 'op', keyGroupRange: { start: 0, end: 127 }, maxParallelism: 128 });
+ * const timers = restored.add(parts, new Map());
+ * ```
+ */
+export class RestoredChunks {
+  readonly #backend: KeyedBackendShape;
+  readonly #byState = new Map<string, (RawKeyedStateChunk | undefined)[]>();
+  readonly #claimedGroups = new Set<number>();
+
+  constructor(backend: KeyedBackendShape) {
+    this.#backend = backend;
+  }
+
+  /**
+   * Stages every chunk of `parts` by state and group; returns their timers. Throws if a state
+   * is registered already (`registered` non-empty), if max parallelism changed, or if a key
+   * group lies outside the range or comes twice.
+   */
+  add(
+    parts: readonly KeyedStateFileContents[],
+    registered: ReadonlyMap<string, unknown>,
+  ): TimerSnapshotEntry[] {
+    const { operatorId, maxParallelism, keyGroupRange } = this.#backend;
+    if (registered.size > 0) {
+      throw new Error(
+        `restore into the backend of operator '${operatorId}' after states were registered (${[...registered.keys()].join(', ')}); restore first`,
+      );
+    }
+    const groupCount = keyGroupRangeSize(keyGroupRange);
+    const timers: TimerSnapshotEntry[] = [];
+    for (const part of parts) {
+      if (part.maxParallelism !== maxParallelism) {
+        throw new ConfigurationError(
+          `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${operatorId}' runs with ${maxParallelism}; max parallelism cannot change across a restore`,
+        );
+      }
+      for (const section of part.sections) {
+        this.#claimKeyGroup(section.keyGroup, part.path);
+        const groupIndex = section.keyGroup - keyGroupRange.start;
+        for (const chunk of section.states) {
+          let chunks = this.#byState.get(chunk.meta.name);
+          if (chunks === undefined) {
+            chunks = new Array(groupCount).fill(undefined);
+            this.#byState.set(chunk.meta.name, chunks);
+          }
+          chunks[groupIndex] = chunk;
+        }
+        for (const timer of section.timers) timers.push(timer);
+      }
+    }
+    return timers;
+  }
+
+  /** The staged chunks of state `name` by group index, if any. */
+  get(name: string): readonly (RawKeyedStateChunk | undefined)[] | undefined {
+    return this.#byState.get(name);
+  }
+
+  /** Drops the chunks of state `name` once its table holds them. */
+  delete(name: string): void {
+    this.#byState.delete(name);
+  }
+
+  /** A copy of every staged state's chunks by group index, for a snapshot to write through. */
+  pendingCopies(): (RawKeyedStateChunk | undefined)[][] {
+    return [...this.#byState.values()].map((chunks) => chunks.slice());
+  }
+
+  clear(): void {
+    this.#byState.clear();
+  }
+
+  #claimKeyGroup(keyGroup: number, path: string): void {
+    const { operatorId, keyGroupRange } = this.#backend;
+    const { start, end } = keyGroupRange;
+    // Invariants: the job manager assigns each key group of the range exactly once.
+    if (!(keyGroup >= start && keyGroup <= end)) {
+      throw new RangeError(
+        `restored key group ${keyGroup} from ${path} lies outside the key-group range [${start}, ${end}] of operator '${operatorId}' (a bug in state assignment)`,
+      );
+    }
+    if (this.#claimedGroups.has(keyGroup)) {
+      throw new RangeError(
+        `key group ${keyGroup} of operator '${operatorId}' was restored twice (again from ${path}; a bug in state assignment)`,
+      );
+    }
+    this.#claimedGroups.add(keyGroup);
+  }
+}
