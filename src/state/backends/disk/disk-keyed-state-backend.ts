@@ -30,31 +30,20 @@ import {
   serializersOf,
 } from '../../keyed-state-registration.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
-import {
-  checkChunkCompatible,
-  type DecodedPayload,
-  decodeStateChunk,
-  type RegisteredStateInfo,
-  type TimedMapEntry,
-  type TimedValue,
-} from '../../snapshot/keyed-state-decoding.ts';
-import type {
-  KeyedStateFileContents,
-  KeyedStateSnapshot,
-  RawKeyedStateChunk,
-} from '../../snapshot/keyed-state-format.ts';
+import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
 import { DEFAULT_KEY_SERIALIZER_REF } from '../../snapshot/keyed-state-format.ts';
 import { serializerRef } from '../../snapshot/serializer-ref.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
+import { restoreStateTable } from '../heap/heap-keyed-state-restore.ts';
 import { HeapListState } from '../heap/heap-list-state.ts';
 import { emptyIterator, HeapMapState } from '../heap/heap-map-state.ts';
 import { HeapReducingState } from '../heap/heap-reducing-state.ts';
 import { HeapValueState } from '../heap/heap-value-state.ts';
 import { toMapKey } from '../heap/map-key.ts';
 import type { Namespace, StateTable } from '../heap/state-table.ts';
-import { listCellOps, mapCellOps, TtlCell, type TtlCellOps, TtlPolicy, valueCellOps } from '../heap/ttl.ts';
+import { listCellOps, mapCellOps, type TtlCellOps, TtlPolicy, valueCellOps } from '../heap/ttl.ts';
 import { TtlAggregatingState } from '../heap/ttl-aggregating-state.ts';
 import { TtlListState } from '../heap/ttl-list-state.ts';
 import { TtlMapState } from '../heap/ttl-map-state.ts';
@@ -444,7 +433,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     const restored = this.#restored.get(descriptor.name);
     if (restored !== undefined) {
       // Throws on an incompatible or undecodable state; the state stays unregistered then.
-      restoreTable(table, restored, this.maxParallelism);
+      // The disk table addresses cells by key group itself: offset 0.
+      restoreStateTable(table, restored, this.maxParallelism, 0);
       this.#restored.delete(descriptor.name);
       // Earlier files of the chain hold this state as raw restored chunks, which a delta's
       // puts cannot extend: start a new base.
@@ -506,48 +496,6 @@ function tableMeta(table: DiskStateTable) {
     valueSerializer: serializerRef(table.valueSerializer),
     mapKeySerializer: table.kind === 'map' ? serializerRef(table.mapKeySerializer) : undefined,
   };
-}
-
-/** Checks restored chunks against the registration, decodes them and writes them into the store. */
-function restoreTable(
-  table: DiskStateTable,
-  chunks: readonly (RawKeyedStateChunk | undefined)[],
-  maxParallelism: number,
-): void {
-  const registered: RegisteredStateInfo = {
-    name: table.name,
-    kind: table.kind,
-    hasTtl: table.ttl !== undefined,
-    valueSerializer: table.valueSerializer,
-    mapKeySerializer: table.kind === 'map' ? table.mapKeySerializer : undefined,
-  };
-  for (const chunk of chunks) if (chunk !== undefined) checkChunkCompatible(chunk, registered);
-  for (const chunk of chunks) {
-    if (chunk === undefined) continue;
-    decodeStateChunk(chunk, registered, maxParallelism, (key, namespace, payload) => {
-      const cell = toCell(registered, payload);
-      if (cell !== undefined) table.restoreCell(chunk.keyGroup, toMapKey(key), namespace, cell);
-    });
-  }
-}
-
-function toCell(registered: RegisteredStateInfo, payload: DecodedPayload): unknown {
-  const timed = (entry: TimedValue): unknown =>
-    registered.hasTtl ? new TtlCell(entry.value, entry.expiresAtMs!) : entry.value;
-  switch (registered.kind) {
-    case 'list':
-      return (payload as readonly TimedValue[]).map(timed);
-    case 'map': {
-      const entries = payload as readonly TimedMapEntry[];
-      const map = new Map(entries.map((entry) => [toMapKey(entry.key), timed(entry)]));
-      if (map.size !== entries.length) throw new RangeError('a user-map key appears twice in one map');
-      return map;
-    }
-    default: {
-      const single = payload as TimedValue;
-      return single.value === undefined ? undefined : timed(single);
-    }
-  }
 }
 
 function describeTtl(ttl: StateTtlConfig | undefined): string {

@@ -1,4 +1,4 @@
-/** Restoring raw keyed state chunks into a heap state table once the operator registers the state. */
+/** Restoring raw keyed state chunks into a state table (heap or disk) once the operator registers the state. */
 
 import {
   checkChunkCompatible,
@@ -9,19 +9,34 @@ import {
   type TimedValue,
 } from '../../snapshot/keyed-state-decoding.ts';
 import type { RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
-import { toMapKey } from './map-key.ts';
-import type { StateTable } from './state-table.ts';
+import { type MapKey, toMapKey } from './map-key.ts';
+import type { Namespace, StateTable } from './state-table.ts';
 import { TtlCell } from './ttl.ts';
 
 /**
+ * What a restore writes into: the heap's StateTable and the disk's DiskStateTable. Cells
+ * are addressed by `keyGroup - groupOffset` (the heap's group index with the range start
+ * as offset; the disk's key group itself with offset 0).
+ */
+export interface RestorableTable {
+  readonly name: StateTable['name'];
+  readonly kind: StateTable['kind'];
+  readonly ttl: StateTable['ttl'];
+  readonly valueSerializer: StateTable['valueSerializer'];
+  readonly mapKeySerializer: StateTable['mapKeySerializer'];
+  restoreCell(group: number, mapKey: MapKey, namespace: Namespace, cell: unknown): void;
+}
+
+/**
  * Checks every chunk against the table's registration (kind, TTL, serializers), then decodes
- * them into the table. `chunks` is indexed by `keyGroup - rangeStart`.
+ * them into the table. `chunks` is indexed by `keyGroup - rangeStart`; cells go to group
+ * `keyGroup - groupOffset` of the table.
  */
 export function restoreStateTable(
-  table: StateTable,
+  table: RestorableTable,
   chunks: readonly (RawKeyedStateChunk | undefined)[],
   maxParallelism: number,
-  rangeStart: number,
+  groupOffset: number,
 ): void {
   const registered: RegisteredStateInfo = {
     name: table.name,
@@ -33,10 +48,10 @@ export function restoreStateTable(
   for (const chunk of chunks) if (chunk !== undefined) checkChunkCompatible(chunk, registered);
   for (const chunk of chunks) {
     if (chunk === undefined) continue;
-    const groupIndex = chunk.keyGroup - rangeStart;
+    const group = chunk.keyGroup - groupOffset;
     decodeStateChunk(chunk, registered, maxParallelism, (key, namespace, payload) => {
       const cell = toCell(registered, payload);
-      if (cell !== undefined) table.restoreCell(groupIndex, toMapKey(key), namespace, cell);
+      if (cell !== undefined) table.restoreCell(group, toMapKey(key), namespace, cell);
     });
   }
 }
