@@ -8,7 +8,7 @@ import type {
   RawKeyedStateChunk,
 } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
-import { encodeCell } from './cell-codec.ts';
+import { encodeCell } from '../cell-codec.ts';
 import type { DiskStateTable } from './disk-state-table.ts';
 import type { StoreView } from './local-kv-store.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';

@@ -184,8 +184,12 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
         meta: tableMeta(table),
         groups: table.shareGroups(),
         ttlOps: table.ttlOps,
-        valueSerializer: table.valueSerializer,
-        mapKeySerializer: table.mapKeySerializer,
+        format: {
+          kind: table.kind,
+          hasTtl: table.ttl !== undefined,
+          valueSerializer: table.valueSerializer,
+          mapKeySerializer: table.mapKeySerializer,
+        },
       });
     }
     this.#snapshotsPending++;

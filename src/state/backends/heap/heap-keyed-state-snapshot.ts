@@ -3,7 +3,6 @@ import type { BinaryWriter } from '../../../core/binary.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
 import { keyGroupRangeContains } from '../../key-groups.ts';
 import { VOID_NAMESPACE } from '../../keyed-state.ts';
-import type { TypeSerializer } from '../../serializers/type-serializer.ts';
 import {
   DEFAULT_KEY_SERIALIZER_REF,
   type KeyedStateMeta,
@@ -11,13 +10,13 @@ import {
   type KeyGroupSectionWriter,
   type RawKeyedStateChunk,
   writeEntryKey,
-  writeExpiry,
 } from '../../snapshot/keyed-state-format.ts';
 import { serializerRef } from '../../snapshot/serializer-ref.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
+import { type CellFormat, encodeCell } from '../cell-codec.ts';
 import { fromMapKey, type MapKey } from './map-key.ts';
 import type { KeyGroupMaps, Namespace, StateTable } from './state-table.ts';
-import type { TtlCell, TtlCellOps } from './ttl.ts';
+import type { TtlCellOps } from './ttl.ts';
 
 /** One state table as the snapshot took it: its maps per group (shared, copy-on-write) and how to write them. */
 export interface TableView {
@@ -25,8 +24,8 @@ export interface TableView {
   readonly groups: readonly KeyGroupMaps[];
   /** Set for TTL states: expired parts are left out of the snapshot. */
   readonly ttlOps: TtlCellOps | undefined;
-  readonly valueSerializer: TypeSerializer<unknown>;
-  readonly mapKeySerializer: TypeSerializer<unknown>;
+  /** How a cell's payload is written (built once per snapshot, not per entry). */
+  readonly format: CellFormat;
 }
 
 /** The canonical description of a table's state in snapshots. */
@@ -114,7 +113,7 @@ function writeGroup(out: BinaryWriter, table: TableView, maps: KeyGroupMaps, now
     const cell = table.ttlOps === undefined ? stored : table.ttlOps.purge(stored, nowMs);
     if (cell === undefined) return;
     writeEntryKey(out, fromMapKey(mapKey), namespace);
-    writePayload(out, table, cell);
+    encodeCell(out, table.format, cell);
     count++;
   };
   if (maps.voidMap !== undefined)
@@ -125,36 +124,4 @@ function writeGroup(out: BinaryWriter, table: TableView, maps: KeyGroupMaps, now
     }
   }
   return count;
-}
-
-function writePayload(out: BinaryWriter, table: TableView, cell: unknown): void {
-  const ttl = table.meta.hasTtl;
-  const values = table.valueSerializer;
-  const writeValue = (stored: unknown): void => {
-    if (ttl) {
-      writeExpiry(out, (stored as TtlCell<unknown>).expiresAtMs);
-      values.serialize((stored as TtlCell<unknown>).value, out);
-    } else {
-      values.serialize(stored, out);
-    }
-  };
-  switch (table.meta.kind) {
-    case 'list': {
-      const list = cell as readonly unknown[];
-      out.writeVarint(list.length);
-      for (const element of list) writeValue(element);
-      return;
-    }
-    case 'map': {
-      const map = cell as ReadonlyMap<MapKey, unknown>;
-      out.writeVarint(map.size);
-      for (const [mapKey, value] of map) {
-        table.mapKeySerializer.serialize(fromMapKey(mapKey), out);
-        writeValue(value);
-      }
-      return;
-    }
-    default:
-      writeValue(cell);
-  }
 }

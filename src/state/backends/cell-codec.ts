@@ -1,9 +1,9 @@
-/** Cells (the heap's in-memory shape of one entry) to store values and back, in the canonical snapshot payload format. */
-import type { BinaryReader, BinaryWriter } from '../../../core/binary.ts';
-import type { TypeSerializer } from '../../serializers/type-serializer.ts';
-import type { KeyedStateKind } from '../../snapshot/keyed-state-format.ts';
-import { fromMapKey, type MapKey, toMapKey } from '../heap/map-key.ts';
-import { TtlCell } from '../heap/ttl.ts';
+/** Cells (the heap's in-memory shape of one entry) to payload bytes and back, in the canonical snapshot format: heap snapshots and disk store values alike. */
+import type { BinaryReader, BinaryWriter } from '../../core/binary.ts';
+import type { TypeSerializer } from '../serializers/type-serializer.ts';
+import type { KeyedStateKind } from '../snapshot/keyed-state-format.ts';
+import { fromMapKey, type MapKey, toMapKey } from './heap/map-key.ts';
+import { TtlCell } from './heap/ttl.ts';
 
 /**
  * How one state's cells are written. A store value is exactly the payload a keyed state
