@@ -31,12 +31,11 @@ import {
 } from '../../keyed-state-registration.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
-import { DEFAULT_KEY_SERIALIZER_REF } from '../../snapshot/keyed-state-format.ts';
-import { serializerRef } from '../../snapshot/serializer-ref.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
 import { restoreStateTable } from '../heap/heap-keyed-state-restore.ts';
+import { tableMeta } from '../heap/heap-keyed-state-snapshot.ts';
 import { HeapListState } from '../heap/heap-list-state.ts';
 import { emptyIterator, HeapMapState } from '../heap/heap-map-state.ts';
 import { HeapReducingState } from '../heap/heap-reducing-state.ts';
@@ -483,19 +482,6 @@ export function diskStateBackend(options: DiskStateBackendOptions = {}): KeyedSt
  */
 function asStateTable(table: DiskStateTable): StateTable {
   return table as unknown as StateTable;
-}
-
-/** The canonical description of a table's state in snapshots (as the heap writes it). */
-function tableMeta(table: DiskStateTable) {
-  return {
-    name: table.name,
-    kind: table.kind,
-    hasTtl: table.ttl !== undefined,
-    keySerializer: DEFAULT_KEY_SERIALIZER_REF,
-    namespaceSerializer: DEFAULT_KEY_SERIALIZER_REF,
-    valueSerializer: serializerRef(table.valueSerializer),
-    mapKeySerializer: table.kind === 'map' ? serializerRef(table.mapKeySerializer) : undefined,
-  };
 }
 
 function describeTtl(ttl: StateTtlConfig | undefined): string {

@@ -28,8 +28,10 @@ export interface TableView {
   readonly format: CellFormat;
 }
 
-/** The canonical description of a table's state in snapshots. */
-export function tableMeta(table: StateTable): KeyedStateMeta {
+/** The canonical description of a table's state in snapshots (a heap StateTable or a DiskStateTable). */
+export function tableMeta(
+  table: Pick<StateTable, 'name' | 'kind' | 'ttl' | 'valueSerializer' | 'mapKeySerializer'>,
+): KeyedStateMeta {
   return {
     name: table.name,
     kind: table.kind,
