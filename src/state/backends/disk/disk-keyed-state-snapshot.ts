@@ -1,6 +1,5 @@
 /** The snapshot of a disk keyed backend: a store read transaction plus the writes in flight, streamed in the canonical format. */
 import type { KeyGroupRange } from '../../key-group-range.ts';
-import { keyGroupRangeContains } from '../../key-groups.ts';
 import type {
   KeyedStateMeta,
   KeyedStateSnapshot,
@@ -9,6 +8,11 @@ import type {
 } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
 import { encodeCell } from '../cell-codec.ts';
+import {
+  type KeyedSnapshotOptions,
+  snapshotGroupIndex,
+  writePendingChunks,
+} from '../keyed-state-snapshot-base.ts';
 import type { DiskStateTable } from './disk-state-table.ts';
 import type { StoreView } from './local-kv-store.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
@@ -36,15 +40,12 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
   #view: StoreView | undefined;
   #onRelease: (() => void) | undefined;
 
-  constructor(options: {
-    readonly keyGroupRange: KeyGroupRange;
-    readonly maxParallelism: number;
-    readonly tables: readonly DiskTableView[];
-    readonly pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
-    readonly view: StoreView;
-    readonly nowMs: number;
-    readonly onRelease: () => void;
-  }) {
+  constructor(
+    options: KeyedSnapshotOptions & {
+      readonly tables: readonly DiskTableView[];
+      readonly view: StoreView;
+    },
+  ) {
     this.keyGroupRange = options.keyGroupRange;
     this.maxParallelism = options.maxParallelism;
     this.#tables = options.tables;
@@ -57,10 +58,7 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
   writeKeyGroup(keyGroup: number, out: KeyGroupSectionWriter): void {
     const view = this.#view;
     if (view === undefined) throw new Error('a keyed state snapshot was written after its release');
-    if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) {
-      const { start, end } = this.keyGroupRange;
-      throw new RangeError(`key group ${keyGroup} lies outside the snapshot's range [${start}, ${end}]`);
-    }
+    const groupIndex = snapshotGroupIndex(this.keyGroupRange, keyGroup);
     for (const { meta, table } of this.#tables) {
       try {
         writeRange(out, meta, table, view, keyGroup, this.#nowMs);
@@ -68,11 +66,7 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
         throw new SnapshotWriteError(meta.name, `in key group ${keyGroup}`, { cause: error });
       }
     }
-    const groupIndex = keyGroup - this.keyGroupRange.start;
-    for (const chunks of this.#pending) {
-      const chunk = chunks[groupIndex];
-      if (chunk !== undefined) out.writeRawState(chunk);
-    }
+    writePendingChunks(this.#pending, groupIndex, out);
   }
 
   release(): void {

@@ -1,7 +1,6 @@
 /** The copy-on-write snapshot of a heap keyed backend, and how it writes its cells in the canonical format. */
 import type { BinaryWriter } from '../../../core/binary.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
-import { keyGroupRangeContains } from '../../key-groups.ts';
 import { VOID_NAMESPACE } from '../../keyed-state.ts';
 import {
   DEFAULT_KEY_SERIALIZER_REF,
@@ -14,6 +13,11 @@ import {
 import { serializerRef } from '../../snapshot/serializer-ref.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
 import { type CellFormat, encodeCell } from '../cell-codec.ts';
+import {
+  type KeyedSnapshotOptions,
+  snapshotGroupIndex,
+  writePendingChunks,
+} from '../keyed-state-snapshot-base.ts';
 import { fromMapKey, type MapKey } from './map-key.ts';
 import type { KeyGroupMaps, Namespace, StateTable } from './state-table.ts';
 import type { TtlCellOps } from './ttl.ts';
@@ -58,14 +62,7 @@ export class HeapKeyedStateSnapshot implements KeyedStateSnapshot {
   readonly #nowMs: number;
   #onRelease: (() => void) | undefined;
 
-  constructor(options: {
-    readonly keyGroupRange: KeyGroupRange;
-    readonly maxParallelism: number;
-    readonly tables: readonly TableView[];
-    readonly pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
-    readonly nowMs: number;
-    readonly onRelease: () => void;
-  }) {
+  constructor(options: KeyedSnapshotOptions & { readonly tables: readonly TableView[] }) {
     this.keyGroupRange = options.keyGroupRange;
     this.maxParallelism = options.maxParallelism;
     this.#tables = options.tables;
@@ -77,11 +74,7 @@ export class HeapKeyedStateSnapshot implements KeyedStateSnapshot {
   writeKeyGroup(keyGroup: number, out: KeyGroupSectionWriter): void {
     if (this.#onRelease === undefined)
       throw new Error('a keyed state snapshot was written after its release');
-    if (!keyGroupRangeContains(this.keyGroupRange, keyGroup)) {
-      const { start, end } = this.keyGroupRange;
-      throw new RangeError(`key group ${keyGroup} lies outside the snapshot's range [${start}, ${end}]`);
-    }
-    const groupIndex = keyGroup - this.keyGroupRange.start;
+    const groupIndex = snapshotGroupIndex(this.keyGroupRange, keyGroup);
     for (const table of this.#tables) {
       const maps = table.groups[groupIndex];
       if (maps.voidMap === undefined && maps.namespaceMap === undefined) continue;
@@ -94,10 +87,7 @@ export class HeapKeyedStateSnapshot implements KeyedStateSnapshot {
       }
       out.endState(count);
     }
-    for (const chunks of this.#pending) {
-      const chunk = chunks[groupIndex];
-      if (chunk !== undefined) out.writeRawState(chunk);
-    }
+    writePendingChunks(this.#pending, groupIndex, out);
   }
 
   release(): void {
