@@ -33,21 +33,19 @@ import { valueSerializer } from '../../serializers/value-serializer.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
-import { HeapAggregatingState } from '../heap/heap-aggregating-state.ts';
 import { restoreStateTable } from '../heap/heap-keyed-state-restore.ts';
 import { tableMeta } from '../heap/heap-keyed-state-snapshot.ts';
-import { HeapListState } from '../heap/heap-list-state.ts';
-import { emptyIterator, HeapMapState } from '../heap/heap-map-state.ts';
-import { HeapReducingState } from '../heap/heap-reducing-state.ts';
-import { HeapValueState } from '../heap/heap-value-state.ts';
+import { emptyIterator } from '../heap/heap-map-state.ts';
 import { toMapKey } from '../heap/map-key.ts';
+import {
+  aggregatingStateHandle,
+  listStateHandle,
+  mapStateHandle,
+  reducingStateHandle,
+  valueStateHandle,
+} from '../heap/state-handles.ts';
 import type { Namespace, StateTable } from '../heap/state-table.ts';
-import { listCellOps, mapCellOps, type TtlCellOps, TtlPolicy, valueCellOps } from '../heap/ttl.ts';
-import { TtlAggregatingState } from '../heap/ttl-aggregating-state.ts';
-import { TtlListState } from '../heap/ttl-list-state.ts';
-import { TtlMapState } from '../heap/ttl-map-state.ts';
-import { TtlReducingState } from '../heap/ttl-reducing-state.ts';
-import { TtlValueState } from '../heap/ttl-value-state.ts';
+import { listCellOps, mapCellOps, type TtlCellOps, valueCellOps } from '../heap/ttl.ts';
 import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-snapshot.ts';
 import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
@@ -225,52 +223,33 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
-    const table = this.#register(descriptor, valueCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapValueState<T>(asStateTable(table), descriptor.defaultValue)
-      : new TtlValueState<T>(
-          asStateTable(table),
-          new TtlPolicy(descriptor.ttl, this.#clock),
-          descriptor.defaultValue,
-        );
+    return valueStateHandle(asStateTable(this.#register(descriptor, valueCellOps)), descriptor, this.#clock);
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState {
-    const table = this.#register(descriptor, listCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapListState<T>(asStateTable(table))
-      : new TtlListState<T>(asStateTable(table), new TtlPolicy(descriptor.ttl, this.#clock));
+    return listStateHandle(asStateTable(this.#register(descriptor, listCellOps)), descriptor, this.#clock);
   }
 
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> & InternalKvState {
-    const table = this.#register(descriptor, mapCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapMapState<K, V>(asStateTable(table))
-      : new TtlMapState<K, V>(asStateTable(table), new TtlPolicy(descriptor.ttl, this.#clock));
+    return mapStateHandle(asStateTable(this.#register(descriptor, mapCellOps)), descriptor, this.#clock);
   }
 
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState {
-    const table = this.#register(descriptor, valueCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapReducingState<T>(asStateTable(table), descriptor.reduce)
-      : new TtlReducingState<T>(
-          asStateTable(table),
-          new TtlPolicy(descriptor.ttl, this.#clock),
-          descriptor.reduce,
-        );
+    return reducingStateHandle(
+      asStateTable(this.#register(descriptor, valueCellOps)),
+      descriptor,
+      this.#clock,
+    );
   }
 
   getAggregatingState<IN, ACC, OUT>(
     descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
   ): AggregatingState<IN, OUT> & InternalKvState {
-    const table = this.#register(descriptor, valueCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapAggregatingState<IN, ACC, OUT>(asStateTable(table), descriptor.aggregate)
-      : new TtlAggregatingState<IN, ACC, OUT>(
-          asStateTable(table),
-          new TtlPolicy(descriptor.ttl, this.#clock),
-          descriptor.aggregate,
-        );
+    return aggregatingStateHandle(
+      asStateTable(this.#register(descriptor, valueCellOps)),
+      descriptor,
+      this.#clock,
+    );
   }
 
   /**

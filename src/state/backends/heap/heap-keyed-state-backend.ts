@@ -29,21 +29,19 @@ import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { CurrentKey } from './current-key.ts';
-import { HeapAggregatingState } from './heap-aggregating-state.ts';
 import { restoreStateTable } from './heap-keyed-state-restore.ts';
 import { HeapKeyedStateSnapshot, type TableView, tableMeta } from './heap-keyed-state-snapshot.ts';
-import { HeapListState } from './heap-list-state.ts';
-import { emptyIterator, HeapMapState } from './heap-map-state.ts';
-import { HeapReducingState } from './heap-reducing-state.ts';
-import { HeapValueState } from './heap-value-state.ts';
+import { emptyIterator } from './heap-map-state.ts';
 import { toMapKey } from './map-key.ts';
+import {
+  aggregatingStateHandle,
+  listStateHandle,
+  mapStateHandle,
+  reducingStateHandle,
+  valueStateHandle,
+} from './state-handles.ts';
 import { type Namespace, StateTable } from './state-table.ts';
-import { listCellOps, mapCellOps, type TtlCellOps, TtlPolicy, valueCellOps } from './ttl.ts';
-import { TtlAggregatingState } from './ttl-aggregating-state.ts';
-import { TtlListState } from './ttl-list-state.ts';
-import { TtlMapState } from './ttl-map-state.ts';
-import { TtlReducingState } from './ttl-reducing-state.ts';
-import { TtlValueState } from './ttl-value-state.ts';
+import { listCellOps, mapCellOps, type TtlCellOps, valueCellOps } from './ttl.ts';
 
 /** What a heap backend is built from; the same options every KeyedStateBackendFactory receives. */
 export interface HeapKeyedStateBackendOptions {
@@ -125,44 +123,25 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> & InternalKvState {
-    const table = this.#register(descriptor, valueCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapValueState<T>(table, descriptor.defaultValue)
-      : new TtlValueState<T>(table, new TtlPolicy(descriptor.ttl, this.#clock), descriptor.defaultValue);
+    return valueStateHandle(this.#register(descriptor, valueCellOps), descriptor, this.#clock);
   }
 
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> & InternalKvState {
-    const table = this.#register(descriptor, listCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapListState<T>(table)
-      : new TtlListState<T>(table, new TtlPolicy(descriptor.ttl, this.#clock));
+    return listStateHandle(this.#register(descriptor, listCellOps), descriptor, this.#clock);
   }
 
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> & InternalKvState {
-    const table = this.#register(descriptor, mapCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapMapState<K, V>(table)
-      : new TtlMapState<K, V>(table, new TtlPolicy(descriptor.ttl, this.#clock));
+    return mapStateHandle(this.#register(descriptor, mapCellOps), descriptor, this.#clock);
   }
 
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> & InternalKvState {
-    const table = this.#register(descriptor, valueCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapReducingState<T>(table, descriptor.reduce)
-      : new TtlReducingState<T>(table, new TtlPolicy(descriptor.ttl, this.#clock), descriptor.reduce);
+    return reducingStateHandle(this.#register(descriptor, valueCellOps), descriptor, this.#clock);
   }
 
   getAggregatingState<IN, ACC, OUT>(
     descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
   ): AggregatingState<IN, OUT> & InternalKvState {
-    const table = this.#register(descriptor, valueCellOps);
-    return descriptor.ttl === undefined
-      ? new HeapAggregatingState<IN, ACC, OUT>(table, descriptor.aggregate)
-      : new TtlAggregatingState<IN, ACC, OUT>(
-          table,
-          new TtlPolicy(descriptor.ttl, this.#clock),
-          descriptor.aggregate,
-        );
+    return aggregatingStateHandle(this.#register(descriptor, valueCellOps), descriptor, this.#clock);
   }
 
   /** The heap needs no loading: always undefined, so the caller never awaits. */
