@@ -11,33 +11,9 @@
  * take the trigger of checkpoint 5.
  */
 import { describe, expect, it } from 'vitest';
-import { BarrierHandler } from '../../../src/runtime/checkpointing/barrier-handler.ts';
-import type { CheckpointBarrier } from '../../../src/runtime/elements.ts';
-import { InputGate } from '../../../src/runtime/network/input-gate.ts';
-import { LocalChannel } from '../../../src/runtime/network/local-channel.ts';
+import { barrier, setUpBarrierHandler } from '../../runtime/checkpointing/barrier-handler-harness.ts';
 
-function setUp(channels: number) {
-  const gate = new InputGate(Array.from({ length: channels }, (_, i) => new LocalChannel(`c${i}`, 0, 100)));
-  const triggered: number[] = [];
-  const declined: number[] = [];
-  const handler = new BarrierHandler(
-    'exactly-once',
-    gate,
-    {
-      triggerCheckpointOnBarrier: (barrier) => triggered.push(barrier.checkpointId),
-      abortCheckpointOnBarrier: (id) => declined.push(id),
-    },
-    () => 0,
-  );
-  return { gate, handler, triggered, declined };
-}
-
-const barrier = (checkpointId: number): CheckpointBarrier => ({
-  kind: 'barrier',
-  checkpointId,
-  timestampMs: 0,
-  snapshotKind: 'checkpoint',
-});
+const setUp = (channels: number) => setUpBarrierHandler('exactly-once', channels);
 
 describe('barrier handler: barriers of aborted and skipped checkpoints', () => {
   it('ignores the barriers of a checkpoint aborted before they arrived', () => {

@@ -1,33 +1,9 @@
 /** The barrier handler in at-least-once mode: several checkpoints tracked at once, nothing blocked. */
 import { describe, expect, it } from 'vitest';
-import { BarrierHandler } from '../../../src/runtime/checkpointing/barrier-handler.ts';
 import { TRACKED_CHECKPOINTS_MAX } from '../../../src/runtime/checkpointing/barrier-tracker.ts';
-import type { CheckpointBarrier } from '../../../src/runtime/elements.ts';
-import { InputGate } from '../../../src/runtime/network/input-gate.ts';
-import { LocalChannel } from '../../../src/runtime/network/local-channel.ts';
+import { barrier, setUpBarrierHandler } from './barrier-handler-harness.ts';
 
-function setUp(channels: number) {
-  const gate = new InputGate(Array.from({ length: channels }, (_, i) => new LocalChannel(`c${i}`, 0, 100)));
-  const triggered: number[] = [];
-  const declined: number[] = [];
-  const handler = new BarrierHandler(
-    'at-least-once',
-    gate,
-    {
-      triggerCheckpointOnBarrier: (barrier) => triggered.push(barrier.checkpointId),
-      abortCheckpointOnBarrier: (id) => declined.push(id),
-    },
-    () => 0,
-  );
-  return { gate, handler, triggered, declined };
-}
-
-const barrier = (checkpointId: number): CheckpointBarrier => ({
-  kind: 'barrier',
-  checkpointId,
-  timestampMs: 0,
-  snapshotKind: 'checkpoint',
-});
+const setUp = (channels: number) => setUpBarrierHandler('at-least-once', channels);
 
 describe('barrier handler, at-least-once', () => {
   it('a fast channel delivering barrier n+1 before a slow one delivered n does not abort n', () => {
