@@ -26,21 +26,7 @@ describe(`randomized failure injection, exactly-once (WEIR_FT_SEED=${BASE_SEED})
   it.each(Array.from({ length: RUNS }, (_, i) => i))('run %i', async (index) => {
     const s = scenario(derivedSeed(BASE_SEED, index));
     const what = `${describeScenario(s)} (WEIR_FT_SEED=${BASE_SEED}, run ${index})`;
-    const probe = new Probe();
-    const { published, result } = await runJob({
-      shape: s.shape,
-      mode: 'exactly-once',
-      probe,
-      plan: s.plan,
-      seed: s.seed,
-      checkpointing: s.checkpointing,
-      checkpointStorage: s.storage,
-      restartAttempts: 100,
-      environment: { maxParallelism: s.maxParallelism },
-    }).catch((error: unknown) => {
-      throw new Error(`${what}: the job failed: ${String(error)}`, { cause: error });
-    });
-    tally.add(s.plan, result.restarts);
+    const { probe, published } = await runScenario(s, 'exactly-once', what);
     expect(probe.violations, what).toEqual([]);
     expect(s.plan.recordTargets, `${what}: record failures that never fired`).toEqual([]);
     expect(published, what).toEqual(s.expected);
@@ -51,21 +37,7 @@ describe(`randomized failure injection, at-least-once (WEIR_FT_SEED=${BASE_SEED}
   it.each(Array.from({ length: RUNS_AT_LEAST_ONCE }, (_, i) => RUNS + i))('run %i', async (index) => {
     const s = scenario(derivedSeed(BASE_SEED, index));
     const what = `at-least-once, ${describeScenario(s)} (WEIR_FT_SEED=${BASE_SEED}, run ${index})`;
-    const probe = new Probe();
-    const { published, result } = await runJob({
-      shape: s.shape,
-      mode: 'at-least-once',
-      probe,
-      plan: s.plan,
-      seed: s.seed,
-      checkpointing: s.checkpointing,
-      checkpointStorage: s.storage,
-      restartAttempts: 100,
-      environment: { maxParallelism: s.maxParallelism },
-    }).catch((error: unknown) => {
-      throw new Error(`${what}: the job failed: ${String(error)}`, { cause: error });
-    });
-    tally.add(s.plan, result.restarts);
+    const { probe, published } = await runScenario(s, 'at-least-once', what);
     expect(probe.violations, `${what}: gaps`).toEqual([]);
     // Windows may count a replayed record twice, and the sink may publish a replayed result
     // twice; the checkers' final states (duplicates ignored) are exact.
@@ -74,3 +46,27 @@ describe(`randomized failure injection, at-least-once (WEIR_FT_SEED=${BASE_SEED}
     expect(finals(published), what).toEqual(finals(s.expected));
   });
 });
+
+/** Runs scenario `s` in `mode` with up to 100 restarts and tallies its failures; `what` names it in errors. */
+async function runScenario(
+  s: ReturnType<typeof scenario>,
+  mode: 'exactly-once' | 'at-least-once',
+  what: string,
+) {
+  const probe = new Probe();
+  const { published, result } = await runJob({
+    shape: s.shape,
+    mode,
+    probe,
+    plan: s.plan,
+    seed: s.seed,
+    checkpointing: s.checkpointing,
+    checkpointStorage: s.storage,
+    restartAttempts: 100,
+    environment: { maxParallelism: s.maxParallelism },
+  }).catch((error: unknown) => {
+    throw new Error(`${what}: the job failed: ${String(error)}`, { cause: error });
+  });
+  tally.add(s.plan, result.restarts);
+  return { probe, published };
+}
