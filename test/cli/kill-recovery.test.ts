@@ -80,22 +80,9 @@ describe('process crash', () => {
     // The result is written only at end of input: the crash left nothing visible.
     expect(await visibleLines(output)).toEqual([]);
 
-    const resumed = await weir(
-      ...job,
-      ...checkpointing,
-      '--from-checkpoint',
-      'latest',
-      '--',
-      '--output',
-      output,
-      ...jobArgs,
-    );
-    expect(resumed.code, show(resumed)).toBe(0);
-    const restored = /restoring from checkpoint (\d+) .*path=(\S+)/.exec(resumed.stderr);
-    expect(restored, show(resumed)).not.toBeNull();
-    const restoredId = Number(restored![1]);
+    const { resumed, restoredId, restoredPath } = await resumeLatest(job, checkpointing, output, jobArgs);
     expect(restoredId).toBeGreaterThanOrEqual(secondId);
-    expect(restored![2]).toMatch(new RegExp(`/chk-${restoredId}$`));
+    expect(restoredPath).toMatch(new RegExp(`/chk-${restoredId}$`));
     const idsAfter = [...resumed.stderr.matchAll(/completed checkpoint (\d+) /g)].map((match) =>
       Number(match[1]),
     );
@@ -158,23 +145,11 @@ describe('process crash', () => {
     crashed.child.kill('SIGKILL');
     expect((await crashed.exit).signal).toBe('SIGKILL');
 
-    const resumed = await weir(
-      ...job,
-      ...options,
-      '--from-checkpoint',
-      'latest',
-      '--',
-      '--output',
-      output,
-      ...jobArgs,
-    );
-    expect(resumed.code, show(resumed)).toBe(0);
-    const restored = /restoring from checkpoint (\d+) .*path=(\S+)/.exec(resumed.stderr);
-    expect(restored, show(resumed)).not.toBeNull();
-    expect(await shortestChain(restored![2])).toBeGreaterThanOrEqual(2);
+    const { resumed, restoredId, restoredPath } = await resumeLatest(job, options, output, jobArgs);
+    expect(await shortestChain(restoredPath)).toBeGreaterThanOrEqual(2);
     expect(resumed.stderr, show(resumed)).toMatch(
       new RegExp(
-        `local recovery: restored checkpoint ${restored![1]} from the local copy \\(\\d+ files, \\d+ bytes; checkpoint storage not read\\)`,
+        `local recovery: restored checkpoint ${restoredId} from the local copy \\(\\d+ files, \\d+ bytes; checkpoint storage not read\\)`,
       ),
     );
 
@@ -204,3 +179,26 @@ describe('process crash', () => {
     expect(await visibleLines(output)).toEqual(expectedLines(1000, 11));
   });
 });
+
+/** `weir run … --from-checkpoint latest` to the end; the checkpoint it says it restored. */
+async function resumeLatest(
+  job: readonly string[],
+  options: readonly string[],
+  output: string,
+  jobArgs: readonly string[],
+) {
+  const resumed = await weir(
+    ...job,
+    ...options,
+    '--from-checkpoint',
+    'latest',
+    '--',
+    '--output',
+    output,
+    ...jobArgs,
+  );
+  expect(resumed.code, show(resumed)).toBe(0);
+  const restored = /restoring from checkpoint (\d+) .*path=(\S+)/.exec(resumed.stderr);
+  expect(restored, show(resumed)).not.toBeNull();
+  return { resumed, restoredId: Number(restored![1]), restoredPath: restored![2] };
+}
