@@ -163,7 +163,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
         chainDeltasMax: options.chainDeltasMax,
       });
       this.#incremental = incremental;
-      this.#store.onWrite((id) => incremental.record(id));
+      this.#store.onWrite((key) => incremental.record(key));
     }
   }
 
@@ -254,12 +254,13 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
 
   /**
    * Reads are synchronous, so a batch needs no loading; the only asynchronous boundary is
-   * backpressure: when more than `inFlightBytesMax` of written entries await their commit,
-   * the batch waits for lmdb to catch up (which bounds the overlay's memory).
+   * backpressure: when written runs holding more than `inFlightBytesMax` (or more than
+   * WRITE_RUNS_IN_FLIGHT_MAX runs) await their commit, the batch waits for lmdb to catch up
+   * (which bounds their memory, and the runs a miss checks).
    */
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
-    if (this.#store.inFlightBytes <= this.#inFlightBytesMax) return undefined;
-    return this.#store.drained();
+    if (!this.#store.isBackedUp(this.#inFlightBytesMax)) return undefined;
+    return this.#store.room(this.#inFlightBytesMax);
   }
 
   /**

@@ -35,7 +35,7 @@ function stateBound(stateId: number): Buffer {
   return bound;
 }
 
-/** Reused for every write-back: the store copies nothing, so each value is `finish()`ed into its own array. */
+/** Reused for every write-back: the store copies the value it is given. */
 const valueScratch = new BinaryWriter(1024);
 
 /**
@@ -228,10 +228,11 @@ export class DiskStateTable implements SlotOwner {
     this.#namespaceMaps = [];
   }
 
+  /** The cell's store value, as a view of a scratch buffer valid until the next call. */
   #encode(cell: unknown): Uint8Array {
     valueScratch.reset();
     encodeCell(valueScratch, this.format, cell);
-    return valueScratch.finish();
+    return valueScratch.view();
   }
 
   /** The current key's slot in `namespace`, loaded from the store on a miss; undefined while no key is set. */

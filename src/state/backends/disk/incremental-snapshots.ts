@@ -78,10 +78,12 @@ export class IncrementalSnapshots {
     }
   }
 
-  /** A store key was written (called for every put and remove). */
-  record(id: string): void {
+  /** A store key was written (called for every put and remove, with a view of the key). */
+  record(key: Buffer): void {
     const current = this.#current;
-    if (current === undefined || current.has(id)) return;
+    if (current === undefined) return;
+    const id = key.toString('latin1');
+    if (current.has(id)) return;
     current.add(id);
     // Past the bound the set is dropped (its memory with it): the next snapshot must be a base anyway.
     if (++this.#trackedCount > this.#changedKeysMax) {

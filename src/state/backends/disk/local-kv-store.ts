@@ -1,7 +1,8 @@
-/** The embedded store under one disk backend: lmdb with synchronous reads, asynchronous batched writes and an in-flight overlay. */
+/** The embedded store under one disk backend: lmdb with synchronous reads, and writes collected in runs that lmdb commits asynchronously. */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { open, type RootDatabase, type Transaction } from 'lmdb';
+import { hashKey, WriteRun } from './write-run.ts';
 
 /** lmdb refuses longer keys (its compile-time MDB_MAXKEYSIZE in lmdb-js); we say so first, with the state's name. */
 export const STORE_KEY_BYTES_MAX = 1_978;
@@ -12,73 +13,29 @@ export interface StoreEntry {
   readonly value: Uint8Array;
 }
 
-interface InFlight {
-  /**
-   * The key's bytes as a latin1 string: the overlay's Map key. The key's bytes themselves are
-   * not kept: callers pass views of a scratch buffer, and only views (rare) need them back.
-   */
-  readonly id: string;
-  /** null: a removal. */
-  readonly value: Uint8Array | null;
-}
-
 /**
- * Buckets of the in-flight filter (a power of two): counts of in-flight writes per hash of
- * the key, so a read of a key that cannot be in flight skips building its latin1 id.
+ * Write runs in flight at most before input waits (besides `inFlightBytesMax`), so the
+ * lookups of a miss, which check every run, stay few.
  */
-const IN_FLIGHT_FILTER_BUCKETS = 1 << 16;
+export const WRITE_RUNS_IN_FLIGHT_MAX = 8;
 
 /**
- * Writes queued in the overlay before they go to lmdb together. lmdb commits the writes of
- * one event-loop turn in one transaction; an input batch (512 records) makes a few hundred
- * write-backs, so without queueing every batch paid a transaction (and its page writes).
- * One run of thousands shares the transaction and the pages it dirties. Bounds the queue's
- * heap with the overlay's.
+ * Writes collected in one run before it goes to lmdb as one transaction. An input batch
+ * (512 records) makes a few hundred write-backs; a run of thousands shares the transaction
+ * and the B-tree pages it dirties. Bounds the heap of the run still filling, with
+ * WRITE_RUN_BYTES_MAX.
  */
 export const WRITE_QUEUE_ENTRIES_MAX = 16_384;
 /**
- * The longest a write stays queued: a quiet store still reaches lmdb soon (TTL cleanup scans
- * committed entries only), while a busy one fills the queue first.
+ * The longest a write waits in the open run: a quiet store still reaches lmdb soon (TTL
+ * cleanup scans committed entries only), while a busy one fills the run first.
  */
 export const WRITE_QUEUE_DELAY_MS = 100;
-/** Queued value bytes that flush the queue too, so large values do not pile up on the heap. */
-export const WRITE_QUEUE_BYTES_MAX = 4 * 1024 * 1024;
 
-/**
- * Heap an overlay entry costs beyond its id and value (entry object, Map slot, queue slot,
- * filter): counted in `inFlightBytes`, so backpressure bounds the overlay by memory also when
- * values are tiny (a count is 2-3 bytes; 64 MiB of those alone would be 25 M entries).
- */
-const IN_FLIGHT_ENTRY_OVERHEAD_BYTES = 128;
-
-function heldBytes(entry: InFlight): number {
-  return IN_FLIGHT_ENTRY_OVERHEAD_BYTES + entry.id.length + (entry.value === null ? 0 : entry.value.length);
-}
-
-/** FNV-1a over the key's bytes, folded to a filter bucket. */
-function filterBucket(key: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key[i], 0x01000193);
-  return (hash ^ (hash >>> 16)) & (IN_FLIGHT_FILTER_BUCKETS - 1);
-}
-
-/** The same bucket from a latin1 id (its char codes are the key's bytes). */
-function filterBucketOfId(id: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
-  return (hash ^ (hash >>> 16)) & (IN_FLIGHT_FILTER_BUCKETS - 1);
-}
-
-/** Scratch for keys rebuilt from latin1 ids, and a view of it per key length (no allocation per put). */
-const keyScratch = Buffer.alloc(STORE_KEY_BYTES_MAX);
-const keyViews: Buffer[] = [];
-
-function latin1Key(id: string): Buffer {
-  keyScratch.write(id, 0, 'latin1');
-  const length = id.length;
-  let view = keyViews[length];
-  if (view === undefined) keyViews[length] = view = keyScratch.subarray(0, length);
-  return view;
+/** One write as a view reads it: the key's bytes as a latin1 string (lmdb's order), the value or null for a removal. */
+interface PendingWrite {
+  readonly id: string;
+  readonly value: Uint8Array | null;
 }
 
 /** Parent directories already swept of stores that dead processes left behind. */
@@ -134,34 +91,32 @@ function trackDirectory(directory: string): void {
  * with `noSync`. Reads are synchronous (`getBinaryFast`, range cursors). Writes are only ever
  * asynchronous (`put`/`remove`, which lmdb batches into one transaction per event-loop turn):
  * lmdb-js deadlocks on close after `transactionSync`, and reproduces that here. A write is
- * queued in the in-flight overlay, visible to reads at once; queued writes go to lmdb
- * together (WRITE_QUEUE_ENTRIES_MAX), and leave the overlay when their transaction
- * commits. The environment is opened lazily on the first write: until then
- * every read is a miss without I/O.
+ * copied into the open {@link WriteRun}, visible to reads at once; a full run goes to lmdb as
+ * one transaction and stays readable until lmdb has committed it. The environment is opened
+ * lazily on the first write: until then every read is a miss without I/O.
  */
 export class LocalKvStore {
   readonly directory: string;
   #db: RootDatabase<Buffer, Buffer> | undefined;
-  /** Writes issued and not committed yet, by the key's bytes as a latin1 string. */
-  readonly #inFlight = new Map<string, InFlight>();
-  /** In-flight entries per filterBucket: zero means the key is certainly not in the overlay. */
-  readonly #inFlightFilter = new Uint32Array(IN_FLIGHT_FILTER_BUCKETS);
-  #inFlightBytes = 0;
-  /** Writes in the overlay not handed to lmdb yet (see WRITE_QUEUE_ENTRIES_MAX). */
-  #queue: InFlight[] = [];
-  #queueBytes = 0;
-  #queueTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #queueEntriesMax: number;
+  /** The run taking writes (undefined until the next write). */
+  #open: WriteRun | undefined;
+  /** Runs handed to lmdb and not committed yet, oldest first. */
+  #sealed: WriteRun[] = [];
+  #sealedBytes = 0;
+  #runTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #runEntriesMax: number;
   #failure: Error | undefined;
   #closed = false;
   /** Views not released yet: the environment stays open for them after dispose. */
   #openViews = 0;
   /** Told the key of every write (incremental checkpoints track what changed). */
-  #onWrite: ((id: string) => void) | undefined;
+  #onWrite: ((key: Buffer) => void) | undefined;
+  /** Callers of `room` waiting for a commit. */
+  #waiters: { inFlightBytesMax: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
-  constructor(directory: string, queueEntriesMax = WRITE_QUEUE_ENTRIES_MAX) {
+  constructor(directory: string, runEntriesMax = WRITE_QUEUE_ENTRIES_MAX) {
     this.directory = directory;
-    this.#queueEntriesMax = queueEntriesMax;
+    this.#runEntriesMax = runEntriesMax;
   }
 
   /** True until the first write: every read would find nothing. */
@@ -169,21 +124,38 @@ export class LocalKvStore {
     return this.#db === undefined;
   }
 
-  /** Heap held by writes not committed yet: their keys, values and per-entry overhead (an estimate). */
+  /** Heap held by writes not committed yet: the arenas and indexes of their runs. */
   get inFlightBytes(): number {
-    return this.#inFlightBytes;
+    return this.#sealedBytes + (this.#open?.heldBytes ?? 0);
+  }
+
+  /** Whether input should wait for lmdb: too much heap in flight, or too many runs for a miss to check. */
+  isBackedUp(inFlightBytesMax: number): boolean {
+    return this.inFlightBytes > inFlightBytesMax || this.#sealed.length > WRITE_RUNS_IN_FLIGHT_MAX;
+  }
+
+  /**
+   * Resolves once the store is no longer backed up (rejects if a write failed): as soon as
+   * enough of the oldest runs committed, not when all did, so lmdb's thread always has the
+   * next run to write while input goes on (waiting for a full drain left one side idle).
+   */
+  room(inFlightBytesMax: number): Promise<void> {
+    if (!this.isBackedUp(inFlightBytesMax) || this.#sealed.length === 0) return this.drained();
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ inFlightBytesMax, resolve, reject });
+    });
   }
 
   /**
    * The value under `key`, or undefined. Valid only until the next call on this store: copy
-   * or decode it at once. `key` may be a view of a scratch buffer (lmdb copies it).
+   * or decode it at once. `key` may be a view of a scratch buffer.
    */
   get(key: Buffer): Uint8Array | undefined {
     this.#checkUsable();
     // (checkUsable throws once disposed, so #db below is never a closing environment.)
-    if (this.#inFlight.size > 0 && this.#inFlightFilter[filterBucket(key)] !== 0) {
-      const pending = this.#inFlight.get(key.toString('latin1'));
-      if (pending !== undefined) return pending.value ?? undefined;
+    if (this.#open !== undefined || this.#sealed.length > 0) {
+      const pending = this.#pending(key);
+      if (pending !== undefined) return pending ?? undefined;
     }
     return this.#db?.getBinaryFast(key);
   }
@@ -204,16 +176,15 @@ export class LocalKvStore {
   }
 
   /**
-   * The value of a write of `key` that is queued or waiting for its commit (null: a removal),
-   * or undefined when none is: then the store's committed value is current.
+   * The value of a write of `key` not committed yet (null: a removal), or undefined when
+   * none is: then the store's committed value is current. A view: decode it at once.
    */
   inFlightValue(key: Uint8Array): Uint8Array | null | undefined {
-    if (this.#inFlight.size === 0 || this.#inFlightFilter[filterBucket(key)] === 0) return undefined;
-    return this.#inFlight.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'))
-      ?.value;
+    if (this.#open === undefined && this.#sealed.length === 0) return undefined;
+    return this.#pending(key);
   }
 
-  /** Writes `value` (which must not be mutated afterwards) under `key` (which may be a scratch view: it is copied). */
+  /** Writes `value` under `key`; both are copied, so either may be a view of a scratch buffer. */
   put(key: Buffer, value: Uint8Array): void {
     this.#write(key, value);
   }
@@ -223,29 +194,31 @@ export class LocalKvStore {
   }
 
   /**
-   * Calls `listener` with every written key (its bytes as a latin1 string), synchronously in
+   * Calls `listener` with every written key (a view, valid during the call), synchronously in
    * `put`/`remove`: every change of the store passes here, whatever caused it.
    */
-  onWrite(listener: ((id: string) => void) | undefined): void {
+  onWrite(listener: ((key: Buffer) => void) | undefined): void {
     this.#onWrite = listener;
   }
 
   /** Resolves once every write issued so far has committed; rejects if one failed. */
   async drained(): Promise<void> {
-    this.#flushQueue();
+    this.#sealOpenRun();
     if (this.#db !== undefined) await this.#db.committed;
     if (this.#failure !== undefined) throw this.#failure;
   }
 
   /**
-   * A consistent point-in-time view: a read transaction plus a copy of the writes not yet
-   * committed (lmdb resets its read transaction before it resolves a commit's promises, so
-   * what left the overlay is in the transaction). O(in-flight writes). Release it.
+   * A consistent point-in-time view: a read transaction plus the runs not committed yet
+   * (lmdb resets its read transaction before it resolves a commit's promises, so a run that
+   * left the list is in the transaction). Seals the open run first, so every run the view
+   * holds is immutable. O(runs). Release it.
    */
   view(): StoreView {
     this.#checkUsable();
+    this.#sealOpenRun();
     this.#openViews++;
-    return new StoreView(this.#db, this.#db?.useReadTransaction(), this.#inFlight, () => {
+    return new StoreView(this.#db, this.#db?.useReadTransaction(), [...this.#sealed], () => {
       if (--this.#openViews === 0 && this.#closed) this.#close();
     });
   }
@@ -259,12 +232,12 @@ export class LocalKvStore {
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#inFlight.clear();
-    this.#inFlightFilter.fill(0);
-    this.#queue = [];
-    this.#queueBytes = 0;
-    clearTimeout(this.#queueTimer);
-    this.#queueTimer = undefined;
+    this.#open = undefined;
+    this.#sealed = [];
+    this.#sealedBytes = 0;
+    this.#wakeWaiters();
+    clearTimeout(this.#runTimer);
+    this.#runTimer = undefined;
     if (this.#openViews === 0) this.#close();
   }
 
@@ -279,6 +252,22 @@ export class LocalKvStore {
     else db.close().then(remove, remove);
   }
 
+  /** The newest uncommitted write of `key` (null: a removal), or undefined. */
+  #pending(key: Uint8Array): Uint8Array | null | undefined {
+    const hash = hashKey(key);
+    const open = this.#open;
+    if (open !== undefined) {
+      const entry = open.find(key, hash);
+      if (entry >= 0) return open.valueOf(entry);
+    }
+    const sealed = this.#sealed;
+    for (let i = sealed.length - 1; i >= 0; i--) {
+      const entry = sealed[i].find(key, hash);
+      if (entry >= 0) return sealed[i].valueOf(entry);
+    }
+    return undefined;
+  }
+
   #write(key: Buffer, value: Uint8Array | null): void {
     this.#checkUsable();
     if (key.length > STORE_KEY_BYTES_MAX) {
@@ -286,71 +275,84 @@ export class LocalKvStore {
         `a state entry's key and namespace take ${key.length} bytes serialized; the disk backend's store allows ${STORE_KEY_BYTES_MAX}`,
       );
     }
-    if (this.#db === undefined) this.#open();
-    const id = key.toString('latin1');
-    this.#onWrite?.(id);
-    const entry: InFlight = { id, value };
-    const previous = this.#inFlight.get(id);
-    if (previous === undefined) this.#inFlightFilter[filterBucket(key)]++;
-    else this.#inFlightBytes -= heldBytes(previous);
-    this.#inFlight.set(id, entry);
-    this.#inFlightBytes += heldBytes(entry);
-    if (value !== null) this.#queueBytes += value.length;
-    const queued = this.#queue.push(entry);
-    if (queued >= this.#queueEntriesMax || this.#queueBytes >= WRITE_QUEUE_BYTES_MAX) this.#flushQueue();
-    else if (queued === 1) {
-      this.#queueTimer = setTimeout(() => {
-        this.#queueTimer = undefined;
-        if (!this.#closed) this.#flushQueue();
-      }, WRITE_QUEUE_DELAY_MS);
-      this.#queueTimer.unref();
+    if (this.#db === undefined) this.#openDatabase();
+    this.#onWrite?.(key);
+    const bytes = key.length + (value === null ? 0 : value.length);
+    let run = this.#open;
+    if (run !== undefined && !run.fits(bytes)) {
+      this.#sealOpenRun();
+      run = undefined;
     }
+    if (run === undefined) {
+      this.#open = run = new WriteRun(this.#runEntriesMax, bytes);
+      this.#runTimer = setTimeout(() => {
+        this.#runTimer = undefined;
+        if (!this.#closed) this.#sealOpenRun();
+      }, WRITE_QUEUE_DELAY_MS);
+      this.#runTimer.unref();
+    }
+    run.add(key, hashKey(key), value);
+    if (run.isFull) this.#sealOpenRun();
   }
 
   /**
-   * Hands the queued writes to lmdb in one event-loop turn (so one transaction), in the
-   * order they were made, skipping those a later write of the same key replaced. One promise
-   * callback per flush rather than per write: lmdb resolves writes in the order it commits
-   * them, so once the last one resolves, all are committed (or all failed).
+   * Hands the open run to lmdb in one event-loop turn (so one transaction), each key's last
+   * write in the order they were made. lmdb-js reads a value from the address of the buffer
+   * it is given, between `start` and `end` when the buffer carries them (what its own encoders
+   * use to hand over parts of one buffer): so every value is written straight from the
+   * run's arena, no copy and no object per write. One promise callback per run: lmdb resolves
+   * writes in the order it commits them, so once the last one resolves, all are committed (or
+   * all failed).
    */
-  #flushQueue(): void {
+  #sealOpenRun(): void {
     const db = this.#db;
-    const queued = this.#queue;
-    if (db === undefined || queued.length === 0) return;
-    this.#queue = [];
-    this.#queueBytes = 0;
-    clearTimeout(this.#queueTimer);
-    this.#queueTimer = undefined;
-    // Not sorted: sorting the run by key cost more on this thread (string compares) than it
-    // saved lmdb's (measured: 1.3x fewer CPU seconds without it).
-    const entries: InFlight[] = [];
+    const run = this.#open;
+    this.#open = undefined;
+    clearTimeout(this.#runTimer);
+    this.#runTimer = undefined;
+    if (db === undefined || run === undefined || run.count === 0) return;
     let last: Promise<boolean> | undefined;
-    for (const entry of queued) {
-      if (this.#inFlight.get(entry.id) !== entry) continue;
-      // lmdb copies the key into its instruction buffer: one scratch serves every put.
-      const key = latin1Key(entry.id);
-      last = entry.value === null ? db.remove(key) : db.put(key, entry.value as Buffer);
-      entries.push(entry);
-    }
+    run.seal((key, arena, start, end) => {
+      if (start < 0) {
+        last = db.remove(key);
+        return;
+      }
+      const value = arena as ArenaValue;
+      value.start = start;
+      value.end = end;
+      last = db.put(key, value);
+    });
+    this.#sealed.push(run);
+    this.#sealedBytes += run.heldBytes;
     last?.then(
       () => {
-        for (const entry of entries) {
-          // A later write of the same key replaced the entry: it stays until that one commits.
-          if (this.#inFlight.get(entry.id) !== entry) continue;
-          this.#inFlight.delete(entry.id);
-          this.#inFlightFilter[filterBucketOfId(entry.id)]--;
-          this.#inFlightBytes -= heldBytes(entry);
-        }
+        const index = this.#sealed.indexOf(run);
+        if (index < 0) return; // disposed meanwhile
+        this.#sealed.splice(index, 1);
+        this.#sealedBytes -= run.heldBytes;
+        this.#wakeWaiters();
       },
       (error: unknown) => {
         this.#failure ??= new Error(`writing to the local state store in ${this.directory} failed`, {
           cause: error,
         });
+        this.#wakeWaiters();
       },
     );
   }
 
-  #open(): RootDatabase<Buffer, Buffer> {
+  #wakeWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) {
+      if (this.#failure !== undefined) waiter.reject(this.#failure);
+      else if (this.#closed || !this.isBackedUp(waiter.inFlightBytesMax)) waiter.resolve();
+      else this.#waiters.push(waiter);
+    }
+  }
+
+  #openDatabase(): RootDatabase<Buffer, Buffer> {
     try {
       mkdirSync(this.directory, { recursive: true });
       sweepStaleDirectories(dirname(this.directory));
@@ -376,33 +378,34 @@ export class LocalKvStore {
   }
 }
 
+/** An arena handed to lmdb-js as a value: it writes the bytes in [start, end). */
+type ArenaValue = Buffer & { start: number; end: number };
+
 /**
  * What `LocalKvStore.view()` returns: range reads from one read transaction, merged with the
- * writes that were in flight when it was taken. Entries come in ascending key order.
+ * runs that were not committed when it was taken. Entries come in ascending key order.
  */
 export class StoreView {
   readonly #db: RootDatabase<Buffer, Buffer> | undefined;
   #txn: Transaction | undefined;
   #onRelease: (() => void) | undefined;
-  /** The overlay's entries at the time of the view (immutable objects), indexed lazily. */
-  #entries: readonly InFlight[] | undefined;
-  /** The overlay grouped by the first four key bytes (state id and key group), each sorted by key. */
-  #overlay: Map<number, InFlight[]> | undefined;
-  /** The same overlay by key, for point reads. */
-  #overlayById: Map<string, InFlight> | undefined;
+  /** The uncommitted runs at the time of the view (sealed, so immutable), oldest first. */
+  #runs: readonly WriteRun[] | undefined;
+  /** Their latest writes by key, built by the first read (in a snapshot's asynchronous part). */
+  #overlayById: Map<string, PendingWrite> | undefined;
+  /** The same grouped by the first four key bytes (state id and key group), each sorted by key. */
+  #overlay: Map<number, PendingWrite[]> | undefined;
 
   constructor(
     db: RootDatabase<Buffer, Buffer> | undefined,
     txn: Transaction | undefined,
-    inFlight: ReadonlyMap<string, InFlight>,
+    runs: readonly WriteRun[],
     onRelease: () => void,
   ) {
     this.#db = db;
     this.#txn = txn;
     this.#onRelease = onRelease;
-    // Only an array copy here (a snapshot's synchronous part); the indexes are built by the
-    // first read, in the asynchronous part.
-    this.#entries = inFlight.size === 0 ? [] : [...inFlight.values()];
+    this.#runs = runs;
   }
 
   /**
@@ -455,21 +458,31 @@ export class StoreView {
    * undefined when absent or removed. The result is a copy, safe to keep.
    */
   get(id: string): Uint8Array | undefined {
-    if (this.#overlayById === undefined) {
-      this.#overlayById = new Map();
-      for (const entry of this.#entries ?? []) this.#overlayById.set(entry.id, entry);
-    }
-    const pending = this.#overlayById.get(id);
+    const pending = this.#byId().get(id);
     if (pending !== undefined) return pending.value ?? undefined;
     if (this.#db === undefined) return undefined;
     if (this.#txn === undefined) throw new Error('a store view was read after its release');
     return this.#db.get(Buffer.from(id, 'latin1'), { transaction: this.#txn });
   }
 
-  #grouped(): Map<number, InFlight[]> {
+  /** The runs' latest write per key (a later run's write wins). */
+  #byId(): Map<string, PendingWrite> {
+    if (this.#overlayById !== undefined) return this.#overlayById;
+    const byId = new Map<string, PendingWrite>();
+    for (const run of this.#runs ?? []) {
+      run.forEachLatest((key, value) => {
+        const id = key.toString('latin1');
+        byId.set(id, { id, value });
+      });
+    }
+    this.#overlayById = byId;
+    return byId;
+  }
+
+  #grouped(): Map<number, PendingWrite[]> {
     if (this.#overlay !== undefined) return this.#overlay;
-    const overlay = new Map<number, InFlight[]>();
-    for (const entry of this.#entries ?? []) {
+    const overlay = new Map<number, PendingWrite[]>();
+    for (const entry of this.#byId().values()) {
       const id = entry.id;
       const prefix =
         id.charCodeAt(0) * 0x100_0000 +
@@ -490,7 +503,7 @@ export class StoreView {
   release(): void {
     const txn = this.#txn;
     this.#txn = undefined;
-    this.#entries = undefined;
+    this.#runs = undefined;
     this.#overlay = undefined;
     this.#overlayById = undefined;
     txn?.done();
