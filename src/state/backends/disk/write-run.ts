@@ -140,31 +140,32 @@ export class WriteRun {
    */
   seal(write: (key: Buffer, arena: Buffer, start: number, end: number) => void): void {
     this.#sealed = true;
-    const meta = this.#meta;
     const arena = this.#arena;
-    for (let entry = 0; entry < this.#count; entry++) {
-      const valueLength = meta[entry * META_INTS + 2];
-      if (valueLength === SUPERSEDED) continue;
-      const keyOffset = meta[entry * META_INTS];
-      const keyEnd = keyOffset + meta[entry * META_INTS + 1];
+    this.#forEachLatest((keyOffset, keyEnd, valueLength) => {
       if (valueLength === REMOVAL) write(arena.subarray(keyOffset, keyEnd), arena, -1, -1);
       else write(arena.subarray(keyOffset, keyEnd), arena, keyEnd, keyEnd + valueLength);
-    }
+    });
   }
 
   /** Calls `visit` with every key's latest write (key and value as views; value null: removal), in write order. */
   forEachLatest(visit: (key: Buffer, value: Uint8Array | null) => void): void {
-    const meta = this.#meta;
     const arena = this.#arena;
+    this.#forEachLatest((keyOffset, keyEnd, valueLength) =>
+      visit(
+        arena.subarray(keyOffset, keyEnd),
+        valueLength === REMOVAL ? null : arena.subarray(keyEnd, keyEnd + valueLength),
+      ),
+    );
+  }
+
+  /** Every entry not superseded, in write order: where its key starts and ends, and its value length (REMOVAL for one). */
+  #forEachLatest(visit: (keyOffset: number, keyEnd: number, valueLength: number) => void): void {
+    const meta = this.#meta;
     for (let entry = 0; entry < this.#count; entry++) {
       const valueLength = meta[entry * META_INTS + 2];
       if (valueLength === SUPERSEDED) continue;
       const keyOffset = meta[entry * META_INTS];
-      const keyEnd = keyOffset + meta[entry * META_INTS + 1];
-      visit(
-        arena.subarray(keyOffset, keyEnd),
-        valueLength === REMOVAL ? null : arena.subarray(keyEnd, keyEnd + valueLength),
-      );
+      visit(keyOffset, keyOffset + meta[entry * META_INTS + 1], valueLength);
     }
   }
 
