@@ -8,7 +8,7 @@ import type {
 import type { KeyedStateMeta, RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
 import type { StoreView } from './local-kv-store.ts';
-import { STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
+import { STORE_KEY_PREFIX_BYTES, storePrefix, storePrefixOfId } from './store-key.ts';
 
 /** Changed keys tracked by default before the next checkpoint falls back to a base (about 25 MB of heap). */
 export const CHANGED_KEYS_MAX_DEFAULT = 250_000;
@@ -119,11 +119,7 @@ export class IncrementalSnapshots {
         for (const id of epoch.keys!) {
           if (seen.has(id)) continue;
           seen.add(id);
-          const prefix =
-            id.charCodeAt(0) * 0x100_0000 +
-            id.charCodeAt(1) * 0x1_0000 +
-            id.charCodeAt(2) * 0x100 +
-            id.charCodeAt(3);
+          const prefix = storePrefixOfId(id);
           let bucket = changedByPrefix.get(prefix);
           if (bucket === undefined) changedByPrefix.set(prefix, (bucket = []));
           bucket.push(id);

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { open, type RootDatabase, type Transaction } from 'lmdb';
+import { storePrefixOfId } from './store-key.ts';
 import { hashKey, WriteRun } from './write-run.ts';
 
 /** lmdb refuses longer keys (its compile-time MDB_MAXKEYSIZE in lmdb-js); we say so first, with the state's name. */
@@ -484,11 +485,7 @@ export class StoreView {
     const overlay = new Map<number, PendingWrite[]>();
     for (const entry of this.#byId().values()) {
       const id = entry.id;
-      const prefix =
-        id.charCodeAt(0) * 0x100_0000 +
-        id.charCodeAt(1) * 0x1_0000 +
-        id.charCodeAt(2) * 0x100 +
-        id.charCodeAt(3);
+      const prefix = storePrefixOfId(id);
       let bucket = overlay.get(prefix);
       if (bucket === undefined) overlay.set(prefix, (bucket = []));
       bucket.push(entry);

@@ -38,6 +38,13 @@ export function storePrefix(stateId: number, keyGroup: number): number {
   return stateId * 0x1_0000 + keyGroup;
 }
 
+/** `storePrefix` of a store key held as a latin1 string (its char codes are the key's bytes). */
+export function storePrefixOfId(id: string): number {
+  return (
+    id.charCodeAt(0) * 0x100_0000 + id.charCodeAt(1) * 0x1_0000 + id.charCodeAt(2) * 0x100 + id.charCodeAt(3)
+  );
+}
+
 /**
  * The full store key of one entry, as a view of a shared scratch buffer: valid until the
  * next call of `storeKey`/`storeKeyOf`. lmdb copies a key when it is read or written, so
