@@ -96,4 +96,17 @@ describe('LocalKvStore', () => {
     for (let n = 0; n < 40; n++) expect(read(store, n)).toBe(valueAt(n, 1).toString());
     store.dispose();
   });
+
+  it('hands lmdb one run per transaction, even when many are sealed in one turn', async () => {
+    const store = storeOf(4);
+    store.put(key(0), valueAt(0, 0));
+    await store.drained();
+    const before = store.lastTransactionId;
+    // Ten runs sealed before lmdb's thread gets to any: lmdb-js alone would fold them together.
+    for (let n = 0; n < 40; n++) store.put(key(n), valueAt(n, 1));
+    await store.drained();
+    expect(store.lastTransactionId - before).toBe(10);
+    for (let n = 0; n < 40; n++) expect(read(store, n)).toBe(valueAt(n, 1).toString());
+    store.dispose();
+  });
 });

@@ -132,6 +132,11 @@ export class LocalKvStore {
     return this.#sealedBytes + (this.#open?.heldBytes ?? 0);
   }
 
+  /** lmdb's id of its latest committed write transaction (0 before the first write): one per run. */
+  get lastTransactionId(): number {
+    return this.#db === undefined ? 0 : (this.#db.getStats() as { lastTxnId: number }).lastTxnId;
+  }
+
   /** Whether input should wait for lmdb: too much heap in flight, or too many runs for a miss to check. */
   isBackedUp(inFlightBytesMax: number): boolean {
     return this.inFlightBytes > inFlightBytesMax || this.#sealed.length > WRITE_RUNS_IN_FLIGHT_MAX;
