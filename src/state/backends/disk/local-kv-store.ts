@@ -101,9 +101,8 @@ export class LocalKvStore {
   #db: RootDatabase<Buffer, Buffer> | undefined;
   /** The run taking writes (undefined until the next write). */
   #open: WriteRun | undefined;
-  /** Runs handed to lmdb and not committed yet, oldest first. */
+  /** Runs sealed and not committed yet, oldest first; lmdb is writing the first while `#writing`. */
   #sealed: { readonly run: WriteRun; readonly committed: PromiseWithResolvers<void> }[] = [];
-  /** lmdb is writing the oldest sealed run (one transaction at a time). */
   #writing = false;
   #sealedBytes = 0;
   #runTimer: ReturnType<typeof setTimeout> | undefined;
@@ -326,9 +325,9 @@ export class LocalKvStore {
    * Hands the oldest sealed run to lmdb in one event-loop turn, so as one transaction, each
    * key's last write in the order they were made; the next run follows when it commits. One
    * transaction at a time, because lmdb-js otherwise folds every write queued while it is busy
-   * into its next transaction: transactions of 100 k writes and more, whose freed pages cannot
-   * be reused soon enough, so the file grew to three times its live pages (measured at 3 M
-   * keys) without writing faster. lmdb-js reads a value from the address of the buffer it is
+   * into its next transaction: up to eight runs at once (40 k writes on average at 3 M keys),
+   * whose freed pages could not be reused soon enough, so the file grew to three times its
+   * live pages without writing faster. lmdb-js reads a value from the address of the buffer it is
    * given, between `start` and `end` when the buffer carries them (what its own encoders use
    * to hand over parts of one buffer): so every value is written straight from the run's
    * arena, no copy and no object per write. One promise callback per run: lmdb resolves writes
