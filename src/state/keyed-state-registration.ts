@@ -1,4 +1,4 @@
-/** What every keyed state backend checks when it is built, when a state registers and when it restores: shared by the heap and disk backends. */
+/** What every keyed state backend checks when it is built, when a state registers, when a key arrives and when it restores: shared by the heap and disk backends, so both word their errors alike. */
 import { ConfigurationError } from '../core/errors.ts';
 import type { StateTtlConfig } from './descriptors.ts';
 import type { KeyGroupRange } from './key-group-range.ts';
@@ -51,18 +51,17 @@ export interface RegisteredState {
 
 /**
  * Throws ConfigurationError when `descriptor` asks again for a state already registered with
- * another kind or TTL. `describeTtl` renders a TTL in the backend's messages.
+ * another kind or TTL.
  *
  * @example
  * ```ts
- * checkSameRegistration({ kind: 'value', ttl: undefined }, valueState('count'), 'op', String);
+ * checkSameRegistration({ kind: 'value', ttl: undefined }, valueState('count'), 'op');
  * ```
  */
 export function checkSameRegistration(
   existing: RegisteredState,
   descriptor: StateDescriptorLike,
   operatorId: string,
-  describeTtl: (ttl: StateTtlConfig | undefined) => string,
 ): void {
   if (existing.kind !== descriptor.kind) {
     throw new ConfigurationError(
@@ -73,6 +72,39 @@ export function checkSameRegistration(
     throw new ConfigurationError(
       `state '${descriptor.name}' of operator '${operatorId}' is already registered with TTL ${describeTtl(existing.ttl)}, not ${describeTtl(descriptor.ttl)}`,
     );
+  }
+}
+
+/** A TTL as error messages show it: "none", or "60000 ms (OnCreateAndWrite, NeverReturnExpired)". */
+function describeTtl(ttl: StateTtlConfig | undefined): string {
+  if (ttl === undefined) return 'none';
+  return `${ttl.ttlMs} ms (${ttl.updateType ?? 'OnCreateAndWrite'}, ${ttl.visibility ?? 'NeverReturnExpired'})`;
+}
+
+/**
+ * The error for a key whose key group lies outside the backend's range: the partitioner sent
+ * it to the wrong subtask (an invariant violation), or the backend was disposed meanwhile.
+ */
+export function wrongKeyGroupError(
+  key: unknown,
+  keyGroup: number,
+  range: KeyGroupRange,
+  operatorId: string,
+  disposed: boolean,
+): Error {
+  if (disposed) return new Error(`setCurrentKey after the backend of operator '${operatorId}' was disposed`);
+  return new RangeError(
+    `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${range.start}, ${range.end}] of operator '${operatorId}'; the key was routed to the wrong subtask (a bug)`,
+  );
+}
+
+/** A key as error messages show it: JSON where it has one, at most 80 characters. */
+function describeKey(key: unknown): string {
+  try {
+    const text = typeof key === 'bigint' ? `${key}n` : JSON.stringify(key);
+    return text === undefined ? String(key) : text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  } catch {
+    return String(key);
   }
 }
 

@@ -148,7 +148,9 @@ export function runKeyedStateBackendConformance(name: string, factory: KeyedStat
         const range = computeKeyGroupRange(MAX_PARALLELISM, 4, 1);
         const backend = create(range);
         expect(() => backend.setCurrentKey('k', range.start - 1)).toThrow(RangeError);
-        expect(() => backend.setCurrentKey('k', range.end + 1)).toThrow(/outside the key-group range/);
+        expect(() => backend.setCurrentKey('k', range.end + 1)).toThrow(
+          `key group ${range.end + 1} of key "k" lies outside the key-group range [${range.start}, ${range.end}] of operator 'conformance-${name}'`,
+        );
         expect(() => backend.setCurrentKey('k', range.start + 0.5)).toThrow(RangeError);
         backend.setCurrentKey('k', range.end);
         expect(backend.getCurrentKeyGroup()).toBe(range.end);
@@ -217,6 +219,10 @@ export function runKeyedStateBackendConformance(name: string, factory: KeyedStat
         expect(() => backend.getListState(listState<number>('s'))).toThrow(ConfigurationError);
         expect(() => backend.getValueState(valueState<number>('s', { ttl: { ttlMs: 5 } }))).toThrow(
           ConfigurationError,
+        );
+        // One wording on every backend, naming both TTLs.
+        expect(() => backend.getValueState(valueState<number>('s', { ttl: { ttlMs: 5 } }))).toThrow(
+          `state 's' of operator 'conformance-${name}' is already registered with TTL none, not 5 ms (OnCreateAndWrite, NeverReturnExpired)`,
         );
         expect(() => backend.getValueState({ kind: 'value', name: '' })).toThrow(ConfigurationError);
         expect(() => backend.getValueState({ kind: 'value', name: 'x', ttl: { ttlMs: -1 } })).toThrow(

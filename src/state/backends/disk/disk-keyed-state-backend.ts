@@ -9,7 +9,6 @@ import type {
   ListStateDescriptor,
   MapStateDescriptor,
   ReducingStateDescriptor,
-  StateTtlConfig,
   ValueStateDescriptor,
 } from '../../descriptors.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
@@ -28,6 +27,7 @@ import {
   checkSameRegistration,
   RestoredChunks,
   serializersOf,
+  wrongKeyGroupError,
 } from '../../keyed-state-registration.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
@@ -385,7 +385,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     validateStateDescriptor(descriptor);
     const existing = this.#tables.get(descriptor.name);
     if (existing !== undefined) {
-      checkSameRegistration(existing, descriptor, this.operatorId, describeTtl);
+      checkSameRegistration(existing, descriptor, this.operatorId);
       return existing;
     }
     if (this.#tables.size >= STATE_IDS_MAX) {
@@ -424,13 +424,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   #rejectKeyGroup(key: unknown, keyGroup: number): never {
-    if (this.#disposed)
-      throw new Error(`setCurrentKey after the backend of operator '${this.operatorId}' was disposed`);
-    const { start, end } = this.keyGroupRange;
-    // An invariant violation: the partitioner routed the key to the wrong subtask.
-    throw new RangeError(
-      `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}'; the key was routed to the wrong subtask (a bug)`,
-    );
+    throw wrongKeyGroupError(key, keyGroup, this.keyGroupRange, this.operatorId, this.#disposed);
   }
 }
 
@@ -462,18 +456,4 @@ export function diskStateBackend(options: DiskStateBackendOptions = {}): KeyedSt
  */
 function asStateTable(table: DiskStateTable): StateTable {
   return table as unknown as StateTable;
-}
-
-function describeTtl(ttl: StateTtlConfig | undefined): string {
-  if (ttl === undefined) return 'none';
-  return `${ttl.ttlMs} ms (${ttl.updateType ?? 'OnCreateAndWrite'}, ${ttl.visibility ?? 'NeverReturnExpired'})`;
-}
-
-function describeKey(key: unknown): string {
-  try {
-    const text = typeof key === 'bigint' ? `${key}n` : (JSON.stringify(key) ?? String(key));
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  } catch {
-    return String(key);
-  }
 }

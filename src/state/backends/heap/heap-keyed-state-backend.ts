@@ -5,7 +5,6 @@ import type {
   ListStateDescriptor,
   MapStateDescriptor,
   ReducingStateDescriptor,
-  StateTtlConfig,
   ValueStateDescriptor,
 } from '../../descriptors.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
@@ -24,6 +23,7 @@ import {
   checkSameRegistration,
   RestoredChunks,
   serializersOf,
+  wrongKeyGroupError,
 } from '../../keyed-state-registration.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
@@ -212,7 +212,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
     validateStateDescriptor(descriptor);
     const existing = this.#tables.get(descriptor.name);
     if (existing !== undefined) {
-      checkSameRegistration(existing, descriptor, this.operatorId, describeTtl);
+      checkSameRegistration(existing, descriptor, this.operatorId);
       return existing;
     }
     const table = new StateTable({
@@ -241,28 +241,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
   }
 
   #rejectKeyGroup(key: unknown, keyGroup: number): never {
-    if (this.#disposed)
-      throw new Error(`setCurrentKey after the backend of operator '${this.operatorId}' was disposed`);
-    const { start, end } = this.keyGroupRange;
-    // An invariant violation: the partitioner routed the key to the wrong subtask.
-    throw new RangeError(
-      `key group ${keyGroup} of key ${describeKey(key)} lies outside the key-group range [${start}, ${end}] of operator '${this.operatorId}'; the key was routed to the wrong subtask (a bug)`,
-    );
-  }
-}
-
-function describeTtl(ttl: StateTtlConfig | undefined): string {
-  return ttl === undefined
-    ? 'none'
-    : `${ttl.ttlMs} ms/${ttl.updateType ?? 'OnCreateAndWrite'}/${ttl.visibility ?? 'NeverReturnExpired'}`;
-}
-
-function describeKey(key: unknown): string {
-  try {
-    const text = typeof key === 'bigint' ? `${key}n` : JSON.stringify(key);
-    return text === undefined ? String(key) : text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  } catch {
-    return String(key);
+    throw wrongKeyGroupError(key, keyGroup, this.keyGroupRange, this.operatorId, this.#disposed);
   }
 }
 
