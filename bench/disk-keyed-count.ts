@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'lmdb';
 import { StreamExecutionEnvironment } from '../src/index.ts';
 import { DEFAULT_CACHE_ENTRIES_MAX, diskStateBackend } from '../src/state/backends/disk/index.ts';
+import { openLmdb, WRITE_QUEUE_ENTRIES_MAX } from '../src/state/backends/disk/local-kv-store.ts';
 import { CountPerKey } from './count-per-key.ts';
 import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts } from './harness.ts';
 
@@ -48,9 +48,6 @@ function plainLoop(data: readonly Click[]): Checksum {
   return { count, sum };
 }
 
-/** Writes per lmdb transaction in the store-alone loop: the disk backend's run size. */
-const STORE_LOOP_WRITES_PER_TRANSACTION = 16_384;
-
 /**
  * The same count with no engine and no cache: every record reads its key's count from lmdb
  * and writes it back, in transactions of the disk backend's run size, one at a time, with the
@@ -61,15 +58,7 @@ const STORE_LOOP_WRITES_PER_TRANSACTION = 16_384;
  */
 async function plainLoopOverLmdb(data: readonly Click[]): Promise<Checksum> {
   const directory = mkdtempSync(join(tmpdir(), 'weir-bench-lmdb-'));
-  const db = open<Buffer, Buffer>({
-    path: directory,
-    encoding: 'binary',
-    keyEncoding: 'binary',
-    cache: false,
-    compression: false,
-    noSync: true,
-    noMetaSync: true,
-  });
+  const db = openLmdb(directory);
   try {
     let filling = new Map<string, number>();
     let writing = new Map<string, number>();
@@ -88,7 +77,7 @@ async function plainLoopOverLmdb(data: readonly Click[]): Promise<Checksum> {
       filling.set(user, next);
       count++;
       sum += next;
-      if (filling.size === STORE_LOOP_WRITES_PER_TRANSACTION || i === data.length - 1) {
+      if (filling.size === WRITE_QUEUE_ENTRIES_MAX || i === data.length - 1) {
         await committed;
         writing = filling;
         filling = new Map();

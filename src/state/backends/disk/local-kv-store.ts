@@ -388,15 +388,7 @@ export class LocalKvStore {
       mkdirSync(this.directory, { recursive: true });
       sweepStaleDirectories(dirname(this.directory));
       trackDirectory(this.directory);
-      this.#db = open<Buffer, Buffer>({
-        path: this.directory,
-        encoding: 'binary',
-        keyEncoding: 'binary',
-        cache: false,
-        compression: false,
-        noSync: true,
-        noMetaSync: true,
-      });
+      this.#db = openLmdb(this.directory);
     } catch (error) {
       throw new Error(`cannot open the local state store in ${this.directory}`, { cause: error });
     }
@@ -407,6 +399,23 @@ export class LocalKvStore {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#closed) throw new Error(`the local state store in ${this.directory} was disposed`);
   }
+}
+
+/**
+ * Opens lmdb as the disk backend does: raw bytes in and out, no lmdb-js value cache, no
+ * compression, no fsync (a working store is scratch: durability is the checkpoint's). Also the
+ * benchmark's lmdb-alone reference, so both measure the same store.
+ */
+export function openLmdb(directory: string): RootDatabase<Buffer, Buffer> {
+  return open<Buffer, Buffer>({
+    path: directory,
+    encoding: 'binary',
+    keyEncoding: 'binary',
+    cache: false,
+    compression: false,
+    noSync: true,
+    noMetaSync: true,
+  });
 }
 
 /** An arena handed to lmdb-js as a value: it writes the bytes in [start, end). */
