@@ -1,7 +1,9 @@
 /** The disk backend's store alone: writes collected in runs stay readable until lmdb commits them, values reach lmdb intact from the runs' arenas, views are isolated, backpressure waits only for the oldest runs. */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalKvStore } from '../../../src/state/backends/disk/local-kv-store.ts';
@@ -95,6 +97,28 @@ describe('LocalKvStore', () => {
     expect(store.inFlightBytes).toBe(0);
     for (let n = 0; n < 40; n++) expect(read(store, n)).toBe(valueAt(n, 1).toString());
     store.dispose();
+  });
+
+  it('fails cleanly when lmdb cannot write (a file-size limit standing in for a full disk): the reason is the cause, nothing crashes', {
+    timeout: 60_000,
+  }, async () => {
+    const directory = join(root, `store-${stores++}`);
+    const fixture = join(import.meta.dirname, 'fixtures', 'fill-local-store.ts');
+    // 4 MiB per file: lmdb's data file outgrows it after a few thousand 200-byte writes.
+    const { stdout } = await promisify(execFile)(
+      '/bin/sh',
+      ['-c', 'ulimit -f 4096 && exec "$0" "$@"', process.execPath, fixture, directory],
+      { maxBuffer: 1024 * 1024 },
+    );
+    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
+    expect(report.writes).toBeGreaterThan(1_000);
+    expect(report.writes).toBeLessThan(1_000_000);
+    expect(report.message).toBe(`writing to the local state store in ${directory} failed`);
+    // lmdb-js's generic "Commit failed" is replaced by the reason it reports separately.
+    expect(report.cause).not.toMatch(/Commit failed/);
+    expect(report.cause).toMatch(/\w/);
+    expect(report.drained).toBe(`rejected: ${report.message}`);
+    expect(report.laterPut).toBe(`threw: ${report.message}`);
   });
 
   it('hands lmdb one run per transaction, even when many are sealed in one turn', async () => {

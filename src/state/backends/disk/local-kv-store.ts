@@ -365,9 +365,18 @@ export class LocalKvStore {
       this.#wakeWaiters();
     };
     last?.then(settle, (error: unknown) => {
-      this.#failure ??= new Error(`writing to the local state store in ${this.directory} failed`, {
+      const failure = new Error(`writing to the local state store in ${this.directory} failed`, {
         cause: error,
       });
+      // lmdb-js rejects every write of a failed commit with "Commit failed" and gives the
+      // reason (ENOSPC, say) on `commitError`, a promise it has already rejected: unhandled,
+      // that rejection would crash the process. It becomes the failure's cause, before any
+      // waiter sees the failure (its reaction is queued first).
+      const commitError = (error as { commitError?: Promise<unknown> } | undefined)?.commitError;
+      commitError?.catch((reason: unknown) => {
+        failure.cause = reason;
+      });
+      this.#failure ??= failure;
       settle();
     });
   }
