@@ -88,6 +88,16 @@ describe('LocalKvStore', () => {
     store.dispose();
   });
 
+  it('has room at once when it is not backed up: nothing waits for lmdb', async () => {
+    const store = storeOf(100);
+    for (let n = 0; n < 10; n++) store.put(key(n), valueAt(n, 1));
+    await store.room(Number.MAX_SAFE_INTEGER);
+    expect(store.inFlightBytes).toBeGreaterThan(0);
+    await store.drained();
+    expect(store.inFlightBytes).toBe(0);
+    store.dispose();
+  });
+
   it('waits for room as soon as the oldest runs committed, not for everything', async () => {
     const store = storeOf(2);
     for (let n = 0; n < 40; n++) store.put(key(n), valueAt(n, 1));

@@ -147,7 +147,10 @@ export class LocalKvStore {
    * next run to write while input goes on (waiting for a full drain left one side idle).
    */
   room(inFlightBytesMax: number): Promise<void> {
-    if (!this.isBackedUp(inFlightBytesMax) || this.#sealed.length === 0) return this.drained();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (!this.isBackedUp(inFlightBytesMax)) return Promise.resolve();
+    // Backed up by the open run alone (one huge write): only its commit makes room.
+    if (this.#sealed.length === 0) return this.drained();
     return new Promise((resolve, reject) => {
       this.#waiters.push({ inFlightBytesMax, resolve, reject });
     });
