@@ -6,7 +6,14 @@ import { StreamExecutionEnvironment } from '../src/index.ts';
 import { DEFAULT_CACHE_ENTRIES_MAX, diskStateBackend } from '../src/state/backends/disk/index.ts';
 import { openLmdb, WRITE_QUEUE_ENTRIES_MAX } from '../src/state/backends/disk/local-kv-store.ts';
 import { CountPerKey } from './count-per-key.ts';
-import { type BenchCase, type Benchmark, type Checksum, CountingSink, seededInts } from './harness.ts';
+import {
+  type BenchCase,
+  type Benchmark,
+  type Checksum,
+  CountingSink,
+  seededIntAt,
+  seededInts,
+} from './harness.ts';
 
 /** Hot keys: all fit the disk backend's default cache, so after the first touch every access is a hit. */
 const HOT_KEYS = Number(process.env.WEIR_BENCH_HOT_KEYS ?? 100_000);
@@ -21,8 +28,7 @@ if (!Number.isSafeInteger(MANY_KEYS) || MANY_KEYS < 10) {
 }
 /**
  * Heap for the many-keys process: the heap backend's case holds every key (about 300 bytes
- * each with its count and Map entry), next to the input (two records per key, about 100
- * bytes each) and the plain-JS reference's Map. Measured: 10 M keys peaked at 3 GB RSS.
+ * each with its count and Map entry), and so does the plain-JS reference's Map.
  */
 const MANY_KEYS_HEAP_MB = Math.max(4_096, Math.ceil((MANY_KEYS * 800) / 2 ** 20));
 /** The disk backend's cache for the many-keys case: a tenth of the keys. */
@@ -35,13 +41,54 @@ interface Click {
 
 const userOf = (click: Click): string => click.user;
 
-function plainLoop(data: readonly Click[]): Checksum {
+/**
+ * The input, as a function of the record's index: every key once in shuffled order, then
+ * uniform draws. Every case builds its records as it goes, so none holds them: 20 M input
+ * records kept on the heap for a whole run made every major GC walk them, which weighed on
+ * the long disk case more than on the others (V8's concurrent marking took 23 % of its
+ * profile at 10 M keys), and no real source hands a job its whole input at once.
+ */
+class ClickInput {
+  readonly records: number;
+  readonly #keys: number;
+  readonly #seed: number;
+  /** The first pass's key order: a typed array, so no GC walks it. */
+  readonly #firstPass: Int32Array;
+
+  constructor(records: number, keys: number, seed: number) {
+    this.records = records;
+    this.#keys = keys;
+    this.#seed = seed;
+    const next = seededInts(seed);
+    const order = new Int32Array(keys);
+    for (let i = 0; i < keys; i++) order[i] = i;
+    for (let i = keys - 1; i > 0; i--) {
+      const j = next(i + 1);
+      const held = order[i];
+      order[i] = order[j];
+      order[j] = held;
+    }
+    this.#firstPass = order;
+  }
+
+  userAt(index: number): string {
+    const key = index < this.#keys ? this.#firstPass[index] : seededIntAt(this.#seed, index, this.#keys);
+    return `user-${key}`;
+  }
+
+  at(index: number): Click {
+    return { user: this.userAt(index), amount: seededIntAt(~this.#seed, index, 100) };
+  }
+}
+
+function plainLoop(input: ClickInput): Checksum {
   const counts = new Map<string, number>();
   let count = 0;
   let sum = 0;
-  for (let i = 0; i < data.length; i++) {
-    const next = (counts.get(data[i].user) ?? 0) + 1;
-    counts.set(data[i].user, next);
+  for (let i = 0; i < input.records; i++) {
+    const user = input.userAt(i);
+    const next = (counts.get(user) ?? 0) + 1;
+    counts.set(user, next);
     count++;
     sum += next;
   }
@@ -56,7 +103,7 @@ function plainLoop(data: readonly Click[]): Checksum {
  * per record here (nine in ten miss its cache and evict a dirty slot), so this is the ceiling
  * lmdb itself puts on that backend for this access pattern.
  */
-async function plainLoopOverLmdb(data: readonly Click[]): Promise<Checksum> {
+async function plainLoopOverLmdb(input: ClickInput): Promise<Checksum> {
   const directory = mkdtempSync(join(tmpdir(), 'weir-bench-lmdb-'));
   const db = openLmdb(directory);
   try {
@@ -65,8 +112,8 @@ async function plainLoopOverLmdb(data: readonly Click[]): Promise<Checksum> {
     let committed: Promise<boolean> | undefined;
     let count = 0;
     let sum = 0;
-    for (let i = 0; i < data.length; i++) {
-      const user = data[i].user;
+    for (let i = 0; i < input.records; i++) {
+      const user = input.userAt(i);
       let current = filling.get(user) ?? writing.get(user);
       if (current === undefined) {
         const stored = db.getBinaryFast(Buffer.from(user, 'latin1'));
@@ -77,7 +124,7 @@ async function plainLoopOverLmdb(data: readonly Click[]): Promise<Checksum> {
       filling.set(user, next);
       count++;
       sum += next;
-      if (filling.size === WRITE_QUEUE_ENTRIES_MAX || i === data.length - 1) {
+      if (filling.size === WRITE_QUEUE_ENTRIES_MAX || i === input.records - 1) {
         await committed;
         writing = filling;
         filling = new Map();
@@ -97,7 +144,7 @@ async function plainLoopOverLmdb(data: readonly Click[]): Promise<Checksum> {
 }
 
 async function runEngine(
-  data: readonly Click[],
+  input: ClickInput,
   backend: 'heap' | 'disk',
   cacheEntriesMax: number,
 ): Promise<Checksum> {
@@ -109,7 +156,7 @@ async function runEngine(
     });
     const sink = new CountingSink();
     env
-      .fromCollection(data)
+      .fromGenerator({ count: input.records, generate: (index) => input.at(index) })
       .keyBy(userOf)
       .process(() => new CountPerKey<string, Click>())
       .sinkTo(sink);
@@ -120,34 +167,20 @@ async function runEngine(
   }
 }
 
-/** Records over `keys` keys: every key once in shuffled order, then uniform draws. */
-function clicks(records: number, keys: number, seed: number): Click[] {
-  const next = seededInts(seed);
-  const users = Array.from({ length: keys }, (_, i) => `user-${i}`);
-  for (let i = users.length - 1; i > 0; i--) {
-    const j = next(i + 1);
-    [users[i], users[j]] = [users[j], users[i]];
-  }
-  return Array.from({ length: records }, (_, i) => ({
-    user: i < keys ? users[i] : users[next(keys)],
-    amount: next(100),
-  }));
-}
-
 function cases(
-  data: readonly Click[],
+  input: ClickInput,
   cacheEntriesMax: number,
   options: { readonly storeAlone: boolean },
 ): readonly BenchCase[] {
-  const expected = plainLoop(data);
+  const expected = plainLoop(input);
   return [
-    { name: 'plain-JS loop (Map)', reference: true, expected, run: () => plainLoop(data) },
-    ...(options.storeAlone ? [{ name: STORE_ALONE, expected, run: () => plainLoopOverLmdb(data) }] : []),
-    { name: 'engine: keyed count, heap', expected, run: () => runEngine(data, 'heap', cacheEntriesMax) },
+    { name: 'plain-JS loop (Map)', reference: true, expected, run: () => plainLoop(input) },
+    ...(options.storeAlone ? [{ name: STORE_ALONE, expected, run: () => plainLoopOverLmdb(input) }] : []),
+    { name: 'engine: keyed count, heap', expected, run: () => runEngine(input, 'heap', cacheEntriesMax) },
     {
       name: `engine: keyed count, disk (cache ${cacheEntriesMax.toLocaleString('en')})`,
       expected,
-      run: () => runEngine(data, 'disk', cacheEntriesMax),
+      run: () => runEngine(input, 'disk', cacheEntriesMax),
     },
   ];
 }
@@ -167,7 +200,7 @@ export const diskKeyedCountHot: Benchmark = {
   recordsDefault: 2_000_000,
   caseRatios: [{ ...DISK_OVER_HEAP, targetRatio: 0.5 }],
   setup: (records) =>
-    cases(clicks(records, HOT_KEYS, 0x5eed_d15c), DEFAULT_CACHE_ENTRIES_MAX, { storeAlone: false }),
+    cases(new ClickInput(records, HOT_KEYS, 0x5eed_d15c), DEFAULT_CACHE_ENTRIES_MAX, { storeAlone: false }),
 };
 
 /**
@@ -191,7 +224,7 @@ export const diskKeyedCountManyKeys: Benchmark = {
   repetitionsDefault: 3,
   nodeOptions: [`--max-old-space-size=${MANY_KEYS_HEAP_MB}`],
   setup: (records) =>
-    cases(clicks(records, MANY_KEYS, 0x5eed_d15d), MANY_KEYS_CACHE_ENTRIES, { storeAlone: true }),
+    cases(new ClickInput(records, MANY_KEYS, 0x5eed_d15d), MANY_KEYS_CACHE_ENTRIES, { storeAlone: true }),
 };
 
 /**

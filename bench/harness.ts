@@ -142,16 +142,29 @@ class CountingWriter<T> implements SinkWriter<T> {
   close(): void {}
 }
 
+/** mulberry32's step: its 32-bit output for a given state. */
+function mulberry32(state: number): number {
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+
 /** A seeded 32-bit generator (mulberry32), so every run and every case sees the same input. */
 export function seededInts(seed: number): (bound: number) => number {
   let state = seed >>> 0;
   return (bound) => {
     state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) % bound) | 0;
+    return (mulberry32(state) % bound) | 0;
   };
+}
+
+/**
+ * The `index`-th draw (from 0) of `seededInts(seed)`, computed directly: mulberry32's state
+ * only ever advances by a constant, so input can be generated per record instead of held.
+ */
+export function seededIntAt(seed: number, index: number, bound: number): number {
+  return (mulberry32((seed + Math.imul(index + 1, 0x6d2b79f5)) | 0) % bound) | 0;
 }
 
 /** A full garbage collection, so one case's garbage is not collected on the next case's time. */
