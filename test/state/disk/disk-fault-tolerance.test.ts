@@ -14,14 +14,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { diskStateBackend } from '../../../src/state/backends/disk/index.ts';
 import { runJob } from '../../it/fault-tolerance/job.ts';
 import { describeScenario, scenario } from '../../it/fault-tolerance/scenario.ts';
-import { baseSeed, derivedSeed, Probe } from '../../it/fault-tolerance/support.ts';
+import { baseSeed, derivedSeed, FailureTally, Probe } from '../../it/fault-tolerance/support.ts';
 
 const BASE_SEED = baseSeed();
 const RUNS = Number(process.env.WEIR_FT_DISK_RUNS ?? 12);
 /** Far fewer slots than keys × states × windows: evictions, write-backs and store reads all the time. */
 const CACHE_ENTRIES = 64;
 const directory = mkdtempSync(join(tmpdir(), 'weir-disk-ft-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const tally = new FailureTally();
+afterAll(() => {
+  rmSync(directory, { recursive: true, force: true });
+  // scripts/soak.sh reads this line to report what each seed injected.
+  console.log(`disk randomized (WEIR_FT_SEED=${BASE_SEED}): ${tally.summary()}`);
+});
 
 describe(`disk backend under randomized failure injection, exactly-once (WEIR_FT_SEED=${BASE_SEED})`, () => {
   it.each(Array.from({ length: RUNS }, (_, i) => i))('run %i', { timeout: 120_000 }, async (index) => {
@@ -29,7 +34,7 @@ describe(`disk backend under randomized failure injection, exactly-once (WEIR_FT
     const s = scenario(derivedSeed(BASE_SEED, 10_000 + index));
     const what = `disk backend, ${describeScenario(s)} (WEIR_FT_SEED=${BASE_SEED}, disk run ${index})`;
     const probe = new Probe();
-    const { published } = await runJob({
+    const { published, result } = await runJob({
       shape: s.shape,
       mode: 'exactly-once',
       probe,
@@ -45,6 +50,7 @@ describe(`disk backend under randomized failure injection, exactly-once (WEIR_FT
     }).catch((error: unknown) => {
       throw new Error(`${what}: the job failed: ${String(error)}`, { cause: error });
     });
+    tally.add(s.plan, result.restarts);
     expect(probe.violations, what).toEqual([]);
     expect(s.plan.recordTargets, `${what}: record failures that never fired`).toEqual([]);
     expect(published, what).toEqual(s.expected);
