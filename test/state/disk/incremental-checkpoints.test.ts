@@ -38,7 +38,9 @@ const MAX_PARALLELISM = 128;
 const RANGE = { start: 0, end: MAX_PARALLELISM - 1 };
 const noYield = (): Promise<void> => Promise.resolve();
 
-function diskBackend(options: { chainDeltasMax?: number } = {}): DiskKeyedStateBackend {
+function diskBackend(
+  options: { chainDeltasMax?: number; cacheEntriesMax?: number } = {},
+): DiskKeyedStateBackend {
   return new DiskKeyedStateBackend({
     operatorId: 'counts',
     keyGroupRange: RANGE,
@@ -183,6 +185,58 @@ describe('incremental checkpoints of the disk backend', () => {
     }
     const half = materializeKeyedChangelog(chainOf(chain, files), { start: 0, end: 63 });
     expect(half.sections.every((section) => section.keyGroup <= 63)).toBe(true);
+  });
+
+  it('a delta carries the writes made while the checkpoint before it was in flight', async () => {
+    // Writes before the first snapshot are not tracked (that snapshot is a base); writes after
+    // its view but before it completes must still reach the next delta. One cache slot, so
+    // each put evicts the other key and its write reaches the store while checkpoint 1 is
+    // still in flight (a larger cache would hold both until checkpoint 2's write-back).
+    const backend = diskBackend({ cacheEntriesMax: 1 });
+    const files = new Map<string, Uint8Array>();
+    try {
+      put(backend, 'early', 1);
+      const first = backend.snapshotIncremental(1) as IncrementalKeyedStateSnapshot;
+      put(backend, 'during', 2);
+      put(backend, 'early', 3);
+      let bytes: Uint8Array;
+      try {
+        bytes = await writeKeyedChangelogInSlices(first, [], {
+          keyGroupsPerSlice: 128,
+          yieldToLoop: noYield,
+        });
+      } finally {
+        first.release();
+      }
+      files.set('../shared/chk-1', bytes);
+      first.written({ relativePath: '../shared/chk-1', sizeBytes: bytes.length, crc32c: 0 });
+      backend.notifyCheckpointComplete(1);
+      const second = await checkpoint(backend, 2, files);
+      expect(first.isBase).toBe(true);
+      expect(second.isBase).toBe(false);
+      expect(second.chain).toEqual(['../shared/chk-1', '../shared/chk-2']);
+      const heap = new HeapKeyedStateBackend({
+        operatorId: 'counts',
+        keyGroupRange: RANGE,
+        maxParallelism: MAX_PARALLELISM,
+        clock: new ManualClock(0),
+      });
+      heap.restore([materializeKeyedChangelog(chainOf(second.chain, files), RANGE)]);
+      const count = heap.getValueState(valueState<number>('count'));
+      const restored = new Map<string, number | undefined>();
+      for (const key of ['early', 'during']) {
+        heap.setCurrentKey(key, assignToKeyGroup(key, MAX_PARALLELISM));
+        restored.set(key, count.value());
+      }
+      expect(restored).toEqual(
+        new Map([
+          ['early', 3],
+          ['during', 2],
+        ]),
+      );
+    } finally {
+      backend.dispose();
+    }
   });
 
   it('reports a damaged file of the chain by path', async () => {

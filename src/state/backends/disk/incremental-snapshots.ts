@@ -78,10 +78,15 @@ export class IncrementalSnapshots {
     }
   }
 
-  /** A store key was written (called for every put and remove, with a view of the key). */
+  /**
+   * A store key was written (called for every put and remove, with a view of the key). Not
+   * tracked before the first snapshot is planned: that snapshot is a base whatever changed,
+   * and a delta only ever carries epochs sealed after a confirmed checkpoint, so the keys
+   * written before it are never read. A job without checkpoints pays nothing here.
+   */
   record(key: Buffer): void {
     const current = this.#current;
-    if (current === undefined) return;
+    if (current === undefined || this.#sealCount === 0) return;
     const id = key.toString('latin1');
     if (current.has(id)) return;
     current.add(id);
