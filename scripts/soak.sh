@@ -11,7 +11,8 @@
 #   SOAK_SECONDS     time budget; no new iteration starts after it (default 300)
 #   SOAK_ITERATIONS  at most this many iterations (default: no limit)
 #   SOAK_SEEDS       space-separated base seeds to run instead of fresh ones
-#   SOAK_RUNS        seeded job runs per iteration (WEIR_FT_RUNS, default 40)
+#   SOAK_RUNS        seeded job runs per iteration (WEIR_FT_RUNS, default 40; the disk suite
+#                    reads WEIR_FT_DISK_RUNS instead, default 12)
 #   SOAK_TESTS       test files to run (default the randomized suite; e.g. test/it/fault-tolerance/)
 set -euo pipefail
 
