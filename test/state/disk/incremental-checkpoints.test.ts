@@ -57,9 +57,27 @@ function put(backend: KeyedStateBackend, key: string, value: number): void {
   backend.getValueState(valueState<number>('count')).update(value);
 }
 
-/** Writes an incremental snapshot as the task would, confirms it, and returns the file. */
-async function checkpoint(backend: DiskKeyedStateBackend, id: number, files: Map<string, Uint8Array>) {
+function heapBackend(): HeapKeyedStateBackend {
+  return new HeapKeyedStateBackend({
+    operatorId: 'counts',
+    keyGroupRange: RANGE,
+    maxParallelism: MAX_PARALLELISM,
+    clock: new ManualClock(0),
+  });
+}
+
+/**
+ * Writes an incremental snapshot as the task would, confirms it, and returns the file;
+ * `whileInFlight` runs after the snapshot's synchronous part, before its file is written.
+ */
+async function checkpoint(
+  backend: DiskKeyedStateBackend,
+  id: number,
+  files: Map<string, Uint8Array>,
+  whileInFlight?: () => void,
+) {
   const snapshot = backend.snapshotIncremental(id) as IncrementalKeyedStateSnapshot;
+  whileInFlight?.();
   let bytes: Uint8Array;
   try {
     bytes = await writeKeyedChangelogInSlices(snapshot, [], { keyGroupsPerSlice: 128, yieldToLoop: noYield });
@@ -106,12 +124,7 @@ describe('incremental checkpoints of the disk backend', () => {
       expect(ratio).toBeLessThanOrEqual(0.05);
       // Folded, the chain is the full state: same entries as the canonical snapshot.
       const folded = materializeKeyedChangelog(chainOf(second.chain, files), RANGE);
-      const heap = new HeapKeyedStateBackend({
-        operatorId: 'counts',
-        keyGroupRange: RANGE,
-        maxParallelism: MAX_PARALLELISM,
-        clock: new ManualClock(0),
-      });
+      const heap = heapBackend();
       heap.restore([folded]);
       const count = heap.getValueState(valueState<number>('count'));
       for (const i of [0, 1, 99, 100, 12_345, 100_000, keys - 1]) {
@@ -160,15 +173,7 @@ describe('incremental checkpoints of the disk backend', () => {
     expect(bases).toBeGreaterThan(1);
     expect(chain.length).toBeLessThanOrEqual(6);
     for (const target of ['heap', 'disk'] as const) {
-      const restored: KeyedStateBackend =
-        target === 'heap'
-          ? new HeapKeyedStateBackend({
-              operatorId: 'counts',
-              keyGroupRange: RANGE,
-              maxParallelism: MAX_PARALLELISM,
-              clock: new ManualClock(0),
-            })
-          : diskBackend();
+      const restored: KeyedStateBackend = target === 'heap' ? heapBackend() : diskBackend();
       try {
         // Rescaled too: two halves restored separately cover every key once.
         restored.restore([materializeKeyedChangelog(chainOf(chain, files), RANGE)]);
@@ -196,31 +201,15 @@ describe('incremental checkpoints of the disk backend', () => {
     const files = new Map<string, Uint8Array>();
     try {
       put(backend, 'early', 1);
-      const first = backend.snapshotIncremental(1) as IncrementalKeyedStateSnapshot;
-      put(backend, 'during', 2);
-      put(backend, 'early', 3);
-      let bytes: Uint8Array;
-      try {
-        bytes = await writeKeyedChangelogInSlices(first, [], {
-          keyGroupsPerSlice: 128,
-          yieldToLoop: noYield,
-        });
-      } finally {
-        first.release();
-      }
-      files.set('../shared/chk-1', bytes);
-      first.written({ relativePath: '../shared/chk-1', sizeBytes: bytes.length, crc32c: 0 });
-      backend.notifyCheckpointComplete(1);
+      const first = await checkpoint(backend, 1, files, () => {
+        put(backend, 'during', 2);
+        put(backend, 'early', 3);
+      });
       const second = await checkpoint(backend, 2, files);
       expect(first.isBase).toBe(true);
       expect(second.isBase).toBe(false);
       expect(second.chain).toEqual(['../shared/chk-1', '../shared/chk-2']);
-      const heap = new HeapKeyedStateBackend({
-        operatorId: 'counts',
-        keyGroupRange: RANGE,
-        maxParallelism: MAX_PARALLELISM,
-        clock: new ManualClock(0),
-      });
+      const heap = heapBackend();
       heap.restore([materializeKeyedChangelog(chainOf(second.chain, files), RANGE)]);
       const count = heap.getValueState(valueState<number>('count'));
       const restored = new Map<string, number | undefined>();

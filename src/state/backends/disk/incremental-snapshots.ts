@@ -31,7 +31,7 @@ interface Chain {
   readonly sealIndex: number;
 }
 
-/** Changes between two snapshots; `undefined` once more keys changed than tracked. */
+/** Changes between two snapshots; `undefined` when not tracked (see `IncrementalSnapshots.#current`). */
 interface Epoch {
   readonly checkpointId: number;
   readonly keys: Set<string> | undefined;
@@ -58,7 +58,13 @@ export interface IncrementalPlan {
 export class IncrementalSnapshots {
   readonly #changedKeysMax: number;
   readonly #chainDeltasMax: number;
-  #current: Set<string> | undefined = new Set();
+  /**
+   * Keys changed since the last snapshot was planned; undefined while not tracked: once more
+   * keys changed than tracked, and before the first snapshot, which is a base whatever
+   * changed (a delta only carries epochs sealed after a confirmed checkpoint, so keys written
+   * before the first plan are never read, and a job without checkpoints pays nothing).
+   */
+  #current: Set<string> | undefined;
   #trackedCount = 0;
   readonly #epochs: Epoch[] = [];
   #confirmed: Chain | undefined;
@@ -78,15 +84,10 @@ export class IncrementalSnapshots {
     }
   }
 
-  /**
-   * A store key was written (called for every put and remove, with a view of the key). Not
-   * tracked before the first snapshot is planned: that snapshot is a base whatever changed,
-   * and a delta only ever carries epochs sealed after a confirmed checkpoint, so the keys
-   * written before it are never read. A job without checkpoints pays nothing here.
-   */
+  /** A store key was written (called for every put and remove, with a view of the key). */
   record(key: Buffer): void {
     const current = this.#current;
-    if (current === undefined || this.#sealCount === 0) return;
+    if (current === undefined) return;
     const id = key.toString('latin1');
     if (current.has(id)) return;
     current.add(id);
