@@ -349,6 +349,12 @@ export class BinaryReader {
     return this.readRawBytes(length, what).slice();
   }
 
+  /** Moves past `length` bytes without reading them (checked like a read). */
+  skip(length: number, what = 'bytes'): void {
+    this.#need(length, what);
+    this.#position += length;
+  }
+
   /** `length` bytes without a prefix, as a view into the input (no copy). */
   readRawBytes(length: number, what = 'bytes'): Uint8Array {
     this.#need(length, what);

@@ -43,8 +43,10 @@ export interface KeyedStateBackend {
 
   /**
    * Called with the keys (and their groups) of an input batch before the batch runs, so a
-   * backend whose storage is asynchronous can load them in one batched read. The heap
-   * backend returns undefined at once; the caller awaits only a returned promise.
+   * backend whose storage is asynchronous can load them in one batched read; and once with
+   * no keys after the operator opened, before any record or timer, so a backend can finish
+   * restore work it deferred. The heap backend returns undefined at once; the caller awaits
+   * only a returned promise.
    */
   prefetch(keys: readonly unknown[], keyGroups: Int32Array | readonly number[]): undefined | Promise<void>;
 
@@ -78,8 +80,10 @@ export interface KeyedStateBackend {
    * re-register (`registerRestoredTimers`). Call before any state is registered; each key
    * group of the backend's range at most once. Entries stay undecoded until the operator
    * registers their state (`getValueState`…), which then checks kind, TTL and serializers
-   * (IncompatibleStateError) and decodes them (CorruptSnapshotError if they do not decode).
-   * The backend keeps references into the parts' bytes until then: do not reuse the buffers.
+   * (IncompatibleStateError) and decodes them (CorruptSnapshotError if they do not decode):
+   * the heap backend at once, the disk backend by the next `prefetch` or state access, which
+   * report the CorruptSnapshotError then. The backend keeps references into the parts' bytes
+   * until then: do not reuse the buffers.
    */
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[];
 

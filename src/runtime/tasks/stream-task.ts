@@ -185,6 +185,7 @@ export class StreamTask {
       // Split assignments from the job manager arrive as mail, ordered with checkpoint triggers.
       if (isSourceInput(source)) source.attachMailbox((mail) => this.#mailbox.put(mail));
       await this.#openOperators();
+      await this.#finishRestores();
       this.#restoreTimers();
       const head = this.#chain[0];
       if (isSourceInput(head.operator)) {
@@ -522,6 +523,11 @@ export class StreamTask {
         throw wrapUserError(error, location);
       }
     }
+  }
+
+  /** Lets each keyed backend finish restore work it deferred past `open` (see KeyedStateBackend.prefetch). */
+  async #finishRestores(): Promise<void> {
+    for (const { context } of this.#chain) await context.keyedStateBackend?.prefetch([], []);
   }
 
   async #finishOperators(): Promise<void> {

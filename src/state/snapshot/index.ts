@@ -1,6 +1,7 @@
 /** State snapshots: the keyed and operator state file formats, restore helpers, redistribution and errors. */
 export {
   checkChunkCompatible,
+  type DecodedEntry,
   type DecodedPayload,
   decodeStateChunk,
   type RegisteredStateInfo,

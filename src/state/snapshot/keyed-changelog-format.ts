@@ -168,16 +168,17 @@ export async function writeKeyedChangelogInSlices(
   return out.finish();
 }
 
-/** One state's records in one section, as read. */
+/**
+ * One state's records in one section, as read: checked for structure, but kept as bytes and
+ * parsed only when its section is folded, so reading a file allocates per state and key
+ * group, not per entry (a chain of a million-entry base would otherwise need several times
+ * its size in heap objects at once).
+ */
 interface ChangelogStateRecords {
   readonly meta: KeyedStateMeta;
-  readonly records: readonly ChangelogRecord[];
+  readonly count: number;
+  readonly records: Uint8Array;
 }
-
-type ChangelogRecord =
-  | { readonly op: 'put'; readonly key: Uint8Array; readonly payload: Uint8Array }
-  | { readonly op: 'delete'; readonly key: Uint8Array }
-  | { readonly op: 'raw'; readonly entryCount: number; readonly entries: Uint8Array };
 
 interface ChangelogSection {
   readonly keyGroup: number;
@@ -243,36 +244,31 @@ function readSection(
       `section of key group ${keyGroup} where ${expectedKeyGroup} belongs`,
     );
   }
-  const states = readSectionStates(input, (meta) => readRecords(input, meta));
+  const states = readSectionStates(input, (meta) => readRecords(bytes, input, meta));
   const timers = readSectionEnd(bytes, input, start, keyGroup, maxParallelism, path);
   return { keyGroup, states, timers };
 }
 
-function readRecords(input: BinaryReader, meta: KeyedStateMeta): ChangelogStateRecords {
+function readRecords(bytes: Uint8Array, input: BinaryReader, meta: KeyedStateMeta): ChangelogStateRecords {
   const { name } = meta;
   const count = input.readVarint('record count');
   if (count > input.remaining / 2) throw new RangeError(`state '${name}' claims ${count} records`);
-  const records: ChangelogRecord[] = [];
+  const start = input.position;
   for (let i = 0; i < count; i++) {
     const op = input.readU8('record op');
     if (op === OP_PUT) {
-      const key = input.readRawBytes(input.readVarint('key length'), 'key');
-      const payload = input.readRawBytes(input.readVarint('payload length'), 'payload');
-      records.push({ op: 'put', key, payload });
+      input.skip(input.readVarint('key length'), 'key');
+      input.skip(input.readVarint('payload length'), 'payload');
     } else if (op === OP_DELETE) {
-      records.push({ op: 'delete', key: input.readRawBytes(input.readVarint('key length'), 'key') });
+      input.skip(input.readVarint('key length'), 'key');
     } else if (op === OP_RAW) {
-      const entryCount = input.readVarint('entry count');
-      records.push({
-        op: 'raw',
-        entryCount,
-        entries: input.readRawBytes(input.readVarint('entries length'), 'entries'),
-      });
+      input.readVarint('entry count');
+      input.skip(input.readVarint('entries length'), 'entries');
     } else {
       throw new RangeError(`state '${name}' has a record with unknown op ${op}`);
     }
   }
-  return { meta, records };
+  return { meta, count, records: bytes.subarray(start, input.position) };
 }
 
 /** The folded entries of one state in one key group. */
@@ -348,13 +344,17 @@ function foldSection(
   states: readonly ChangelogStateRecords[],
   path: string,
 ): void {
-  for (const { meta, records } of states) {
+  for (const { meta, count, records } of states) {
     let state = folded.get(meta.name);
     if (state === undefined) folded.set(meta.name, (state = { meta, entries: undefined, raw: undefined }));
     state.meta = meta;
-    for (const record of records) {
-      if (record.op === 'raw') {
-        state.raw = { entryCount: record.entryCount, entries: record.entries };
+    // Checked when the file was read: every record is whole and its op known.
+    const input = new BinaryReader(records);
+    for (let i = 0; i < count; i++) {
+      const op = input.readU8();
+      if (op === OP_RAW) {
+        const entryCount = input.readVarint();
+        state.raw = { entryCount, entries: input.readRawBytes(input.readVarint()) };
         state.entries = undefined;
         continue;
       }
@@ -362,10 +362,9 @@ function foldSection(
         throw new CorruptSnapshotError(path, `state '${meta.name}' has changes after a raw restored chunk`);
       }
       state.entries ??= new Map();
-      const id = Buffer.from(record.key.buffer, record.key.byteOffset, record.key.byteLength).toString(
-        'latin1',
-      );
-      state.entries.set(id, record.op === 'put' ? { key: record.key, payload: record.payload } : null);
+      const key = input.readRawBytes(input.readVarint());
+      const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+      state.entries.set(id, op === OP_PUT ? { key, payload: input.readRawBytes(input.readVarint()) } : null);
     }
   }
 }

@@ -74,18 +74,24 @@ export function checkChunkCompatible(chunk: RawKeyedStateChunk, registered: Regi
   }
 }
 
+/** One decoded entry of a chunk. */
+export interface DecodedEntry {
+  readonly key: unknown;
+  readonly namespace: string | number;
+  readonly payload: DecodedPayload;
+}
+
 /**
- * Decodes every entry of a (compatible) chunk and hands it to `onEntry`. Checks the pair of
- * the writer's invariants: each key hashes to the chunk's key group under `maxParallelism`,
- * and the entries fill the chunk exactly. Any failure is a CorruptSnapshotError naming the
- * file, state and serializer.
+ * Decodes the entries of a (compatible) chunk one at a time, so a restore can pause between
+ * them. Checks the pair of the writer's invariants: each key hashes to the chunk's key group
+ * under `maxParallelism`, and the entries fill the chunk exactly. Any failure is a
+ * CorruptSnapshotError naming the file, state and serializer.
  */
-export function decodeStateChunk(
+export function* decodeStateChunk(
   chunk: RawKeyedStateChunk,
   registered: RegisteredStateInfo,
   maxParallelism: number,
-  onEntry: (key: unknown, namespace: string | number, payload: DecodedPayload) => void,
-): void {
+): Generator<DecodedEntry, void, undefined> {
   const input = new BinaryReader(chunk.bytes);
   const { kind, hasTtl } = chunk.meta;
   const values = registered.valueSerializer;
@@ -93,8 +99,10 @@ export function decodeStateChunk(
     const expiresAtMs = hasTtl ? input.readFloat64('expiry') : undefined;
     return { value: values.deserialize(input), expiresAtMs };
   };
-  try {
-    for (let i = 0; i < chunk.entryCount; i++) {
+  for (let i = 0; i < chunk.entryCount; i++) {
+    // Only the decoding is guarded: an error the consumer throws while paused at `yield` is its own.
+    let entry: DecodedEntry;
+    try {
       const key = valueSerializer.deserialize(input);
       const namespace = valueSerializer.deserialize(input);
       if (typeof namespace !== 'string' && typeof namespace !== 'number') {
@@ -106,18 +114,29 @@ export function decodeStateChunk(
           `entry ${i}'s key hashes to key group ${keyGroup} (max parallelism ${maxParallelism})`,
         );
       }
-      onEntry(key, namespace, readPayload(input, kind, readTimed, registered.mapKeySerializer));
+      entry = { key, namespace, payload: readPayload(input, kind, readTimed, registered.mapKeySerializer) };
+    } catch (error) {
+      throw undecodable(chunk, registered, error);
     }
-    if (!input.isAtEnd())
-      throw new RangeError(`${input.remaining} bytes left after ${chunk.entryCount} entries`);
-  } catch (error) {
-    if (error instanceof CorruptSnapshotError || error instanceof IncompatibleStateError) throw error;
-    throw new CorruptSnapshotError(
-      chunk.path,
-      `state '${registered.name}' in key group ${chunk.keyGroup} could not be read with serializer ${values.id} v${values.version}: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
+    yield entry;
+  }
+  if (!input.isAtEnd()) {
+    throw undecodable(
+      chunk,
+      registered,
+      new RangeError(`${input.remaining} bytes left after ${chunk.entryCount} entries`),
     );
   }
+}
+
+function undecodable(chunk: RawKeyedStateChunk, registered: RegisteredStateInfo, error: unknown): Error {
+  if (error instanceof CorruptSnapshotError || error instanceof IncompatibleStateError) return error;
+  const values = registered.valueSerializer;
+  return new CorruptSnapshotError(
+    chunk.path,
+    `state '${registered.name}' in key group ${chunk.keyGroup} could not be read with serializer ${values.id} v${values.version}: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
 }
 
 function readPayload(

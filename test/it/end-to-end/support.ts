@@ -83,8 +83,17 @@ export async function createTopic(bootstrap: string, topic: string, partitions: 
   try {
     await admin.client.createTopics({ topics: [topic], partitions, replicas: 1 });
     // A new topic's leaders appear in steps; a producer that sees half of them retries elsewhere.
+    // Right after creation the broker may not know the topic at all yet (seen on a busy machine).
     const all = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
-    for (let i = 0; i < 100 && (await admin.leaders(all, true)).size < partitions; i++) {
+    const ready = async (): Promise<boolean> => {
+      try {
+        return (await admin.leaders(all, true)).size === partitions;
+      } catch (error) {
+        if (error instanceof Error && error.message.includes('Unknown topic')) return false;
+        throw error;
+      }
+    };
+    for (let i = 0; i < 100 && !(await ready()); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {

@@ -33,7 +33,7 @@ import { valueSerializer } from '../../serializers/value-serializer.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
-import { restoreStateTable } from '../heap/heap-keyed-state-restore.ts';
+import { checkRestoredChunks } from '../heap/heap-keyed-state-restore.ts';
 import { tableMeta } from '../heap/heap-keyed-state-snapshot.ts';
 import { emptyIterator } from '../heap/heap-map-state.ts';
 import { toMapKey } from '../heap/map-key.ts';
@@ -46,6 +46,7 @@ import {
 } from '../heap/state-handles.ts';
 import type { Namespace, StateTable } from '../heap/state-table.ts';
 import { listCellOps, mapCellOps, type TtlCellOps, valueCellOps } from '../heap/ttl.ts';
+import { DeferredRestore } from './deferred-restore.ts';
 import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-snapshot.ts';
 import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
@@ -125,6 +126,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #tables = new Map<string, DiskStateTable>();
   /** Restored states not registered yet: their undecoded chunks by group index. */
   readonly #restored: RestoredChunks;
+  /** Registered states' restored chunks not in the store yet. */
+  readonly #deferred: DeferredRestore;
   readonly #groupCount: number;
   readonly #inFlightBytesMax: number;
   /** Undefined when incremental checkpoints are off. */
@@ -157,6 +160,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       throw new ConfigurationError(`writeQueueEntriesMax must be a positive integer, got ${queueEntriesMax}`);
     }
     this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name), queueEntriesMax);
+    this.#deferred = new DeferredRestore(this.#store, maxParallelism);
     if (options.incremental !== false) {
       const incremental = new IncrementalSnapshots({
         changedKeysMax: options.changedKeysMax,
@@ -184,6 +188,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   storedEntryCount(stateName: string): number {
     const table = this.#tables.get(stateName);
     if (table === undefined) return 0;
+    this.#loadRestored();
     const view = this.#store.view();
     try {
       let count = 0;
@@ -259,6 +264,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
    * (which bounds their memory, and the runs a miss checks).
    */
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
+    if (this.#deferred.pending) return this.#deferred.load(this.#inFlightBytesMax);
     if (!this.#store.isBackedUp(this.#inFlightBytesMax)) return undefined;
     return this.#store.room(this.#inFlightBytesMax);
   }
@@ -284,6 +290,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
    */
   snapshot(): KeyedStateSnapshot {
     if (this.#disposed) throw new Error(`snapshot of the disposed backend of operator '${this.operatorId}'`);
+    this.#loadRestored();
     this.#cache.flush();
     const tables: DiskTableView[] = [];
     for (const table of this.#tables.values()) tables.push({ meta: tableMeta(table), table });
@@ -307,6 +314,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     const incremental = this.#incremental;
     if (incremental === undefined) return undefined;
     if (this.#disposed) throw new Error(`snapshot of the disposed backend of operator '${this.operatorId}'`);
+    this.#loadRestored();
     this.#cache.flush();
     const view = this.#store.view();
     const tables = [...this.#tables.values()].map((table) => ({
@@ -339,6 +347,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#restored.clear();
+    this.#deferred.clear();
     this.#cache.clear();
     for (const table of this.#tables.values()) table.dispose();
     this.#tables.clear();
@@ -349,7 +358,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   *#keys(table: DiskStateTable, namespace: Namespace | undefined): Generator<unknown> {
-    // Dirty slots to the store first, so the view below holds everything.
+    // Restored and dirty cells to the store first, so the view below holds everything.
+    this.#loadRestored();
     this.#cache.flush(table);
     const ops = table.ttlOps;
     const nowMs = ops === undefined ? 0 : this.#clock.now();
@@ -406,14 +416,15 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       current: this.#current,
       cache: this.#cache,
       store: this.#store,
+      restore: this.#deferred,
       rangeStart: this.keyGroupRange.start,
       groupCount: this.#groupCount,
     });
     const restored = this.#restored.get(descriptor.name);
     if (restored !== undefined) {
-      // Throws on an incompatible or undecodable state; the state stays unregistered then.
-      // The disk table addresses cells by key group itself: offset 0.
-      restoreStateTable(table, restored, this.maxParallelism, 0);
+      // Throws on an incompatible state; the state stays unregistered then. Its entries are
+      // decoded into the store later (see DeferredRestore), undecodable ones reported then.
+      this.#deferred.stage(table, checkRestoredChunks(table, restored), restored);
       this.#restored.delete(descriptor.name);
       // Earlier files of the chain hold this state as raw restored chunks, which a delta's
       // puts cannot extend: start a new base.
@@ -421,6 +432,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     }
     this.#tables.set(descriptor.name, table);
     return table;
+  }
+
+  /** Restored cells the store does not hold yet go there now (see DeferredRestore). */
+  #loadRestored(): void {
+    if (this.#deferred.pending) this.#deferred.loadNow();
   }
 
   #rejectKeyGroup(key: unknown, keyGroup: number): never {

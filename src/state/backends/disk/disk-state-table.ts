@@ -8,6 +8,7 @@ import { type CellFormat, decodeCell, encodeCell } from '../cell-codec.ts';
 import { type MapKey, toMapKey } from '../heap/map-key.ts';
 import type { Namespace } from '../heap/state-table.ts';
 import type { TtlCellOps } from '../heap/ttl.ts';
+import type { DeferredRestore } from './deferred-restore.ts';
 import type { LocalKvStore } from './local-kv-store.ts';
 import { keyBytesOf, parseStoreKey, storeKey, storeKeyOf } from './store-key.ts';
 import type { CacheSlot, SlotOwner, WriteBackCache } from './write-back-cache.ts';
@@ -62,6 +63,7 @@ export class DiskStateTable implements SlotOwner {
   readonly #current: DiskCurrentKey;
   readonly #cache: WriteBackCache;
   readonly #store: LocalKvStore;
+  readonly #restore: DeferredRestore;
   readonly #rangeStart: number;
   #accessesSinceCleanup = 0;
   /** Where the next TTL cleanup step starts (undefined: at the state's first entry). */
@@ -80,6 +82,8 @@ export class DiskStateTable implements SlotOwner {
     readonly current: DiskCurrentKey;
     readonly cache: WriteBackCache;
     readonly store: LocalKvStore;
+    /** Restored state not in the store yet: loaded before the store is first read. */
+    readonly restore: DeferredRestore;
     readonly rangeStart: number;
     readonly groupCount: number;
   }) {
@@ -99,6 +103,7 @@ export class DiskStateTable implements SlotOwner {
     this.#current = options.current;
     this.#cache = options.cache;
     this.#store = options.store;
+    this.#restore = options.restore;
     this.#rangeStart = options.rangeStart;
     this.#voidMaps = new Array(options.groupCount).fill(undefined);
     this.#namespaceMaps = new Array(options.groupCount).fill(undefined);
@@ -155,6 +160,7 @@ export class DiskStateTable implements SlotOwner {
     const ops = this.ttlOps;
     if (ops === undefined || ++this.#accessesSinceCleanup < TTL_STORE_CLEANUP_INTERVAL_ACCESSES) return;
     this.#accessesSinceCleanup = 0;
+    if (this.#restore.pending) this.#restore.loadNow();
     const store = this.#store;
     if (store.isEmpty) return;
     const start = this.#cleanupCursor ?? stateBound(this.stateId);
@@ -275,11 +281,14 @@ export class DiskStateTable implements SlotOwner {
       return existing;
     }
     // A blind write needs no read of the old cell, only whether the store has one (so a
-    // later removal reaches it): assume it does unless the store is empty.
+    // later removal reaches it): assume it does unless the store is empty. A restored cell
+    // written later would overwrite it: restore first.
+    if (this.#restore.pending) this.#restore.loadNow();
     return this.#install(namespace, this.#store.isEmpty ? ABSENT_UNSTORED : ABSENT_MAYBE_STORED);
   }
 
   #read(namespace: Namespace): Loaded {
+    if (this.#restore.pending) this.#restore.loadNow();
     const store = this.#store;
     if (store.isEmpty) return ABSENT_UNSTORED;
     const current = this.#current;

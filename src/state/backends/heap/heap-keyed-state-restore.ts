@@ -38,6 +38,18 @@ export function restoreStateTable(
   maxParallelism: number,
   groupOffset: number,
 ): void {
+  const registered = checkRestoredChunks(table, chunks);
+  for (const chunk of chunks) {
+    if (chunk === undefined) continue;
+    for (const _ of restoreChunkCells(table, registered, chunk, maxParallelism, groupOffset));
+  }
+}
+
+/** Throws IncompatibleStateError unless every chunk fits the table's registration; returns that registration. */
+export function checkRestoredChunks(
+  table: RestorableTable,
+  chunks: readonly (RawKeyedStateChunk | undefined)[],
+): RegisteredStateInfo {
   const registered: RegisteredStateInfo = {
     name: table.name,
     kind: table.kind,
@@ -46,13 +58,26 @@ export function restoreStateTable(
     mapKeySerializer: table.kind === 'map' ? table.mapKeySerializer : undefined,
   };
   for (const chunk of chunks) if (chunk !== undefined) checkChunkCompatible(chunk, registered);
-  for (const chunk of chunks) {
-    if (chunk === undefined) continue;
-    const group = chunk.keyGroup - groupOffset;
-    decodeStateChunk(chunk, registered, maxParallelism, (key, namespace, payload) => {
-      const cell = toCell(registered, payload);
-      if (cell !== undefined) table.restoreCell(group, toMapKey(key), namespace, cell);
-    });
+  return registered;
+}
+
+/**
+ * Decodes one checked chunk into `table`, pausing after each entry, so a restore can stop
+ * between entries to let its writes drain (the disk backend). CorruptSnapshotError if an
+ * entry does not decode; the entries before it stay in the table.
+ */
+export function* restoreChunkCells(
+  table: RestorableTable,
+  registered: RegisteredStateInfo,
+  chunk: RawKeyedStateChunk,
+  maxParallelism: number,
+  groupOffset: number,
+): Generator<undefined, void, undefined> {
+  const group = chunk.keyGroup - groupOffset;
+  for (const { key, namespace, payload } of decodeStateChunk(chunk, registered, maxParallelism)) {
+    const cell = toCell(registered, payload);
+    if (cell !== undefined) table.restoreCell(group, toMapKey(key), namespace, cell);
+    yield;
   }
 }
 

@@ -1,0 +1,175 @@
+/**
+ * The disk backend writes a registered state's restored entries into its store after
+ * registration, in slices between event-loop turns (so a restore's heap stays bounded:
+ * see DeferredRestore). These tests pin what must hold while that load is under way: it
+ * really is sliced, anything that touches the store first finishes it, a write made
+ * meanwhile is never overwritten by a restored value, undecodable entries are reported, and
+ * a snapshot holds everything restored.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/clock.ts';
+import { DiskKeyedStateBackend } from '../../../src/state/backends/disk/index.ts';
+import { HeapKeyedStateBackend } from '../../../src/state/backends/heap/index.ts';
+import { assignToKeyGroup } from '../../../src/state/key-groups.ts';
+import type { KeyedStateBackend } from '../../../src/state/keyed-state-backend.ts';
+import type { TypeSerializer } from '../../../src/state/serializers/type-serializer.ts';
+import {
+  CorruptSnapshotError,
+  type KeyedStateFileContents,
+  readKeyedStateFile,
+  writeKeyedStateFile,
+} from '../../../src/state/snapshot/index.ts';
+import { valueState } from '../../../src/state/state-descriptors-factory.ts';
+
+const MAX_PARALLELISM = 128;
+const RANGE = { start: 0, end: MAX_PARALLELISM - 1 };
+const KEYS = 5_000;
+const PATH = 'chk-3/op-0.keyed';
+const directory = mkdtempSync(join(tmpdir(), 'weir-deferred-restore-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const at = (backend: KeyedStateBackend, key: string): void =>
+  backend.setCurrentKey(key, assignToKeyGroup(key, MAX_PARALLELISM));
+
+/** A checkpoint file in which key `k<i>` counts i. */
+function restoredFile(): KeyedStateFileContents {
+  const source = new HeapKeyedStateBackend({
+    operatorId: 'op',
+    keyGroupRange: RANGE,
+    maxParallelism: MAX_PARALLELISM,
+    clock: new ManualClock(0),
+  });
+  const count = source.getValueState(valueState<number>('count'));
+  for (let i = 0; i < KEYS; i++) {
+    at(source, `k${i}`);
+    count.update(i);
+  }
+  const snapshot = source.snapshot();
+  const file = writeKeyedStateFile(snapshot);
+  snapshot.release();
+  return readKeyedStateFile(file.bytes, PATH);
+}
+
+/** A disk backend holding `restoredFile()`, its state not registered yet. */
+function restoredDiskBackend(cacheEntriesMax = 2): DiskKeyedStateBackend {
+  const backend = new DiskKeyedStateBackend({
+    operatorId: 'op',
+    keyGroupRange: RANGE,
+    maxParallelism: MAX_PARALLELISM,
+    clock: new ManualClock(0),
+    directory,
+    cacheEntriesMax,
+    inFlightBytesMax: 16 * 1024,
+  });
+  backend.restore([restoredFile()]);
+  return backend;
+}
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('disk backend: restored state loaded after registration', () => {
+  it('is written into the store over many event-loop turns, then reads back exactly', async () => {
+    const backend = restoredDiskBackend();
+    const count = backend.getValueState(valueState<number>('count'));
+    let turns = 0;
+    let loaded = false;
+    const ticking = (async () => {
+      while (!loaded) {
+        turns++;
+        await nextTurn();
+      }
+    })();
+    const loading = backend.prefetch([], []);
+    expect(loading).toBeInstanceOf(Promise);
+    await loading;
+    loaded = true;
+    await ticking;
+    // 5,000 cells in slices of 1,024, with a 16 KiB bound on writes waiting for lmdb.
+    expect(turns).toBeGreaterThanOrEqual(5);
+    expect(backend.storedEntryCount('count')).toBe(KEYS);
+    for (let i = 0; i < KEYS; i++) {
+      at(backend, `k${i}`);
+      expect(count.value()).toBe(i);
+    }
+    backend.dispose();
+  });
+
+  it('finishes loading before a state read that comes first', async () => {
+    const backend = restoredDiskBackend();
+    const count = backend.getValueState(valueState<number>('count'));
+    const loading = backend.prefetch([], []);
+    for (let i = KEYS - 1; i >= 0; i--) {
+      at(backend, `k${i}`);
+      expect(count.value()).toBe(i);
+    }
+    await loading;
+    backend.dispose();
+  });
+
+  it('never lets a restored value overwrite a write made while loading', async () => {
+    const backend = restoredDiskBackend();
+    const count = backend.getValueState(valueState<number>('count'));
+    const loading = backend.prefetch([], []);
+    // Blind writes through a two-slot cache: each is evicted into the store at once, where a
+    // restored value written after it would win.
+    for (let i = 0; i < KEYS; i++) {
+      at(backend, `k${i}`);
+      count.update(-i);
+    }
+    await loading;
+    await backend.settle();
+    for (let i = 0; i < KEYS; i++) {
+      at(backend, `k${i}`);
+      expect(count.value()).toBe(-i);
+    }
+    backend.dispose();
+  });
+
+  it('snapshots every restored entry while loading', async () => {
+    const backend = restoredDiskBackend();
+    backend.getValueState(valueState<number>('count'));
+    const loading = backend.prefetch([], []);
+    const snapshot = backend.snapshot();
+    const file = writeKeyedStateFile(snapshot);
+    snapshot.release();
+    await loading;
+    const heap = new HeapKeyedStateBackend({
+      operatorId: 'op',
+      keyGroupRange: RANGE,
+      maxParallelism: MAX_PARALLELISM,
+      clock: new ManualClock(0),
+    });
+    heap.restore([readKeyedStateFile(file.bytes, 'copy')]);
+    const count = heap.getValueState(valueState<number>('count'));
+    for (let i = 0; i < KEYS; i++) {
+      at(heap, `k${i}`);
+      expect(count.value()).toBe(i);
+    }
+    backend.dispose();
+  });
+
+  it('reports entries the registered serializer cannot decode when it loads them, and after', async () => {
+    const liar: TypeSerializer<unknown> = {
+      id: 'liar',
+      version: 1,
+      serialize: () => {},
+      deserialize: (input) => input.readString('a string that is not there'),
+      canRead: () => true,
+    };
+    const backend = restoredDiskBackend();
+    const count = backend.getValueState(valueState('count', { serializer: liar }));
+    const loading = backend.prefetch([], []);
+    await expect(loading).rejects.toThrow(CorruptSnapshotError);
+    await expect(loading).rejects.toThrow(
+      new RegExp(`${PATH}.*state 'count' in key group \\d+ could not be read with serializer liar v1`),
+    );
+    // The state is incomplete: every later store access fails the same way.
+    at(backend, 'k1');
+    expect(() => count.value()).toThrow(CorruptSnapshotError);
+    expect(() => backend.snapshot()).toThrow(CorruptSnapshotError);
+    backend.dispose();
+  });
+});
