@@ -131,7 +131,9 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
     restore: RestoreSource | undefined,
     allowNonRestored: boolean,
   ) => {
-    const assignment =
+    // Dropped once the plan holds it (the tasks take it from there), so the restored bytes
+    // are not kept for the whole attempt.
+    let assignment =
       restore === undefined ? undefined : await assignRestoredState(restore, jobGraph, allowNonRestored);
     if (restore !== undefined) {
       log(`restoring from ${restore.metadata.kind} ${restore.metadata.checkpointId}`, {
@@ -155,6 +157,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
         sourceCoordinators: sources.byNodeId,
         restore: assignment,
       });
+      assignment = undefined;
     } catch (error) {
       await sources.close();
       throw error;

@@ -93,6 +93,9 @@ function deploy(
   writerChannels: Map<ResolvedEdge, LocalChannel[][]>,
   inputChannels: LocalChannel[],
 ): TaskDeployment {
+  // No closure below may use `options`: one that did would keep it, and with it every
+  // subtask's restored state, alive as long as the task's operator factories.
+  const { random, sourceCoordinators } = options;
   const writers = vertex.outputs.map((out) => {
     const channels = writerChannels.get(out)![subtaskIndex];
     const consumer = graph.vertexOfNode(out.edge.targetId);
@@ -101,7 +104,7 @@ function deploy(
       channels.length,
       graph.maxParallelism,
       subtaskIndex,
-      options.random,
+      random,
       consumer.members[0].node.name,
     );
     // Key-group routing picks a consumer index, which equals the channel index only for all-to-all edges.
@@ -125,7 +128,7 @@ function deploy(
       if (e.edge.sourceId === member.node.id)
         outputs.push({ kind: 'writer', writer, sideOutputTag: e.edge.sideOutputTag });
     });
-    const sourceCoordinator = options.sourceCoordinators.get(member.node.id);
+    const sourceCoordinator = sourceCoordinators.get(member.node.id);
     return {
       name: member.node.name,
       operatorId: member.operatorId,

@@ -222,6 +222,9 @@ export class StreamTask {
   #buildChain(): void {
     const { deployment } = this;
     const services = this.#services;
+    // Cleared at the end: closures made here (kept by the task) share this scope.
+    let restored = deployment.restore;
+    deployment.restore = undefined;
     const members: ChainMember[] = deployment.operators.map((spec) => {
       const location: TaskLocation = {
         operatorName: spec.name,
@@ -229,7 +232,7 @@ export class StreamTask {
         parallelism: deployment.parallelism,
       };
       const keyed = spec.keySelectors.some((s) => s !== undefined);
-      const restore = deployment.restore?.get(spec.operatorId);
+      const restore = restored?.get(spec.operatorId);
       const operatorStateStore = services.createOperatorStateStore();
       if (restore?.operatorState !== undefined) operatorStateStore.restore(restore.operatorState);
       const keyedStateBackend = keyed
@@ -288,6 +291,7 @@ export class StreamTask {
       member.operator.setup(member.context, new OperatorOutput(main, side));
     });
     this.#chain = members;
+    restored = undefined;
     this.#hasPreBarrierHooks = members.some((m) => m.operator.prepareSnapshotPreBarrier !== undefined);
     const gate = deployment.inputGate;
     const checkpointing = services.checkpointing;

@@ -38,8 +38,12 @@ export interface TaskDeployment {
   /** Absent for source tasks. */
   readonly inputGate: InputGate | undefined;
   readonly writers: readonly RecordWriter[];
-  /** Restored state by operator id; absent when the job starts from scratch. */
-  readonly restore?: ReadonlyMap<string, OperatorRestore>;
+  /**
+   * Restored state by operator id; absent when the job starts from scratch. The task takes
+   * it (and clears it) when it builds its chain: held here, the restored files' bytes would
+   * stay in memory as long as the task runs, after the backends are done with them.
+   */
+  restore?: ReadonlyMap<string, OperatorRestore>;
 }
 
 /** Services shared by all tasks of a job; real ones in production, simulated ones in tests. */
