@@ -4,14 +4,19 @@
  * see DeferredRestore). These tests pin what must hold while that load is under way: it
  * really is sliced, anything that touches the store first finishes it, a write made
  * meanwhile is never overwritten by a restored value, undecodable entries are reported, and
- * a snapshot holds everything restored.
+ * a snapshot holds everything restored. And once loaded, a restored job keeps nothing of the
+ * files it restored from.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { StateFileHandle } from '../../../src/checkpoint/snapshot-handles.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
-import { DiskKeyedStateBackend } from '../../../src/state/backends/disk/index.ts';
+import { FileSystemCheckpointStorage, StreamExecutionEnvironment } from '../../../src/index.ts';
+import { DiskKeyedStateBackend, diskStateBackend } from '../../../src/state/backends/disk/index.ts';
 import { HeapKeyedStateBackend } from '../../../src/state/backends/heap/index.ts';
 import { assignToKeyGroup } from '../../../src/state/key-groups.ts';
 import type { KeyedStateBackend } from '../../../src/state/keyed-state-backend.ts';
@@ -23,6 +28,7 @@ import {
   writeKeyedStateFile,
 } from '../../../src/state/snapshot/index.ts';
 import { valueState } from '../../../src/state/state-descriptors-factory.ts';
+import { type FailureSwitch, keyedSumJob } from './fixtures/keyed-sum-job.ts';
 
 const MAX_PARALLELISM = 128;
 const RANGE = { start: 0, end: MAX_PARALLELISM - 1 };
@@ -171,5 +177,66 @@ describe('disk backend: restored state loaded after registration', () => {
     expect(() => count.value()).toThrow(CorruptSnapshotError);
     expect(() => backend.snapshot()).toThrow(CorruptSnapshotError);
     backend.dispose();
+  });
+});
+
+/**
+ * Checkpoint storage that remembers (weakly) the memory of every file it read: the buffer,
+ * which views of it (restored chunks) keep alive, not the view it returned. Only buffers
+ * the file has to itself (small reads may share a pooled one).
+ */
+class WatchedStorage extends FileSystemCheckpointStorage {
+  readonly reads: WeakRef<ArrayBufferLike>[] = [];
+
+  override async readFile(pointer: string, handle: StateFileHandle): Promise<Uint8Array> {
+    const bytes = await super.readFile(pointer, handle);
+    if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) {
+      this.reads.push(new WeakRef(bytes.buffer));
+    }
+    return bytes;
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('a restored job', () => {
+  it('keeps none of the files it restored from once its state is loaded', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const root = mkdtempSync(join(directory, 'released-'));
+    // The failover restores through the job's own storage, so every file read is seen. Full
+    // snapshots: their restored chunks are views of the files read (an incremental chain's
+    // are copies, which the references below would not see).
+    const storage = new WatchedStorage(join(root, 'checkpoints'));
+    const failures: FailureSwitch = { failNext: false, processed: 0 };
+    const env = StreamExecutionEnvironment.create({
+      parallelism: 2,
+      maxParallelism: 16,
+      stateBackend: diskStateBackend({ directory: join(root, 'state'), incremental: false }),
+      checkpointing: { intervalMs: 1e9 },
+      checkpointStorage: storage,
+      restartStrategy: { kind: 'fixed-delay', attempts: 1, delayMs: 0 },
+    });
+    keyedSumJob(env, { count: 1_000_000, ratePerSecond: 20_000, keys: 2_000 }, failures);
+    const client = env.executeAsync('restored files');
+    await until(() => failures.processed > 3_000, 'records flow');
+    await client.triggerCheckpoint();
+    failures.failNext = true;
+    await until(() => storage.reads.length > 0, 'the failover restores');
+    const restoredAt = failures.processed;
+    await until(() => failures.processed > restoredAt + 2_000, 'records flow after the restore');
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+    const kept = storage.reads.filter((ref) => ref.deref() !== undefined).length;
+    await client.cancel();
+    expect(kept).toBe(0);
   });
 });
