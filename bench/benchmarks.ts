@@ -3,6 +3,7 @@
 import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
 import { diskIncrementalCheckpoint } from './disk-incremental-checkpoint.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
+import { diskRestore } from './disk-restore.ts';
 import type { Benchmark } from './harness.ts';
 import { kafkaExactlyOnce } from './kafka-exactly-once.ts';
 import { keyedCount } from './keyed-count.ts';
@@ -17,6 +18,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   diskKeyedCountHot,
   diskKeyedCountManyKeys,
   diskIncrementalCheckpoint,
+  diskRestore,
   postgresSinkBench,
   kafkaExactlyOnce,
 ];
