@@ -39,7 +39,7 @@ export class DeferredRestore {
     this.#maxParallelism = maxParallelism;
   }
 
-  /** Staged chunks are left to restore (checked on every store read of the backend's tables). */
+  /** Chunks are left to restore, or a failed load left the state incomplete (checked on every store read of the backend's tables). */
   get pending(): boolean {
     return this.#staged.length > 0 || this.#cells !== undefined || this.#failure !== undefined;
   }
@@ -73,8 +73,8 @@ export class DeferredRestore {
   }
 
   async #load(inFlightBytesMax: number): Promise<void> {
+    const store = this.#store;
     while (this.#step(CELLS_PER_SLICE)) {
-      const store = this.#store;
       // Yield a turn even when not backed up, so lmdb's commits are seen and release their runs.
       if (store.isBackedUp(inFlightBytesMax)) await store.room(inFlightBytesMax);
       else await new Promise((resolve) => setImmediate(resolve));

@@ -258,10 +258,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   }
 
   /**
-   * Reads are synchronous, so a batch needs no loading; the only asynchronous boundary is
-   * backpressure: when written runs holding more than `inFlightBytesMax` (or more than
-   * WRITE_RUNS_IN_FLIGHT_MAX runs) await their commit, the batch waits for lmdb to catch up
-   * (which bounds their memory, and the runs a miss checks).
+   * Reads are synchronous, so a batch needs no loading. What waits here: restored entries
+   * not in the store yet (see DeferredRestore; the task calls this once after `open` for
+   * them), and backpressure: when written runs holding more than `inFlightBytesMax` (or more
+   * than WRITE_RUNS_IN_FLIGHT_MAX runs) await their commit, the batch waits for lmdb to
+   * catch up (which bounds their memory, and the runs a miss checks).
    */
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
     if (this.#deferred.pending) return this.#deferred.load(this.#inFlightBytesMax);
