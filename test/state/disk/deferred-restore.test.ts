@@ -93,8 +93,9 @@ describe('disk backend: restored state loaded after registration', () => {
     await loading;
     loaded = true;
     await ticking;
-    // 5,000 cells in slices of 1,024, with a 16 KiB bound on writes waiting for lmdb.
-    expect(turns).toBeGreaterThanOrEqual(5);
+    // 5,000 cells in slices of 1,024 (at least 4 turns between them, more while lmdb catches
+    // up with the 16 KiB bound); loaded in one go, the ticker would see 1 turn.
+    expect(turns).toBeGreaterThanOrEqual(3);
     expect(backend.storedEntryCount('count')).toBe(KEYS);
     for (let i = 0; i < KEYS; i++) {
       at(backend, `k${i}`);
