@@ -82,6 +82,9 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
   const config = options.checkpointConfig ?? CHECKPOINT_CONFIG_DEFAULTS;
   const log = (message: string, context?: Record<string, string | number | undefined>): void =>
     logger.log('info', message, { job: jobId, ...context });
+  const taskLogger: Logger = {
+    log: (level, message, context) => logger.log(level, message, { job: jobId, ...context }),
+  };
   let status: JobStatus = 'CREATED';
   let attempt: Attempt | undefined;
   let stopRequest: StopRequest | undefined;
@@ -175,6 +178,7 @@ export function submitLocalJob(graph: StreamGraph, options: LocalJobOptions): Jo
             jobConfiguration: options.jobConfiguration,
             jobName: options.jobName,
             checkpointing,
+            logger: taskLogger,
           }),
       ),
     );

@@ -529,9 +529,23 @@ export class StreamTask {
     }
   }
 
-  /** Lets each keyed backend finish restore work it deferred past `open` (see KeyedStateBackend.prefetch). */
+  /**
+   * Lets each keyed backend finish restore work it deferred past `open` (see
+   * KeyedStateBackend.prefetch), and says how long it took: for a large state, the time
+   * between "restoring from checkpoint …" and records flowing.
+   */
   async #finishRestores(): Promise<void> {
-    for (const { context } of this.#chain) await context.keyedStateBackend?.prefetch([], []);
+    for (const { context, location } of this.#chain) {
+      const startMs = performance.now();
+      const loading = context.keyedStateBackend?.prefetch([], []);
+      if (loading === undefined) continue;
+      await loading;
+      if (!context.isRestored) continue; // backpressure from writes `open` made, not a restore
+      this.#services.logger?.log(
+        'info',
+        `${this.name}: restored keyed state of '${location.operatorName}' loaded in ${((performance.now() - startMs) / 1000).toFixed(1)} s`,
+      );
+    }
   }
 
   async #finishOperators(): Promise<void> {

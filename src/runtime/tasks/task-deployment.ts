@@ -1,5 +1,7 @@
 /** Everything one subtask needs to run: its chain of operators, input gate and record writers. */
+
 import type { Clock } from '../../core/clock.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { RandomSource } from '../../core/random.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyGroupRange } from '../../state/key-group-range.ts';
@@ -57,4 +59,6 @@ export interface TaskServices {
   readonly jobName?: string;
   /** Absent when checkpointing is off: barriers are then never created. */
   readonly checkpointing?: TaskCheckpointServices;
+  /** Where a task reports long work (loading restored state); the job manager's, with the job id. */
+  readonly logger?: Logger;
 }

@@ -28,6 +28,7 @@ import {
   writeKeyedStateFile,
 } from '../../../src/state/snapshot/index.ts';
 import { valueState } from '../../../src/state/state-descriptors-factory.ts';
+import { CapturingLogger } from '../../it/fault-tolerance/support.ts';
 import { type FailureSwitch, keyedSumJob } from './fixtures/keyed-sum-job.ts';
 
 const MAX_PARALLELISM = 128;
@@ -207,7 +208,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('a restored job', () => {
-  it('keeps none of the files it restored from once its state is loaded', async () => {
+  it('keeps none of the files it restored from once its state is loaded, and says when it is', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const root = mkdtempSync(join(directory, 'released-'));
@@ -216,6 +217,7 @@ describe('a restored job', () => {
     // are copies, which the references below would not see).
     const storage = new WatchedStorage(join(root, 'checkpoints'));
     const failures: FailureSwitch = { failNext: false, processed: 0 };
+    const logger = new CapturingLogger();
     const env = StreamExecutionEnvironment.create({
       parallelism: 2,
       maxParallelism: 16,
@@ -223,6 +225,7 @@ describe('a restored job', () => {
       checkpointing: { intervalMs: 1e9 },
       checkpointStorage: storage,
       restartStrategy: { kind: 'fixed-delay', attempts: 1, delayMs: 0 },
+      logger,
     });
     keyedSumJob(env, { count: 1_000_000, ratePerSecond: 20_000, keys: 2_000 }, failures);
     const client = env.executeAsync('restored files');
@@ -239,5 +242,9 @@ describe('a restored job', () => {
     const kept = storage.reads.filter((ref) => ref.deref() !== undefined).length;
     await client.cancel();
     expect(kept).toBe(0);
+    // Both subtasks of the keyed operator say when their state is loaded; the others restore nothing into a store.
+    const loaded = logger.text().match(/restored keyed state of '[^']+' loaded in \d+\.\d s/g);
+    expect(loaded).toHaveLength(2);
+    expect(new Set(loaded?.map((line) => line.split("'")[1]))).toEqual(new Set(['KeyedProcess']));
   });
 });
