@@ -25,8 +25,17 @@ export async function createTopic(
     // A just-created topic's partitions get leaders in steps; wait for all, so tests do not
     // start with retries. (A partition that is still not ready makes the client resend the
     // whole Produce request: without idempotence that duplicated the other partitions' records.)
+    // Right after creation the broker may not know the topic at all yet (seen on a busy machine).
     const all = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
-    for (let i = 0; i < 100 && (await admin.leaders(all, true)).size < partitions; i++) {
+    const led = async (): Promise<boolean> => {
+      try {
+        return (await admin.leaders(all, true)).size === partitions;
+      } catch (error) {
+        if (error instanceof Error && error.message.includes('Unknown topic')) return false;
+        throw error;
+      }
+    };
+    for (let i = 0; i < 100 && !(await led()); i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // Metadata names the leader before the broker has taken the partitions over: a produce

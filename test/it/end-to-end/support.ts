@@ -13,6 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { KafkaAdmin, partitionKey } from '../../../src/connectors/kafka/client/kafka-admin.ts';
 import { PartitionFetcher } from '../../../src/connectors/kafka/client/partition-fetcher.ts';
+import { createTopic } from '../../connectors/kafka/kafka-support.ts';
 import { ensureKafka, ensurePostgres, SERVICE_START_TIMEOUT_MS } from '../../services/services.ts';
 import type { In, Out } from './fixtures/e2e-job.ts';
 
@@ -76,29 +77,6 @@ let counter = 0;
 export function uniqueName(what: string): string {
   counter++;
   return `weir_e2e_${what}_${process.pid}_${Date.now().toString(36)}_${counter}`;
-}
-
-export async function createTopic(bootstrap: string, topic: string, partitions: number): Promise<void> {
-  const admin = new KafkaAdmin({ bootstrapServers: bootstrap }, 'e2e-admin');
-  try {
-    await admin.client.createTopics({ topics: [topic], partitions, replicas: 1 });
-    // A new topic's leaders appear in steps; a producer that sees half of them retries elsewhere.
-    // Right after creation the broker may not know the topic at all yet (seen on a busy machine).
-    const all = Array.from({ length: partitions }, (_, partition) => ({ topic, partition }));
-    const ready = async (): Promise<boolean> => {
-      try {
-        return (await admin.leaders(all, true)).size === partitions;
-      } catch (error) {
-        if (error instanceof Error && error.message.includes('Unknown topic')) return false;
-        throw error;
-      }
-    };
-    for (let i = 0; i < 100 && !(await ready()); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  } finally {
-    await admin.close();
-  }
 }
 
 /** Creates the input topic and writes the known records: each key in one partition, in seq order. */
