@@ -1,0 +1,332 @@
+/** A timer priority queue kept in the disk backend's store, with each key group's earliest timers cached (docs/design/timers-in-store.md). */
+import { BinaryReader, BinaryWriter } from '../../../core/binary.ts';
+import type { KeyGroupRange } from '../../key-group-range.ts';
+import { valueSerializer } from '../../serializers/value-serializer.ts';
+import { toMapKey } from '../heap/map-key.ts';
+import type { LocalKvStore } from './local-kv-store.ts';
+import { keyBytesOf } from './store-key.ts';
+
+/*
+ * Store key: u16 BE queue id | u16 BE key group | 8-byte order-preserving timestamp | key |
+ * namespace (key and namespace as in state keys). Queue ids come from the top of the state-id
+ * space, so a queue's key group is one 4-byte prefix like a state's. The value is one byte.
+ */
+
+/** A timer as the queue returns it. */
+export interface StoredTimer {
+  readonly timestampMs: number;
+  readonly key: unknown;
+  readonly keyGroup: number;
+  readonly namespace: string | number;
+}
+
+/** Timers of one key group cached in memory by default (the group's earliest). */
+export const TIMER_HEAD_SIZE = 16;
+/** Every timer's value: one byte (the key is the timer). */
+const PRESENT = Uint8Array.of(1);
+const PREFIX_BYTES = 4;
+const TIMESTAMP_BYTES = 8;
+const scratch = new BinaryWriter(256);
+
+interface CachedTimer {
+  /** The store key's bytes as a latin1 string: its order is the key's byte order. */
+  readonly id: string;
+  readonly timer: StoredTimer;
+}
+
+/** One key group: its earliest timers, and what the store holds beyond them. */
+interface GroupHead {
+  readonly keyGroup: number;
+  /** Sorted by id; every timer of the group in the store up to the last one is here. */
+  cache: CachedTimer[];
+  /** The store holds no timer of the group beyond the cache. */
+  complete: boolean;
+  /**
+   * Timers written beyond the cache whose write may not be committed yet: a refill reads
+   * only committed entries and adds these. Forgotten once committed (the scan finds them).
+   */
+  readonly storeOnly: Map<string, Buffer>;
+  /** Position in the queue's heap of groups, -1 when the group holds no timer. */
+  heapIndex: number;
+}
+
+/**
+ * One timer service's timers of one domain (event or processing time) for one operator
+ * subtask, in `store`. At most one timer per (key, namespace, timestamp). Timers leave in
+ * timestamp order; equal timestamps by key group, then key and namespace bytes.
+ *
+ * Memory is about `headSize` cached timers per key group plus the writes not yet committed,
+ * whatever the number of timers. A group whose cache runs dry refills it from the store's
+ * committed entries (`scan`, no view) and its remembered uncommitted writes.
+ *
+ * @example
+ * ```ts
+ * const queue = new DiskTimerQueue(store, 0xffff, { start: 0, end: 127 });
+ * queue.add('alice', 17, 0, 60_000);
+ * while ((queue.peek()?.timestampMs ?? Infinity) <= watermark) fire(queue.pop()!);
+ * ```
+ */
+export class DiskTimerQueue {
+  readonly #store: LocalKvStore;
+  readonly #queueId: number;
+  readonly #range: KeyGroupRange;
+  readonly #headSize: number;
+  readonly #groups: GroupHead[];
+  /** Groups holding timers, a min-heap by their earliest timer (see `earlier`). */
+  readonly #heap: GroupHead[] = [];
+
+  constructor(store: LocalKvStore, queueId: number, range: KeyGroupRange, headSize = TIMER_HEAD_SIZE) {
+    if (!Number.isInteger(headSize) || headSize < 1)
+      throw new RangeError(`headSize must be a positive integer, got ${headSize}`);
+    this.#store = store;
+    this.#queueId = queueId;
+    this.#range = range;
+    this.#headSize = headSize;
+    this.#groups = [];
+    for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
+      // A new queue's store range is empty: a restore adds its timers through `add`.
+      this.#groups.push({ keyGroup, cache: [], complete: true, storeOnly: new Map(), heapIndex: -1 });
+    }
+  }
+
+  get isEmpty(): boolean {
+    return this.#heap.length === 0;
+  }
+
+  /** Adds the timer unless it is queued already. */
+  add(key: unknown, keyGroup: number, namespace: string | number, timestampMs: number): void {
+    const group = this.#group(keyGroup);
+    const storeKey = this.#storeKey(keyGroup, key, namespace, timestampMs);
+    const id = storeKey.toString('latin1');
+    const cache = group.cache;
+    if (group.complete || (cache.length > 0 && id <= cache[cache.length - 1].id)) {
+      const at = searchId(cache, id);
+      if (at < cache.length && cache[at].id === id) return;
+      cache.splice(at, 0, { id, timer: { timestampMs, key, keyGroup, namespace } });
+      this.#store.put(storeKey, PRESENT);
+      if (cache.length > this.#headSize) {
+        // Past the head: the last timer stays in the store only.
+        const dropped = cache.pop()!;
+        group.complete = false;
+        group.storeOnly.set(dropped.id, Buffer.from(dropped.id, 'latin1'));
+      }
+      if (at === 0) this.#reposition(group);
+      return;
+    }
+    if (group.storeOnly.has(id) || this.#store.get(storeKey) !== undefined) return;
+    this.#store.put(storeKey, PRESENT);
+    group.storeOnly.set(id, Buffer.from(storeKey));
+  }
+
+  /** Removes the timer if it is queued. */
+  remove(key: unknown, keyGroup: number, namespace: string | number, timestampMs: number): void {
+    const group = this.#group(keyGroup);
+    const storeKey = this.#storeKey(keyGroup, key, namespace, timestampMs);
+    const id = storeKey.toString('latin1');
+    const cache = group.cache;
+    const at = searchId(cache, id);
+    if (at < cache.length && cache[at].id === id) {
+      this.#removeCached(group, at, storeKey);
+      return;
+    }
+    // Within the cache's span but not in it, or with nothing beyond the cache: not queued.
+    if (group.complete || (cache.length > 0 && id < cache[cache.length - 1].id)) return;
+    if (!group.storeOnly.delete(id) && this.#store.get(storeKey) === undefined) return;
+    this.#store.remove(storeKey);
+  }
+
+  /** The earliest timer, or undefined. */
+  peek(): StoredTimer | undefined {
+    return this.#heap[0]?.cache[0].timer;
+  }
+
+  /** Removes and returns the earliest timer. */
+  pop(): StoredTimer | undefined {
+    const group = this.#heap[0];
+    if (group === undefined) return undefined;
+    const first = group.cache[0];
+    this.#removeCached(group, 0, Buffer.from(first.id, 'latin1'));
+    return first.timer;
+  }
+
+  #removeCached(group: GroupHead, at: number, storeKey: Buffer): void {
+    group.cache.splice(at, 1);
+    this.#store.remove(storeKey);
+    if (group.cache.length === 0 && !group.complete) this.#refill(group);
+    if (at === 0) this.#reposition(group);
+  }
+
+  /**
+   * Fills an empty cache with the group's next timers: the earliest committed entries not
+   * removed since, merged with the uncommitted writes beyond the old cache.
+   */
+  #refill(group: GroupHead): void {
+    const store = this.#store;
+    const candidates = new Map<string, Buffer>();
+    for (const [id, storeKey] of group.storeOnly) {
+      const pending = store.inFlightValue(storeKey);
+      if (pending === undefined || pending === null) group.storeOnly.delete(id);
+      else candidates.set(id, storeKey);
+    }
+    const start = Buffer.alloc(PREFIX_BYTES);
+    start.writeUInt16BE(this.#queueId);
+    start.writeUInt16BE(group.keyGroup, 2);
+    const end = Buffer.alloc(PREFIX_BYTES);
+    end.writeUInt32BE((start.readUInt32BE(0) + 1) >>> 0);
+    let from = start;
+    let exhausted = false;
+    let committed = 0;
+    while (committed < this.#headSize) {
+      const entries = store.scan(from, end, this.#headSize);
+      for (const { key } of entries) {
+        if (store.inFlightValue(key) === null) continue;
+        candidates.set(key.toString('latin1'), key);
+        committed++;
+      }
+      if (entries.length < this.#headSize) {
+        exhausted = true;
+        break;
+      }
+      from = Buffer.concat([entries[entries.length - 1].key, Buffer.alloc(1)]);
+    }
+    const ids = [...candidates.keys()].sort();
+    const taken = ids.slice(0, this.#headSize);
+    group.cache = taken.map((id) => ({ id, timer: this.#decode(candidates.get(id)!, group.keyGroup) }));
+    for (const id of taken) group.storeOnly.delete(id);
+    group.complete = exhausted && ids.length <= this.#headSize;
+  }
+
+  #group(keyGroup: number): GroupHead {
+    const group = this.#groups[keyGroup - this.#range.start];
+    if (group === undefined) {
+      throw new RangeError(
+        `timer of key group ${keyGroup} outside [${this.#range.start}, ${this.#range.end}]`,
+      );
+    }
+    return group;
+  }
+
+  #storeKey(keyGroup: number, key: unknown, namespace: string | number, timestampMs: number): Buffer {
+    scratch.reset();
+    scratch.writeU8(this.#queueId >>> 8);
+    scratch.writeU8(this.#queueId & 0xff);
+    scratch.writeU8(keyGroup >>> 8);
+    scratch.writeU8(keyGroup & 0xff);
+    writeOrderedTimestamp(scratch, timestampMs);
+    scratch.writeRawBytes(keyBytesOf(toMapKey(key)));
+    valueSerializer.serialize(namespace, scratch);
+    const bytes = scratch.finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  #decode(storeKey: Buffer, keyGroup: number): StoredTimer {
+    const timestampMs = readOrderedTimestamp(storeKey, PREFIX_BYTES);
+    const input = new BinaryReader(storeKey, PREFIX_BYTES + TIMESTAMP_BYTES);
+    const key = valueSerializer.deserialize(input);
+    const namespace = valueSerializer.deserialize(input) as string | number;
+    return { timestampMs, key, keyGroup, namespace };
+  }
+
+  // The heap of groups, by each group's earliest timer.
+
+  #reposition(group: GroupHead): void {
+    const heap = this.#heap;
+    if (group.cache.length === 0) {
+      if (group.heapIndex < 0) return;
+      const last = heap.pop()!;
+      if (last !== group) {
+        heap[group.heapIndex] = last;
+        last.heapIndex = group.heapIndex;
+        this.#siftDown(last.heapIndex);
+        this.#siftUp(last.heapIndex);
+      }
+      group.heapIndex = -1;
+      return;
+    }
+    if (group.heapIndex < 0) {
+      group.heapIndex = heap.length;
+      heap.push(group);
+    }
+    this.#siftUp(group.heapIndex);
+    this.#siftDown(group.heapIndex);
+  }
+
+  #siftUp(index: number): void {
+    const heap = this.#heap;
+    let i = index;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(heap[i], heap[parent])) break;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  #siftDown(index: number): void {
+    const heap = this.#heap;
+    let i = index;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let least = i;
+      if (left < heap.length && earlier(heap[left], heap[least])) least = left;
+      if (right < heap.length && earlier(heap[right], heap[least])) least = right;
+      if (least === i) return;
+      this.#swap(i, least);
+      i = least;
+    }
+  }
+
+  #swap(a: number, b: number): void {
+    const heap = this.#heap;
+    const x = heap[a];
+    heap[a] = heap[b];
+    heap[b] = x;
+    heap[a].heapIndex = a;
+    heap[b].heapIndex = b;
+  }
+}
+
+/**
+ * Whether group `a`'s earliest timer leaves before group `b`'s: by timestamp, then key group
+ * (ids begin with the key group, so they order groups by group first: compare the timestamp
+ * bytes that follow it).
+ */
+function earlier(a: GroupHead, b: GroupHead): boolean {
+  const x = a.cache[0].id.substring(PREFIX_BYTES, PREFIX_BYTES + TIMESTAMP_BYTES);
+  const y = b.cache[0].id.substring(PREFIX_BYTES, PREFIX_BYTES + TIMESTAMP_BYTES);
+  return x < y || (x === y && a.keyGroup < b.keyGroup);
+}
+
+/** First index whose id is not below `id`. */
+function searchId(cache: readonly CachedTimer[], id: string): number {
+  let low = 0;
+  let high = cache.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (cache[mid].id < id) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+const timestampView = new DataView(new ArrayBuffer(8));
+
+/** A float64 whose bytes sort as the numbers do: sign bit flipped for non-negative values, every bit for negative ones. */
+function writeOrderedTimestamp(out: BinaryWriter, timestampMs: number): void {
+  timestampView.setFloat64(0, timestampMs === 0 ? 0 : timestampMs);
+  const negative = (timestampView.getUint8(0) & 0x80) !== 0;
+  for (let i = 0; i < 8; i++) {
+    const byte = timestampView.getUint8(i);
+    out.writeU8(negative ? ~byte & 0xff : i === 0 ? byte ^ 0x80 : byte);
+  }
+}
+
+function readOrderedTimestamp(bytes: Uint8Array, offset: number): number {
+  const negative = (bytes[offset] & 0x80) === 0;
+  for (let i = 0; i < 8; i++) {
+    const byte = bytes[offset + i];
+    timestampView.setUint8(i, negative ? ~byte & 0xff : i === 0 ? byte ^ 0x80 : byte);
+  }
+  return timestampView.getFloat64(0);
+}
