@@ -19,6 +19,29 @@ import type { IncrementalKeyedStateSnapshot } from './snapshot/keyed-changelog-f
 import type { KeyedStateFileContents, KeyedStateSnapshot } from './snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from './snapshot/timer-snapshot.ts';
 
+/** A timer as a queue hands it out. */
+export interface QueuedTimer {
+  readonly timestampMs: number;
+  readonly key: unknown;
+  readonly keyGroup: number;
+  readonly namespace: string | number;
+}
+
+/**
+ * One timer service's timers of one domain: at most one per (key, namespace, timestamp),
+ * taken out earliest first. A backend that keeps timers itself hands these out
+ * (`createTimerQueue`); otherwise the timer service keeps them on the heap.
+ */
+export interface KeyedTimerQueue {
+  readonly isEmpty: boolean;
+  /** Adds the timer unless it is queued already. */
+  add(key: unknown, keyGroup: number, namespace: string | number, timestampMs: number): void;
+  /** Removes the timer if it is queued. */
+  remove(key: unknown, keyGroup: number, namespace: string | number, timestampMs: number): void;
+  peek(): QueuedTimer | undefined;
+  pop(): QueuedTimer | undefined;
+}
+
 /**
  * Keyed state of one operator in one subtask. The operator sets the current key before it
  * calls user code; every state handle it gave out then reads and writes that key's entry.
@@ -86,6 +109,14 @@ export interface KeyedStateBackend {
    * until then: do not reuse the buffers.
    */
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[];
+
+  /**
+   * Optional: a queue for the timers of timer service `service` in `domain`, kept by the
+   * backend (in its store), which then also snapshots and restores them: its snapshots
+   * write them, and `restore` does not return them. Same name and domain, same queue.
+   * Without it, timer services keep their timers on the heap and the task snapshots them.
+   */
+  createTimerQueue?(service: string, domain: 'event' | 'processing'): KeyedTimerQueue;
 
   /** Releases resources; the backend is unusable afterwards. */
   dispose(): void;

@@ -538,8 +538,12 @@ export class StreamTask {
     for (const { context, location } of this.#chain) {
       const startMs = performance.now();
       const loading = context.keyedStateBackend?.prefetch([], []);
-      if (loading === undefined) continue;
+      if (loading === undefined) {
+        context.restoreLoaded();
+        continue;
+      }
       await loading;
+      context.restoreLoaded();
       if (!context.isRestored) continue; // backpressure from writes `open` made, not a restore
       this.#services.logger?.log(
         'info',

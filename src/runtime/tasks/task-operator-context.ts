@@ -49,6 +49,8 @@ export class TaskOperatorContext implements OperatorContext {
   readonly checkpointing: CheckpointTiming | undefined;
   readonly #keySelectors: readonly (KeySelector | undefined)[];
   readonly #timerServices = new Map<string, KeyedTimerService>();
+  /** Set once the task finished the backend's restore work (see restoreLoaded). */
+  #restoreLoaded = false;
   // The batch last given to prefetchKeys, with its keys and key groups: setKeyContextElement
   // takes them from here, in order, instead of running the selector and hash a second time.
   #batchValues: readonly unknown[] = [];
@@ -92,8 +94,15 @@ export class TaskOperatorContext implements OperatorContext {
     if (service === undefined) {
       service = new KeyedTimerService(name, backend, target, this.processingTimeService);
       this.#timerServices.set(name, service);
+      if (this.#restoreLoaded) service.reschedule();
     }
     return service;
+  }
+
+  /** The keyed backend has loaded what it restored: timer services schedule the timers it holds. */
+  restoreLoaded(): void {
+    this.#restoreLoaded = true;
+    for (const service of this.#timerServices.values()) service.reschedule();
   }
 
   timerServices(): IterableIterator<KeyedTimerService> {

@@ -1,10 +1,9 @@
 /** Event-time and processing-time timers of one keyed operator, scoped to key and namespace. */
 import type { Cancellable } from '../../core/clock.ts';
-import { keyIdentityString } from '../../core/key-identity.ts';
-import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
+import type { KeyedStateBackend, KeyedTimerQueue, QueuedTimer } from '../../state/keyed-state-backend.ts';
 import { MIN_WATERMARK } from '../elements.ts';
 import type { InternalTimerService, ProcessingTimeService, Triggerable } from '../timer-service.ts';
-import { type TimerEntry, TimerQueue } from './timer-queue.ts';
+import { HeapTimerQueue } from './timer-queue.ts';
 
 /**
  * Keeps one timer per (key, namespace, timestamp). Event-time timers fire when the
@@ -17,11 +16,8 @@ export class KeyedTimerService implements InternalTimerService {
   readonly #backend: KeyedStateBackend;
   readonly #target: Triggerable;
   readonly #processingTime: ProcessingTimeService;
-  #eventTimers = new TimerQueue();
-  #processingTimers = new TimerQueue();
-  #eventIndex = new Map<string, TimerEntry>();
-  #processingIndex = new Map<string, TimerEntry>();
-  #sequence = 0;
+  readonly #eventTimers: KeyedTimerQueue;
+  readonly #processingTimers: KeyedTimerQueue;
   #watermark = MIN_WATERMARK;
   #scheduledAtMs = Number.POSITIVE_INFINITY;
   #scheduled: Cancellable | undefined;
@@ -36,6 +32,18 @@ export class KeyedTimerService implements InternalTimerService {
     this.#backend = backend;
     this.#target = target;
     this.#processingTime = processingTime;
+    this.#eventTimers = backend.createTimerQueue?.(name, 'event') ?? new HeapTimerQueue();
+    this.#processingTimers = backend.createTimerQueue?.(name, 'processing') ?? new HeapTimerQueue();
+  }
+
+  /**
+   * Schedules the processing-time callback for the earliest queued timer: for timers a
+   * backend restored into its queue. The task calls it once the backend's restore is loaded
+   * (a peek before would load it all at once).
+   */
+  reschedule(): void {
+    const top = this.#processingTimers.peek();
+    if (top !== undefined && top.timestampMs < this.#scheduledAtMs) this.#schedule(top.timestampMs);
   }
 
   currentProcessingTime(): number {
@@ -47,20 +55,40 @@ export class KeyedTimerService implements InternalTimerService {
   }
 
   registerEventTimeTimer(namespace: string | number, timestampMs: number): void {
-    this.#register(this.#eventTimers, this.#eventIndex, namespace, timestampMs);
+    this.#eventTimers.add(
+      this.#backend.getCurrentKey(),
+      this.#backend.getCurrentKeyGroup(),
+      namespace,
+      timestampMs,
+    );
   }
 
   deleteEventTimeTimer(namespace: string | number, timestampMs: number): void {
-    this.#delete(this.#eventIndex, namespace, timestampMs);
+    this.#eventTimers.remove(
+      this.#backend.getCurrentKey(),
+      this.#backend.getCurrentKeyGroup(),
+      namespace,
+      timestampMs,
+    );
   }
 
   registerProcessingTimeTimer(namespace: string | number, timestampMs: number): void {
-    this.#register(this.#processingTimers, this.#processingIndex, namespace, timestampMs);
+    this.#processingTimers.add(
+      this.#backend.getCurrentKey(),
+      this.#backend.getCurrentKeyGroup(),
+      namespace,
+      timestampMs,
+    );
     if (timestampMs < this.#scheduledAtMs) this.#schedule(timestampMs);
   }
 
   deleteProcessingTimeTimer(namespace: string | number, timestampMs: number): void {
-    this.#delete(this.#processingIndex, namespace, timestampMs);
+    this.#processingTimers.remove(
+      this.#backend.getCurrentKey(),
+      this.#backend.getCurrentKeyGroup(),
+      namespace,
+      timestampMs,
+    );
   }
 
   /** Fires every event-time timer at or before `watermarkMs`, earliest first. */
@@ -70,7 +98,6 @@ export class KeyedTimerService implements InternalTimerService {
       const top = this.#eventTimers.peek();
       if (top === undefined || top.timestampMs > watermarkMs) return;
       this.#eventTimers.pop();
-      this.#eventIndex.delete(indexKey(top.key, top.namespace, top.timestampMs));
       this.#backend.setCurrentKey(top.key, top.keyGroup);
       this.#target.onEventTime(top);
     }
@@ -88,53 +115,23 @@ export class KeyedTimerService implements InternalTimerService {
         return;
       }
       this.#processingTimers.pop();
-      this.#processingIndex.delete(indexKey(top.key, top.namespace, top.timestampMs));
       this.#backend.setCurrentKey(top.key, top.keyGroup);
       this.#target.onProcessingTime(top);
     }
   }
 
-  /** Live timers, for snapshots and tests. */
-  eventTimers(): IterableIterator<TimerEntry> {
-    return this.#eventTimers.entries();
+  /** Live timers kept on the heap, for snapshots and tests (none when the backend keeps them: it snapshots them itself). */
+  eventTimers(): Iterable<QueuedTimer> {
+    return heapTimers(this.#eventTimers);
   }
 
-  processingTimers(): IterableIterator<TimerEntry> {
-    return this.#processingTimers.entries();
+  processingTimers(): Iterable<QueuedTimer> {
+    return heapTimers(this.#processingTimers);
   }
 
   dispose(): void {
     this.#scheduled?.cancel();
     this.#scheduled = undefined;
-  }
-
-  #register(
-    queue: TimerQueue,
-    index: Map<string, TimerEntry>,
-    namespace: string | number,
-    timestampMs: number,
-  ): void {
-    const key = this.#backend.getCurrentKey();
-    const id = indexKey(key, namespace, timestampMs);
-    if (index.has(id)) return;
-    const entry: TimerEntry = {
-      timestampMs,
-      key,
-      keyGroup: this.#backend.getCurrentKeyGroup(),
-      namespace,
-      sequence: this.#sequence++,
-      deleted: false,
-    };
-    index.set(id, entry);
-    queue.push(entry);
-  }
-
-  #delete(index: Map<string, TimerEntry>, namespace: string | number, timestampMs: number): void {
-    const id = indexKey(this.#backend.getCurrentKey(), namespace, timestampMs);
-    const entry = index.get(id);
-    if (entry === undefined) return;
-    entry.deleted = true;
-    index.delete(id);
   }
 
   #schedule(atMs: number): void {
@@ -144,6 +141,6 @@ export class KeyedTimerService implements InternalTimerService {
   }
 }
 
-function indexKey(key: unknown, namespace: string | number, timestampMs: number): string {
-  return `${keyIdentityString(key)}\u0000${typeof namespace === 'number' ? 'n' : 's'}${namespace}\u0000${timestampMs}`;
+function heapTimers(queue: KeyedTimerQueue): Iterable<QueuedTimer> {
+  return queue instanceof HeapTimerQueue ? queue.entries() : [];
 }

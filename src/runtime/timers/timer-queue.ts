@@ -1,4 +1,6 @@
-/** A min-heap of timers ordered by timestamp, then registration order (deterministic firing). */
+/** Timers on the heap: a min-heap ordered by timestamp, then registration order (deterministic firing), with an index for duplicates and deletes. */
+import { keyIdentityString } from '../../core/key-identity.ts';
+import type { KeyedTimerQueue } from '../../state/keyed-state-backend.ts';
 
 export interface TimerEntry {
   readonly timestampMs: number;
@@ -67,4 +69,57 @@ export class TimerQueue {
       i = smallest;
     }
   }
+}
+
+/** The timer service's queue when the backend keeps no timers: a TimerQueue plus an index by (key, namespace, timestamp). */
+export class HeapTimerQueue implements KeyedTimerQueue {
+  readonly #queue = new TimerQueue();
+  readonly #index = new Map<string, TimerEntry>();
+  #sequence = 0;
+
+  get isEmpty(): boolean {
+    return this.#queue.peek() === undefined;
+  }
+
+  add(key: unknown, keyGroup: number, namespace: string | number, timestampMs: number): void {
+    const id = indexKey(key, namespace, timestampMs);
+    if (this.#index.has(id)) return;
+    const entry: TimerEntry = {
+      timestampMs,
+      key,
+      keyGroup,
+      namespace,
+      sequence: this.#sequence++,
+      deleted: false,
+    };
+    this.#index.set(id, entry);
+    this.#queue.push(entry);
+  }
+
+  remove(key: unknown, _keyGroup: number, namespace: string | number, timestampMs: number): void {
+    const id = indexKey(key, namespace, timestampMs);
+    const entry = this.#index.get(id);
+    if (entry === undefined) return;
+    entry.deleted = true;
+    this.#index.delete(id);
+  }
+
+  peek(): TimerEntry | undefined {
+    return this.#queue.peek();
+  }
+
+  pop(): TimerEntry | undefined {
+    const top = this.#queue.pop();
+    if (top !== undefined) this.#index.delete(indexKey(top.key, top.namespace, top.timestampMs));
+    return top;
+  }
+
+  /** Every live timer, in no particular order (for snapshots). */
+  entries(): IterableIterator<TimerEntry> {
+    return this.#queue.entries();
+  }
+}
+
+function indexKey(key: unknown, namespace: string | number, timestampMs: number): string {
+  return `${keyIdentityString(key)}\u0000${typeof namespace === 'number' ? 'n' : 's'}${namespace}\u0000${timestampMs}`;
 }
