@@ -20,6 +20,7 @@ import {
   type RawKeyedStateChunk,
   readSectionEnd,
   readSectionStates,
+  sectionTimers,
   writeSectionEnd,
   writeStateMeta,
 } from './keyed-state-format.ts';
@@ -127,6 +128,8 @@ export interface KeyedChangelogSource {
   /** A base holds every entry; a delta only what changed since the previous file of its chain. */
   readonly isBase: boolean;
   writeKeyGroup(keyGroup: number, out: ChangelogSectionWriter): void;
+  /** Optional: the timers of `keyGroup` the backend keeps itself, as of the view (written in full in every file). */
+  timersOf?(keyGroup: number): readonly TimerSnapshotEntry[];
 }
 
 /**
@@ -161,7 +164,7 @@ export async function writeKeyedChangelogInSlices(
     out.writeVarint(keyGroup);
     sections.reset();
     source.writeKeyGroup(keyGroup, sections);
-    writeSectionEnd(out, start, timersByGroup.get(keyGroup) ?? []);
+    writeSectionEnd(out, start, sectionTimers(timersByGroup.get(keyGroup), source.timersOf?.(keyGroup)));
     if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
   }
   out.writeU32(crc32c(out.view()));

@@ -131,6 +131,8 @@ export interface KeyedStateSnapshot {
   readonly maxParallelism: number;
   /** Writes every state's entries of `keyGroup` (in the range) through `out`. */
   writeKeyGroup(keyGroup: number, out: KeyGroupSectionWriter): void;
+  /** Optional: the timers of `keyGroup` the backend keeps itself (see KeyedStateBackend.createTimerQueue), as of the view. */
+  timersOf?(keyGroup: number): readonly TimerSnapshotEntry[];
   /**
    * Lets the backend stop protecting this view (copy-on-write ends when no snapshot is
    * pending). Call it once the file is written or the checkpoint is abandoned; afterwards
@@ -293,8 +295,21 @@ export class KeyedStateFileWriter {
     out.writeVarint(keyGroup);
     this.#sections.reset();
     this.#snapshot.writeKeyGroup(keyGroup, this.#sections);
-    writeSectionEnd(out, start, this.#timers.get(keyGroup) ?? []);
+    writeSectionEnd(
+      out,
+      start,
+      sectionTimers(this.#timers.get(keyGroup), this.#snapshot.timersOf?.(keyGroup)),
+    );
   }
+}
+
+/** A section's timers: those handed in with the snapshot and those its backend keeps, both already in the section's key group. */
+export function sectionTimers(
+  handedIn: readonly TimerSnapshotEntry[] | undefined,
+  kept: readonly TimerSnapshotEntry[] | undefined,
+): readonly TimerSnapshotEntry[] {
+  if (kept === undefined || kept.length === 0) return handedIn ?? [];
+  return handedIn === undefined || handedIn.length === 0 ? kept : [...handedIn, ...kept];
 }
 
 /**

@@ -29,7 +29,9 @@ export class DeferredRestore {
   readonly #store: LocalKvStore;
   readonly #maxParallelism: number;
   readonly #staged: StagedState[] = [];
-  /** The chunk being restored, resumable between cells. */
+  /** Other restore work (timers), one generator each, run after the states. */
+  readonly #work: Generator<undefined, void, undefined>[] = [];
+  /** The chunk (or other work) being restored, resumable between units. */
   #cells: Generator<undefined, void, undefined> | undefined;
   #failure: unknown;
   #loading: Promise<void> | undefined;
@@ -41,7 +43,12 @@ export class DeferredRestore {
 
   /** Chunks are left to restore, or a failed load left the state incomplete (checked on every store read of the backend's tables). */
   get pending(): boolean {
-    return this.#staged.length > 0 || this.#cells !== undefined || this.#failure !== undefined;
+    return (
+      this.#staged.length > 0 ||
+      this.#work.length > 0 ||
+      this.#cells !== undefined ||
+      this.#failure !== undefined
+    );
   }
 
   /** Stages the (already checked) chunks of a newly registered state, by group index. */
@@ -51,6 +58,11 @@ export class DeferredRestore {
     chunks: readonly (RawKeyedStateChunk | undefined)[],
   ): void {
     this.#staged.push({ table, registered, chunks: chunks.slice(), next: 0 });
+  }
+
+  /** Stages other restore work: `work` does one unit (one timer) per step. */
+  stageWork(work: Generator<undefined, void, undefined>): void {
+    this.#work.push(work);
   }
 
   /** Restores everything staged, pausing while the store is backed up. Idempotent while running. */
@@ -69,6 +81,7 @@ export class DeferredRestore {
   /** Forgets what is staged (the backend is being disposed). */
   clear(): void {
     this.#staged.length = 0;
+    this.#work.length = 0;
     this.#cells = undefined;
   }
 
@@ -86,7 +99,7 @@ export class DeferredRestore {
     if (this.#failure !== undefined) throw this.#failure;
     try {
       for (let done = 0; done < cells; ) {
-        const current = this.#cells ?? this.#nextChunk();
+        const current = this.#cells ?? this.#nextWork();
         if (current === undefined) return false;
         if (current.next().done === true) this.#cells = undefined;
         else done++;
@@ -96,14 +109,18 @@ export class DeferredRestore {
       this.#failure = error;
       this.#cells = undefined;
       this.#staged.length = 0;
+      this.#work.length = 0;
       throw error;
     }
   }
 
-  #nextChunk(): Generator<undefined, void, undefined> | undefined {
+  #nextWork(): Generator<undefined, void, undefined> | undefined {
     for (;;) {
       const state = this.#staged[0];
-      if (state === undefined) return undefined;
+      if (state === undefined) {
+        this.#cells = this.#work.shift();
+        return this.#cells;
+      }
       const { chunks } = state;
       while (state.next < chunks.length && chunks[state.next] === undefined) state.next++;
       if (state.next === chunks.length) {

@@ -21,7 +21,11 @@ import type {
   ReducingState,
   ValueState,
 } from '../../keyed-state.ts';
-import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../keyed-state-backend.ts';
+import type {
+  KeyedStateBackend,
+  KeyedStateBackendFactory,
+  KeyedTimerQueue,
+} from '../../keyed-state-backend.ts';
 import {
   checkKeyedBackendOptions,
   checkSameRegistration,
@@ -49,6 +53,7 @@ import { listCellOps, mapCellOps, type TtlCellOps, valueCellOps } from '../heap/
 import { DeferredRestore } from './deferred-restore.ts';
 import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-snapshot.ts';
 import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
+import { DiskTimerQueue, type TimerQueueView } from './disk-timer-queue.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
 import { LocalKvStore, WRITE_QUEUE_ENTRIES_MAX } from './local-kv-store.ts';
 import { parseStoreKey, STATE_IDS_MAX, STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
@@ -128,6 +133,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #restored: RestoredChunks;
   /** Registered states' restored chunks not in the store yet. */
   readonly #deferred: DeferredRestore;
+  /** Timer queues by domain and service name; their ids count down from STATE_IDS_MAX. */
+  readonly #timerQueues = new Map<string, TimerQueueEntry>();
   readonly #groupCount: number;
   readonly #inFlightBytesMax: number;
   /** Undefined when incremental checkpoints are off. */
@@ -167,7 +174,10 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
         chainDeltasMax: options.chainDeltasMax,
       });
       this.#incremental = incremental;
-      this.#store.onWrite((key) => incremental.record(key));
+      // Timers are written in full in every file: their keys need no tracking.
+      this.#store.onWrite((key) => {
+        if (!this.#isTimerKey(key)) incremental.record(key);
+      });
     }
   }
 
@@ -299,6 +309,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       keyGroupRange: this.keyGroupRange,
       maxParallelism: this.maxParallelism,
       tables,
+      timerQueues: this.#timerQueueViews(),
       pending: this.#restored.pendingCopies(),
       view: this.#store.view(),
       nowMs: this.#clock.now(),
@@ -328,6 +339,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       maxParallelism: this.maxParallelism,
       plan: incremental.plan(checkpointId),
       tables,
+      timerQueues: this.#timerQueueViews(),
       pending: this.#restored.pendingCopies(),
       view,
     });
@@ -338,9 +350,79 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#incremental?.confirm(checkpointId);
   }
 
+  /** Timers are kept in the store, so the returned array is always empty: they load with the state. */
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
-    return this.#restored.add(parts, this.#tables);
+    const timers = this.#restored.add(parts, this.#tables);
+    if (timers.length > 0) this.#deferred.stageWork(this.#restoreTimers(timers));
+    return [];
+  }
+
+  /**
+   * A queue in the store for timer service `service`'s timers in `domain`; the backend
+   * snapshots and restores them (see docs/design/timers-in-store.md). Restored timers are
+   * loaded first if they are not yet.
+   */
+  createTimerQueue(service: string, domain: 'event' | 'processing'): KeyedTimerQueue {
+    if (this.#disposed)
+      throw new Error(`timer service '${service}' was requested after the backend was disposed`);
+    const queue = this.#timerQueue(service, domain).queue;
+    const backend = this;
+    return {
+      get isEmpty(): boolean {
+        backend.#loadRestored();
+        return queue.isEmpty;
+      },
+      add(key, keyGroup, namespace, timestampMs): void {
+        backend.#loadRestored();
+        queue.add(key, keyGroup, namespace, timestampMs);
+      },
+      remove(key, keyGroup, namespace, timestampMs): void {
+        backend.#loadRestored();
+        queue.remove(key, keyGroup, namespace, timestampMs);
+      },
+      peek() {
+        backend.#loadRestored();
+        return queue.peek();
+      },
+      pop() {
+        backend.#loadRestored();
+        return queue.pop();
+      },
+    };
+  }
+
+  *#restoreTimers(timers: readonly TimerSnapshotEntry[]): Generator<undefined, void, undefined> {
+    for (const { service, domain, key, keyGroup, namespace, timestampMs } of timers) {
+      this.#timerQueue(service, domain).queue.add(key, keyGroup, namespace, timestampMs);
+      yield;
+    }
+  }
+
+  #timerQueue(service: string, domain: 'event' | 'processing'): TimerQueueEntry {
+    const name = `${domain}\u0000${service}`;
+    let entry = this.#timerQueues.get(name);
+    if (entry === undefined) {
+      if (this.#tables.size + this.#timerQueues.size >= STATE_IDS_MAX - 1) {
+        throw new ConfigurationError(
+          `operator '${this.operatorId}' registers more than ${STATE_IDS_MAX - 1} keyed states and timer services`,
+        );
+      }
+      const queueId = STATE_IDS_MAX - this.#timerQueues.size;
+      entry = {
+        service,
+        domain,
+        queueId,
+        queue: new DiskTimerQueue(this.#store, queueId, this.keyGroupRange),
+      };
+      this.#timerQueues.set(name, entry);
+    }
+    return entry;
+  }
+
+  /** Keys of timer queues: ids above every state id (which count up from 1). */
+  #isTimerKey(key: Uint8Array): boolean {
+    return ((key[0] << 8) | key[1]) > STATE_IDS_MAX - this.#timerQueues.size;
   }
 
   /** Drops the cache and closes and deletes the store (asynchronously). */
@@ -399,7 +481,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       checkSameRegistration(existing, descriptor, this.operatorId);
       return existing;
     }
-    if (this.#tables.size >= STATE_IDS_MAX) {
+    if (this.#tables.size + this.#timerQueues.size >= STATE_IDS_MAX - 1) {
       throw new ConfigurationError(
         `operator '${this.operatorId}' registers more than ${STATE_IDS_MAX} keyed states`,
       );
@@ -433,6 +515,14 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     }
     this.#tables.set(descriptor.name, table);
     return table;
+  }
+
+  #timerQueueViews(): TimerQueueView[] {
+    return [...this.#timerQueues.values()].map(({ service, domain, queueId }) => ({
+      service,
+      domain,
+      queueId,
+    }));
   }
 
   /** Restored cells the store does not hold yet go there now (see DeferredRestore). */
@@ -473,4 +563,8 @@ export function diskStateBackend(options: DiskStateBackendOptions = {}): KeyedSt
  */
 function asStateTable(table: DiskStateTable): StateTable {
   return table as unknown as StateTable;
+}
+
+interface TimerQueueEntry extends TimerQueueView {
+  readonly queue: DiskTimerQueue;
 }

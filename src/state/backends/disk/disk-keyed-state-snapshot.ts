@@ -1,4 +1,5 @@
 /** The snapshot of a disk keyed backend: a store read transaction plus the writes in flight, streamed in the canonical format. */
+
 import type { KeyGroupRange } from '../../key-group-range.ts';
 import type {
   KeyedStateMeta,
@@ -7,6 +8,7 @@ import type {
   RawKeyedStateChunk,
 } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
+import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { encodeCell } from '../cell-codec.ts';
 import {
   type KeyedSnapshotOptions,
@@ -14,6 +16,7 @@ import {
   writePendingChunks,
 } from '../keyed-state-snapshot-base.ts';
 import type { DiskStateTable } from './disk-state-table.ts';
+import { type TimerQueueView, timersInView } from './disk-timer-queue.ts';
 import type { StoreView } from './local-kv-store.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
 
@@ -35,6 +38,7 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
   readonly keyGroupRange: KeyGroupRange;
   readonly maxParallelism: number;
   readonly #tables: readonly DiskTableView[];
+  readonly #timerQueues: readonly TimerQueueView[];
   readonly #pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
   readonly #nowMs: number;
   #view: StoreView | undefined;
@@ -43,12 +47,14 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
   constructor(
     options: KeyedSnapshotOptions & {
       readonly tables: readonly DiskTableView[];
+      readonly timerQueues: readonly TimerQueueView[];
       readonly view: StoreView;
     },
   ) {
     this.keyGroupRange = options.keyGroupRange;
     this.maxParallelism = options.maxParallelism;
     this.#tables = options.tables;
+    this.#timerQueues = options.timerQueues;
     this.#pending = options.pending;
     this.#view = options.view;
     this.#nowMs = options.nowMs;
@@ -67,6 +73,12 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
       }
     }
     writePendingChunks(this.#pending, groupIndex, out);
+  }
+
+  timersOf(keyGroup: number): TimerSnapshotEntry[] {
+    const view = this.#view;
+    if (view === undefined) throw new Error('a keyed state snapshot was written after its release');
+    return timersInView(view, this.#timerQueues, keyGroup);
   }
 
   release(): void {

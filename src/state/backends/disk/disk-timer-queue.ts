@@ -2,9 +2,10 @@
 import { BinaryReader, BinaryWriter } from '../../../core/binary.ts';
 import type { KeyGroupRange } from '../../key-group-range.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
+import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { toMapKey } from '../heap/map-key.ts';
-import type { LocalKvStore } from './local-kv-store.ts';
-import { keyBytesOf } from './store-key.ts';
+import type { LocalKvStore, StoreView } from './local-kv-store.ts';
+import { keyBytesOf, storePrefix } from './store-key.ts';
 
 /*
  * Store key: u16 BE queue id | u16 BE key group | 8-byte order-preserving timestamp | key |
@@ -191,7 +192,7 @@ export class DiskTimerQueue {
     }
     const ids = [...candidates.keys()].sort();
     const taken = ids.slice(0, this.#headSize);
-    group.cache = taken.map((id) => ({ id, timer: this.#decode(candidates.get(id)!, group.keyGroup) }));
+    group.cache = taken.map((id) => ({ id, timer: decodeTimerKey(candidates.get(id)!) }));
     for (const id of taken) group.storeOnly.delete(id);
     group.complete = exhausted && ids.length <= this.#headSize;
   }
@@ -217,14 +218,6 @@ export class DiskTimerQueue {
     valueSerializer.serialize(namespace, scratch);
     const bytes = scratch.finish();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  #decode(storeKey: Buffer, keyGroup: number): StoredTimer {
-    const timestampMs = readOrderedTimestamp(storeKey, PREFIX_BYTES);
-    const input = new BinaryReader(storeKey, PREFIX_BYTES + TIMESTAMP_BYTES);
-    const key = valueSerializer.deserialize(input);
-    const namespace = valueSerializer.deserialize(input) as string | number;
-    return { timestampMs, key, keyGroup, namespace };
   }
 
   // The heap of groups, by each group's earliest timer.
@@ -298,6 +291,16 @@ function earlier(a: GroupHead, b: GroupHead): boolean {
   return x < y || (x === y && a.keyGroup < b.keyGroup);
 }
 
+/** The timer a store key holds (a queue's key, as a snapshot's view returns it). */
+export function decodeTimerKey(storeKey: Uint8Array): StoredTimer {
+  const keyGroup = (storeKey[2] << 8) | storeKey[3];
+  const timestampMs = readOrderedTimestamp(storeKey, PREFIX_BYTES);
+  const input = new BinaryReader(storeKey, PREFIX_BYTES + TIMESTAMP_BYTES);
+  const key = valueSerializer.deserialize(input);
+  const namespace = valueSerializer.deserialize(input) as string | number;
+  return { timestampMs, key, keyGroup, namespace };
+}
+
 /** First index whose id is not below `id`. */
 function searchId(cache: readonly CachedTimer[], id: string): number {
   let low = 0;
@@ -329,4 +332,27 @@ function readOrderedTimestamp(bytes: Uint8Array, offset: number): number {
     timestampView.setUint8(i, negative ? ~byte & 0xff : i === 0 ? byte ^ 0x80 : byte);
   }
   return timestampView.getFloat64(0);
+}
+
+/** A timer queue as a snapshot needs it: whose timers, under which id in the store. */
+export interface TimerQueueView {
+  readonly service: string;
+  readonly domain: 'event' | 'processing';
+  readonly queueId: number;
+}
+
+/** The timers of `keyGroup` in `view`, for each queue (a snapshot's asynchronous part). */
+export function timersInView(
+  view: StoreView,
+  queues: readonly TimerQueueView[],
+  keyGroup: number,
+): TimerSnapshotEntry[] {
+  const timers: TimerSnapshotEntry[] = [];
+  for (const { service, domain, queueId } of queues) {
+    for (const { key } of view.prefixed(storePrefix(queueId, keyGroup))) {
+      const { timestampMs, key: timerKey, namespace } = decodeTimerKey(key);
+      timers.push({ service, domain, key: timerKey, keyGroup, namespace, timestampMs });
+    }
+  }
+  return timers;
 }

@@ -1,4 +1,5 @@
 /** Incremental checkpoints of the disk backend: which store keys changed since the last confirmed checkpoint, and the chain of shared files. */
+
 import type { KeyGroupRange } from '../../key-group-range.ts';
 import type {
   ChangelogSectionWriter,
@@ -7,6 +8,8 @@ import type {
 } from '../../snapshot/keyed-changelog-format.ts';
 import type { KeyedStateMeta, RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
+import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
+import { type TimerQueueView, timersInView } from './disk-timer-queue.ts';
 import type { StoreView } from './local-kv-store.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix, storePrefixOfId } from './store-key.ts';
 
@@ -193,6 +196,7 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
   readonly reusedFiles: readonly SharedFileRef[];
   readonly #plan: IncrementalPlan;
   readonly #tables: readonly IncrementalTableView[];
+  readonly #timerQueues: readonly TimerQueueView[];
   readonly #pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
   #view: StoreView | undefined;
 
@@ -202,6 +206,7 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
     readonly maxParallelism: number;
     readonly plan: IncrementalPlan;
     readonly tables: readonly IncrementalTableView[];
+    readonly timerQueues: readonly TimerQueueView[];
     readonly pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
     readonly view: StoreView;
   }) {
@@ -212,8 +217,16 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
     this.isBase = options.plan.isBase;
     this.reusedFiles = options.plan.reusedFiles;
     this.#tables = options.tables;
+    this.#timerQueues = options.timerQueues;
     this.#pending = options.pending;
     this.#view = options.view;
+  }
+
+  /** Every timer of the key group, in every file (bases and deltas alike). */
+  timersOf(keyGroup: number): TimerSnapshotEntry[] {
+    const view = this.#view;
+    if (view === undefined) throw new Error('an incremental snapshot was written after its release');
+    return timersInView(view, this.#timerQueues, keyGroup);
   }
 
   writeKeyGroup(keyGroup: number, out: ChangelogSectionWriter): void {
