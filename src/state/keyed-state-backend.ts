@@ -114,9 +114,10 @@ export interface KeyedStateBackend {
    * Optional: a queue for the timers of timer service `service` in `domain`, kept by the
    * backend (in its store), which then also snapshots and restores them: its snapshots
    * write them, and `restore` does not return them. Same name and domain, same queue.
-   * Without it, timer services keep their timers on the heap and the task snapshots them.
+   * Without it, or when it returns undefined, timer services keep their timers on the heap
+   * and the task snapshots them.
    */
-  createTimerQueue?(service: string, domain: 'event' | 'processing'): KeyedTimerQueue;
+  createTimerQueue?(service: string, domain: 'event' | 'processing'): KeyedTimerQueue | undefined;
 
   /** Releases resources; the backend is unusable afterwards. */
   dispose(): void;

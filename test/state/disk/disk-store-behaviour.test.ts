@@ -152,6 +152,40 @@ describe('disk backend: store behaviour', () => {
     backend.dispose();
   });
 
+  it("keeps timers in its store by default, and leaves them to the timer services with timers: 'heap'", () => {
+    const options = {
+      operatorId: 'op',
+      keyGroupRange: { start: 0, end: MAX_PARALLELISM - 1 },
+      maxParallelism: MAX_PARALLELISM,
+      clock: new ManualClock(0),
+      directory,
+    };
+    const timer = {
+      service: 't',
+      domain: 'event',
+      key: 'k',
+      keyGroup: assignToKeyGroup('k', MAX_PARALLELISM),
+      namespace: 0,
+      timestampMs: 5,
+    } as const;
+    const inStore = new DiskKeyedStateBackend(options);
+    const onHeap = new DiskKeyedStateBackend({ ...options, timers: 'heap' });
+    const snapshot = inStore.snapshot();
+    const file = readKeyedStateFile(writeKeyedStateFile(snapshot, [timer]).bytes, 'f');
+    snapshot.release();
+    expect(inStore.createTimerQueue('t', 'event')).toBeDefined();
+    expect(onHeap.createTimerQueue('t', 'event')).toBeUndefined();
+    const restoredInStore = new DiskKeyedStateBackend(options);
+    expect(restoredInStore.restore([file])).toEqual([]);
+    expect(restoredInStore.createTimerQueue('t', 'event')!.pop()).toMatchObject({ key: 'k', timestampMs: 5 });
+    const restoredOnHeap = new DiskKeyedStateBackend({ ...options, timers: 'heap' });
+    expect(restoredOnHeap.restore([file])).toEqual([timer]);
+    expect(() => new DiskKeyedStateBackend({ ...options, timers: 'disk' as never })).toThrow(
+      /timers must be 'store' or 'heap', got disk/,
+    );
+    for (const backend of [inStore, onHeap, restoredInStore, restoredOnHeap]) backend.dispose();
+  });
+
   it('reports an unusable directory by path when it first writes', () => {
     const file = join(directory, 'not-a-directory');
     writeFileSync(file, 'x');
