@@ -4,6 +4,7 @@ import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
 import { diskIncrementalCheckpoint } from './disk-incremental-checkpoint.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import { diskRestore } from './disk-restore.ts';
+import { diskWindowTimers } from './disk-window-timers.ts';
 import type { Benchmark } from './harness.ts';
 import { kafkaExactlyOnce } from './kafka-exactly-once.ts';
 import { keyedCount } from './keyed-count.ts';
@@ -19,6 +20,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   diskKeyedCountManyKeys,
   diskIncrementalCheckpoint,
   diskRestore,
+  diskWindowTimers,
   postgresSinkBench,
   kafkaExactlyOnce,
 ];

@@ -43,6 +43,12 @@ interface GroupHead {
   /** The store holds no timer of the group beyond the cache. */
   complete: boolean;
   /**
+   * While the cache is empty: the last timer it held. Everything the store has up to it was
+   * removed (perhaps not committed yet), so a refill scans from just after it rather than
+   * skipping, on every refill, the removals of all timers fired before.
+   */
+  drainedAt: string | undefined;
+  /**
    * Timers written beyond the cache whose write may not be committed yet: a refill reads
    * only committed entries and adds these. Forgotten once committed (the scan finds them).
    */
@@ -86,7 +92,14 @@ export class DiskTimerQueue {
     this.#groups = [];
     for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
       // A new queue's store range is empty: a restore adds its timers through `add`.
-      this.#groups.push({ keyGroup, cache: [], complete: true, storeOnly: new Map(), heapIndex: -1 });
+      this.#groups.push({
+        keyGroup,
+        cache: [],
+        complete: true,
+        drainedAt: undefined,
+        storeOnly: new Map(),
+        heapIndex: -1,
+      });
     }
   }
 
@@ -151,7 +164,8 @@ export class DiskTimerQueue {
   }
 
   #removeCached(group: GroupHead, at: number, storeKey: Buffer): void {
-    group.cache.splice(at, 1);
+    const [removed] = group.cache.splice(at, 1);
+    if (group.cache.length === 0) group.drainedAt = removed.id;
     this.#store.remove(storeKey);
     if (group.cache.length === 0 && !group.complete) this.#refill(group);
     if (at === 0) this.#reposition(group);
@@ -174,7 +188,10 @@ export class DiskTimerQueue {
     start.writeUInt16BE(group.keyGroup, 2);
     const end = Buffer.alloc(PREFIX_BYTES);
     end.writeUInt32BE((start.readUInt32BE(0) + 1) >>> 0);
-    let from = start;
+    let from =
+      group.drainedAt === undefined
+        ? start
+        : Buffer.concat([Buffer.from(group.drainedAt, 'latin1'), Buffer.alloc(1)]);
     let exhausted = false;
     let committed = 0;
     while (committed < this.#headSize) {
@@ -195,6 +212,7 @@ export class DiskTimerQueue {
     group.cache = taken.map((id) => ({ id, timer: decodeTimerKey(candidates.get(id)!) }));
     for (const id of taken) group.storeOnly.delete(id);
     group.complete = exhausted && ids.length <= this.#headSize;
+    group.drainedAt = undefined;
   }
 
   #group(keyGroup: number): GroupHead {
