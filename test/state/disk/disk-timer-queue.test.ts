@@ -29,25 +29,18 @@ type Op =
     }
   | { readonly kind: 'pop' | 'turn' | 'settle' };
 
+/** A timer of 25 keys, two namespaces and 24 timestamps (negative ones too), to add or remove. */
+const timerOp = (kind: 'add' | 'remove'): fc.Arbitrary<Op> =>
+  fc.record({
+    kind: fc.constant(kind),
+    key: fc.integer({ min: 0, max: 24 }),
+    namespace: fc.constantFrom(0 as const, 'w' as const),
+    timestampMs: fc.integer({ min: -3, max: 20 }),
+  });
+
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      kind: fc.constant('add' as const),
-      key: fc.integer({ min: 0, max: 24 }),
-      namespace: fc.constantFrom(0 as const, 'w' as const),
-      timestampMs: fc.integer({ min: -3, max: 20 }),
-    }),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant('remove' as const),
-      key: fc.integer({ min: 0, max: 24 }),
-      namespace: fc.constantFrom(0 as const, 'w' as const),
-      timestampMs: fc.integer({ min: -3, max: 20 }),
-    }),
-  },
+  { weight: 6, arbitrary: timerOp('add') },
+  { weight: 3, arbitrary: timerOp('remove') },
   { weight: 4, arbitrary: fc.constant({ kind: 'pop' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'turn' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'settle' as const }) },
