@@ -225,6 +225,7 @@ export class DiskTimerQueue {
     return group;
   }
 
+  /** The timer's store key, as a view of a shared scratch buffer. */
   #storeKey(keyGroup: number, key: unknown, namespace: string | number, timestampMs: number): Buffer {
     scratch.reset();
     scratch.writeU8(this.#queueId >>> 8);
@@ -234,7 +235,9 @@ export class DiskTimerQueue {
     writeOrderedTimestamp(scratch, timestampMs);
     scratch.writeRawBytes(keyBytesOf(toMapKey(key)));
     valueSerializer.serialize(namespace, scratch);
-    const bytes = scratch.finish();
+    // A view, not a copy (this runs for every timer registration): valid until the next call;
+    // the store copies the keys it is given, and callers keep their own copies.
+    const bytes = scratch.view();
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
