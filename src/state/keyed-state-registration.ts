@@ -4,8 +4,11 @@ import type { StateTtlConfig } from './descriptors.ts';
 import type { KeyGroupRange } from './key-group-range.ts';
 import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from './key-groups.ts';
 import type { TypeSerializer } from './serializers/type-serializer.ts';
-import type { KeyedStateFileContents, RawKeyedStateChunk } from './snapshot/keyed-state-format.ts';
-import type { TimerSnapshotEntry } from './snapshot/timer-snapshot.ts';
+import type {
+  KeyedStateFileContents,
+  RawKeyedStateChunk,
+  RawSectionTimers,
+} from './snapshot/keyed-state-format.ts';
 import type { StateDescriptorLike } from './state-descriptors-factory.ts';
 
 /** The options every backend is built from that this module checks. */
@@ -160,14 +163,15 @@ export class RestoredChunks {
   }
 
   /**
-   * Stages every chunk of `parts` by state and group; returns their timers. Throws if a state
+   * Stages every chunk of `parts` by state and group; returns their sections' timers, still
+   * encoded (`decodeSectionTimers`). Throws if a state
    * is registered already (`registered` non-empty), if max parallelism changed, or if a key
    * group lies outside the range or comes twice.
    */
   add(
     parts: readonly KeyedStateFileContents[],
     registered: ReadonlyMap<string, unknown>,
-  ): TimerSnapshotEntry[] {
+  ): RawSectionTimers[] {
     const { operatorId, maxParallelism, keyGroupRange } = this.#backend;
     if (registered.size > 0) {
       throw new Error(
@@ -175,7 +179,7 @@ export class RestoredChunks {
       );
     }
     const groupCount = keyGroupRangeSize(keyGroupRange);
-    const timers: TimerSnapshotEntry[] = [];
+    const timers: RawSectionTimers[] = [];
     for (const part of parts) {
       if (part.maxParallelism !== maxParallelism) {
         throw new ConfigurationError(
@@ -193,7 +197,7 @@ export class RestoredChunks {
           }
           chunks[groupIndex] = chunk;
         }
-        for (const timer of section.timers) timers.push(timer);
+        if (section.timers !== undefined) timers.push(section.timers);
       }
     }
     return timers;

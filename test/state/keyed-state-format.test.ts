@@ -8,6 +8,7 @@ import { assignToKeyGroup, computeKeyGroupRange } from '../../src/state/key-grou
 import type { TypeSerializer } from '../../src/state/serializers/type-serializer.ts';
 import {
   CorruptSnapshotError,
+  decodeAllTimers,
   KEYED_STATE_HEADER_BYTES,
   type KeyedStateFile,
   readKeyedStateFile,
@@ -85,7 +86,11 @@ describe('keyed state file layout', () => {
     const contents = readKeyedStateFile(bytes, PATH);
     expect(contents.sections.map((section) => section.keyGroup)).toEqual([...Array(MAX_PARALLELISM).keys()]);
     expect(contents.maxParallelism).toBe(MAX_PARALLELISM);
-    expect(contents.sections.flatMap((section) => section.timers)).toHaveLength(40);
+    const timers = decodeAllTimers(contents.sections.map((section) => section.timers));
+    expect(timers).toHaveLength(40);
+    expect(timers.map(({ key, timestampMs }) => `${String(key)}@${timestampMs}`).sort()).toEqual(
+      Array.from({ length: 40 }, (_, i) => `key-${i}@${i}`).sort(),
+    );
   });
 
   it('reads any run of whole sections with the header alone, and only the wanted key groups', () => {

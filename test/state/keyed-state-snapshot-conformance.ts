@@ -16,6 +16,7 @@ import type { KeyedStateBackend, KeyedStateBackendFactory } from '../../src/stat
 import { numberSerializer, stringSerializer } from '../../src/state/serializers/index.ts';
 import type { TypeSerializer } from '../../src/state/serializers/type-serializer.ts';
 import {
+  decodeAllTimers,
   IncompatibleStateError,
   KEYED_STATE_HEADER_BYTES,
   type KeyedStateFile,
@@ -151,8 +152,8 @@ function restoredTimersOf(
   backend: KeyedStateBackend,
   returned: readonly TimerSnapshotEntry[],
 ): TimerSnapshotEntry[] {
-  const kept = readKeyedStateFile(snapshotFile(backend).bytes, 'check.keyed').sections.flatMap(
-    (s) => s.timers,
+  const kept = decodeAllTimers(
+    readKeyedStateFile(snapshotFile(backend).bytes, 'check.keyed').sections.map((s) => s.timers),
   );
   expect(returned.length === 0 || kept.length === 0, 'timers both returned and kept').toBe(true);
   return [...returned, ...kept];

@@ -10,6 +10,8 @@ export {
 } from './keyed-state-decoding.ts';
 export {
   DEFAULT_KEY_SERIALIZER_REF,
+  decodeAllTimers,
+  decodeSectionTimers,
   KEYED_STATE_FORMAT_VERSION,
   KEYED_STATE_HEADER_BYTES,
   type KeyedStateFile,
@@ -21,6 +23,7 @@ export {
   type KeyGroupSection,
   KeyGroupSectionWriter,
   type RawKeyedStateChunk,
+  type RawSectionTimers,
   readKeyedStateFile,
   readKeyedStateRange,
   writeEntryKey,

@@ -18,6 +18,7 @@ import {
   type KeyedStateMeta,
   type KeyGroupSection,
   type RawKeyedStateChunk,
+  type RawSectionTimers,
   readSectionEnd,
   readSectionStates,
   sectionTimers,
@@ -186,7 +187,7 @@ interface ChangelogStateRecords {
 interface ChangelogSection {
   readonly keyGroup: number;
   readonly states: readonly ChangelogStateRecords[];
-  readonly timers: readonly TimerSnapshotEntry[];
+  readonly timers: RawSectionTimers | undefined;
 }
 
 /** A changelog file as read: header fields and its sections (all of them, in key-group order). */

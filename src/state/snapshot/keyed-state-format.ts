@@ -97,11 +97,27 @@ export interface RawKeyedStateChunk {
   readonly path: string;
 }
 
+/**
+ * A section's timers as read: checked (each decodes, and its key belongs to the section's key
+ * group), but kept as the encoded bytes until a backend loads them, so a restore of millions
+ * of timers holds bytes, not objects (see `decodeSectionTimers`).
+ */
+export interface RawSectionTimers {
+  readonly keyGroup: number;
+  readonly count: number;
+  /** The encoded timers; a view into the bytes the file was read from (not copied). */
+  readonly bytes: Uint8Array;
+  readonly maxParallelism: number;
+  /** The file it came from, for messages. */
+  readonly path: string;
+}
+
 /** One key group of a keyed state file as read back. */
 export interface KeyGroupSection {
   readonly keyGroup: number;
   readonly states: readonly RawKeyedStateChunk[];
-  readonly timers: readonly TimerSnapshotEntry[];
+  /** Undefined when the section has no timers. */
+  readonly timers: RawSectionTimers | undefined;
 }
 
 /** What a reader returns, and what `KeyedStateBackend.restore` takes (one per old subtask file). */
@@ -566,7 +582,11 @@ export function readSectionStates<T>(input: BinaryReader, readRest: (meta: Keyed
   }
 }
 
-/** Reads what follows a section's states (timers, then the checksum of the section begun at `start`) and checks it. */
+/**
+ * Reads what follows a section's states (timers, then the checksum of the section begun at
+ * `start`) and checks it. Every timer is decoded once to check it; what is returned is their
+ * bytes.
+ */
 export function readSectionEnd(
   bytes: Uint8Array,
   input: BinaryReader,
@@ -574,10 +594,11 @@ export function readSectionEnd(
   keyGroup: number,
   maxParallelism: number,
   path: string,
-): TimerSnapshotEntry[] {
-  const timerCount = readCount(input, 'timer count', 10);
-  const timers: TimerSnapshotEntry[] = [];
-  for (let i = 0; i < timerCount; i++) timers.push(readTimer(input, keyGroup, maxParallelism));
+): RawSectionTimers | undefined {
+  const count = readCount(input, 'timer count', 10);
+  const timersStart = input.position;
+  for (let i = 0; i < count; i++) readTimer(input, keyGroup, maxParallelism);
+  const timersEnd = input.position;
   const stored = input.readU32('section checksum');
   const actual = crc32c(bytes, start, input.position - 4);
   if (stored !== actual) {
@@ -585,6 +606,29 @@ export function readSectionEnd(
       path,
       `checksum mismatch in the section of key group ${keyGroup}: stored ${hex(stored)}, computed ${hex(actual)}`,
     );
+  }
+  if (count === 0) return undefined;
+  return { keyGroup, count, bytes: bytes.subarray(timersStart, timersEnd), maxParallelism, path };
+}
+
+/**
+ * The timers of a section, decoded one at a time (they were checked when the file was read;
+ * a failure here would be a bug, and is reported as corruption of the file all the same).
+ */
+export function* decodeSectionTimers(
+  timers: RawSectionTimers,
+): Generator<TimerSnapshotEntry, void, undefined> {
+  const input = new BinaryReader(timers.bytes);
+  for (let i = 0; i < timers.count; i++) {
+    yield readingFile(timers.path, () => readTimer(input, timers.keyGroup, timers.maxParallelism));
+  }
+}
+
+/** Every timer of `sections`, decoded, in section order. */
+export function decodeAllTimers(sections: readonly (RawSectionTimers | undefined)[]): TimerSnapshotEntry[] {
+  const timers: TimerSnapshotEntry[] = [];
+  for (const section of sections) {
+    if (section !== undefined) for (const timer of decodeSectionTimers(section)) timers.push(timer);
   }
   return timers;
 }

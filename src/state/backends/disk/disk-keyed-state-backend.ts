@@ -34,7 +34,13 @@ import {
   wrongKeyGroupError,
 } from '../../keyed-state-registration.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
-import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
+import {
+  decodeAllTimers,
+  decodeSectionTimers,
+  type KeyedStateFileContents,
+  type KeyedStateSnapshot,
+  type RawSectionTimers,
+} from '../../snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { checkRestoredChunks } from '../heap/heap-keyed-state-restore.ts';
@@ -367,7 +373,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
     const timers = this.#restored.add(parts, this.#tables);
-    if (!this.#timersInStore) return timers;
+    if (!this.#timersInStore) return decodeAllTimers(timers);
+    // Decoded one at a time as they load: a restore of millions of timers holds their bytes, not objects.
     if (timers.length > 0) this.#deferred.stageWork(this.#restoreTimers(timers));
     return [];
   }
@@ -407,10 +414,12 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     };
   }
 
-  *#restoreTimers(timers: readonly TimerSnapshotEntry[]): Generator<undefined, void, undefined> {
-    for (const { service, domain, key, keyGroup, namespace, timestampMs } of timers) {
-      this.#timerQueue(service, domain).queue.add(key, keyGroup, namespace, timestampMs);
-      yield;
+  *#restoreTimers(sections: readonly RawSectionTimers[]): Generator<undefined, void, undefined> {
+    for (const section of sections) {
+      for (const { service, domain, key, keyGroup, namespace, timestampMs } of decodeSectionTimers(section)) {
+        this.#timerQueue(service, domain).queue.add(key, keyGroup, namespace, timestampMs);
+        yield;
+      }
     }
   }
 

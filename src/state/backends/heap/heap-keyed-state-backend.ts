@@ -25,7 +25,11 @@ import {
   serializersOf,
   wrongKeyGroupError,
 } from '../../keyed-state-registration.ts';
-import type { KeyedStateFileContents, KeyedStateSnapshot } from '../../snapshot/keyed-state-format.ts';
+import {
+  decodeAllTimers,
+  type KeyedStateFileContents,
+  type KeyedStateSnapshot,
+} from '../../snapshot/keyed-state-format.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { CurrentKey } from './current-key.ts';
@@ -184,7 +188,7 @@ export class HeapKeyedStateBackend implements KeyedStateBackend {
 
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
-    return this.#restored.add(parts, this.#tables);
+    return decodeAllTimers(this.#restored.add(parts, this.#tables));
   }
 
   /**
