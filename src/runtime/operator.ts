@@ -30,8 +30,11 @@ export interface OperatorContext {
   /**
    * Keyed operators only: fires every event-time timer of this operator due at `watermarkMs`
    * (with the key context set to the timer's key). Call before forwarding the watermark.
+   * Returns false when it stopped early because the state backend's writes are backed up:
+   * call again with the same watermark after the task awaited the backend (see
+   * `StreamOperator.finishWatermark`).
    */
-  advanceWatermark(watermarkMs: number): void;
+  advanceWatermark(watermarkMs: number): boolean;
   /**
    * Keyed operators only: sets the state backend's current key to the key of `value`, read by
    * the key selector of input `input` (0, or 1 for the second input of a two-input operator).
@@ -70,6 +73,13 @@ export interface StreamOperator<OUT> {
    * before the task takes more input (sinks flush here, which backpressures their input).
    */
   afterBatch?(): undefined | Promise<void>;
+  /**
+   * Goes on with a watermark whose event-time timers stopped firing early (the state
+   * backend's writes were backed up); true once it has been forwarded, or when none is
+   * pending. The task calls it after every watermark it hands the operator, awaiting the
+   * backend between calls, and takes no input until it returns true.
+   */
+  finishWatermark?(): boolean;
   /**
    * At checkpoint barrier `checkpointId`, before the barrier goes downstream and before
    * `snapshotState`: a returned promise is awaited and the task takes no input and runs no

@@ -73,6 +73,14 @@ export interface KeyedStateBackend {
    */
   prefetch(keys: readonly unknown[], keyGroups: Int32Array | readonly number[]): undefined | Promise<void>;
 
+  /**
+   * Optional: true while the backend's writes wait for its storage beyond its bound, so work
+   * that writes state outside input batches (a watermark firing a million timers) stops and
+   * lets the task await `prefetch` before it goes on. A backend whose writes complete
+   * synchronously (the heap) leaves it out: such work then runs in one go.
+   */
+  isBackedUp?(): boolean;
+
   /** Every key that has a non-empty entry in the named state (any namespace), for `applyToKeyedState`. */
   keys(stateName: string, namespace?: string | number): IterableIterator<unknown>;
 

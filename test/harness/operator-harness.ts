@@ -14,7 +14,8 @@
  * - Input: `processElement(value, timestamp?)`, `processElement1/2(value, timestamp?)`
  *   (an omitted timestamp is NO_TIMESTAMP), `await processBatch(values, timestamps?)` (runs
  *   `prepareBatch` first, like a task), `processWatermark(ts)`, `processWatermark1/2(ts)`,
- *   `processWatermarkStatus(idle)`, `processWatermarkStatus1/2(idle)`.
+ *   `processWatermarkStatus(idle)`, `processWatermarkStatus1/2(idle)`, and `finishWatermark()`
+ *   to go on with a watermark whose timers paused (a backend that reports `isBackedUp`).
  * - Processing time: `advanceProcessingTime(deltaMs)` moves the ManualClock; each mailbox
  *   action it releases (a processing-time timer) runs at once, at the time it was due, so
  *   timers observe `currentProcessingTime() === their timestamp`. `runMailbox()` runs what
@@ -192,6 +193,15 @@ export class OperatorHarness<IN1, OUT, IN2 = never> {
     this.#guard(() => op.processWatermark(timestamp));
   }
 
+  /**
+   * Goes on with a watermark whose timers stopped firing because the backend reported its
+   * writes backed up (`KeyedStateBackend.isBackedUp`); true once it was forwarded. A task
+   * calls it after every watermark, awaiting the backend in between.
+   */
+  finishWatermark(): boolean {
+    return this.#guard(() => this.operator.finishWatermark?.() ?? true);
+  }
+
   processWatermark1(timestamp: number): void {
     const op = this.#two();
     this.#guard(() => op.processWatermark1(timestamp));
@@ -301,9 +311,9 @@ export class OperatorHarness<IN1, OUT, IN2 = never> {
     return this.operator;
   }
 
-  #guard(action: () => void): void {
+  #guard<R>(action: () => R): R {
     try {
-      action();
+      return action();
     } catch (error) {
       throw wrapUserError(error, this.location);
     }

@@ -17,6 +17,8 @@ export abstract class AbstractStreamOperator<OUT> implements StreamOperator<OUT>
   #combinedWatermark = MIN_WATERMARK;
   #idle = false;
   #inputCount = 1;
+  /** A watermark whose timers have not all fired yet; forwarded once they have. */
+  #unfinishedWatermark: number | undefined;
 
   setup(context: OperatorContext, output: Output<OUT>): void {
     this.context = context;
@@ -59,9 +61,20 @@ export abstract class AbstractStreamOperator<OUT> implements StreamOperator<OUT>
   /**
    * Called with the new combined watermark before it is forwarded. Keyed operators fire
    * their event-time timers here; the default does exactly that when the input is keyed.
+   * Returns false when timers are left to fire (the backend asked for a pause): it is then
+   * called again with the same watermark from `finishWatermark`.
    */
-  protected onWatermark(timestampMs: number): void {
-    if (this.context.keyedStateBackend !== undefined) this.context.advanceWatermark(timestampMs);
+  protected onWatermark(timestampMs: number): boolean {
+    return this.context.keyedStateBackend === undefined || this.context.advanceWatermark(timestampMs);
+  }
+
+  finishWatermark(): boolean {
+    const watermark = this.#unfinishedWatermark;
+    if (watermark === undefined) return true;
+    if (!this.onWatermark(watermark)) return false;
+    this.#unfinishedWatermark = undefined;
+    this.output.emitWatermark(watermark);
+    return true;
   }
 
   #onInputWatermark(input: number, timestampMs: number): void {
@@ -89,9 +102,14 @@ export abstract class AbstractStreamOperator<OUT> implements StreamOperator<OUT>
       combined = Math.min(this.#inputWatermarks[0], this.#inputWatermarks[1]);
     }
     if (combined > this.#combinedWatermark) {
+      if (this.#unfinishedWatermark !== undefined) {
+        throw new Error(
+          'a watermark arrived before the timers of the one before had fired (a bug in the task)',
+        );
+      }
       this.#combinedWatermark = combined;
-      this.onWatermark(combined);
-      this.output.emitWatermark(combined);
+      if (this.onWatermark(combined)) this.output.emitWatermark(combined);
+      else this.#unfinishedWatermark = combined;
     }
   }
 }

@@ -692,6 +692,7 @@ export class StreamTask {
           this.#barrierHandler?.onBarrier(polled.channelIndex, element);
         } else {
           dispatcher.control(polled.channelIndex, element);
+          await this.#finishWatermark(head);
           if (element.kind === 'end-of-partition') this.#barrierHandler?.onEndOfPartition();
         }
         // A checkpoint triggered just now may have pre-barrier work: no input until it is done.
@@ -701,6 +702,28 @@ export class StreamTask {
           await preBarrier;
         }
       }
+    }
+  }
+
+  /**
+   * A watermark whose timers stopped firing because the backend's writes were backed up:
+   * wait for the backend and flush outputs between slices of timers, taking no input and
+   * running no mail until the watermark is forwarded (as if it had fired in one go).
+   */
+  async #finishWatermark(head: ChainMember): Promise<void> {
+    const { operator, context, location } = head;
+    const finished = (): boolean => {
+      try {
+        return operator.finishWatermark?.() !== false;
+      } catch (error) {
+        throw wrapUserError(error, location);
+      }
+    };
+    while (!finished()) {
+      const room = context.keyedStateBackend?.prefetch([], []);
+      if (room !== undefined) await room;
+      await this.#afterBatch();
+      if (this.#cancelled) return;
     }
   }
 

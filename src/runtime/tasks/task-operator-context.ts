@@ -109,8 +109,11 @@ export class TaskOperatorContext implements OperatorContext {
     return this.#timerServices.values();
   }
 
-  advanceWatermark(watermarkMs: number): void {
-    for (const service of this.#timerServices.values()) service.advanceWatermark(watermarkMs);
+  advanceWatermark(watermarkMs: number): boolean {
+    for (const service of this.#timerServices.values()) {
+      if (!service.advanceWatermark(watermarkMs)) return false;
+    }
+    return true;
   }
 
   setKeyContextElement(value: unknown, input: 0 | 1): void {

@@ -5,6 +5,9 @@ import { MIN_WATERMARK } from '../elements.ts';
 import type { InternalTimerService, ProcessingTimeService, Triggerable } from '../timer-service.ts';
 import { HeapTimerQueue } from './timer-queue.ts';
 
+/** Timers fired between two checks of whether the backend's writes are backed up. */
+export const TIMERS_BETWEEN_PAUSE_CHECKS = 256;
+
 /**
  * Keeps one timer per (key, namespace, timestamp). Event-time timers fire when the
  * operator's watermark passes them; processing-time timers through the task's mailbox, so
@@ -91,15 +94,21 @@ export class KeyedTimerService implements InternalTimerService {
     );
   }
 
-  /** Fires every event-time timer at or before `watermarkMs`, earliest first. */
-  advanceWatermark(watermarkMs: number): void {
+  /**
+   * Fires every event-time timer at or before `watermarkMs`, earliest first; true when done.
+   * False when it stopped early because the backend's writes are backed up (see
+   * `KeyedStateBackend.isBackedUp`): call again with the same watermark once the task has
+   * awaited the backend. Each call fires at least TIMERS_BETWEEN_PAUSE_CHECKS timers, if due.
+   */
+  advanceWatermark(watermarkMs: number): boolean {
     this.#watermark = watermarkMs;
-    for (;;) {
+    for (let fired = 1; ; fired++) {
       const top = this.#eventTimers.peek();
-      if (top === undefined || top.timestampMs > watermarkMs) return;
+      if (top === undefined || top.timestampMs > watermarkMs) return true;
       this.#eventTimers.pop();
       this.#backend.setCurrentKey(top.key, top.keyGroup);
       this.#target.onEventTime(top);
+      if (fired % TIMERS_BETWEEN_PAUSE_CHECKS === 0 && this.#backend.isBackedUp?.() === true) return false;
     }
   }
 
@@ -107,7 +116,7 @@ export class KeyedTimerService implements InternalTimerService {
   onProcessingTime(nowMs: number): void {
     this.#scheduled = undefined;
     this.#scheduledAtMs = Number.POSITIVE_INFINITY;
-    for (;;) {
+    for (let fired = 1; ; fired++) {
       const top = this.#processingTimers.peek();
       if (top === undefined) return;
       if (top.timestampMs > nowMs) {
@@ -117,6 +126,11 @@ export class KeyedTimerService implements InternalTimerService {
       this.#processingTimers.pop();
       this.#backend.setCurrentKey(top.key, top.keyGroup);
       this.#target.onProcessingTime(top);
+      if (fired % TIMERS_BETWEEN_PAUSE_CHECKS === 0 && this.#backend.isBackedUp?.() === true) {
+        // The rest fire from the mailbox again, after an event-loop turn lets writes commit.
+        this.#schedule(nowMs);
+        return;
+      }
     }
   }
 

@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { KeyedProcessFunction, RuntimeContext } from '../../../src/api/functions.ts';
 import { KeyedProcessOperator } from '../../../src/api/operators/keyed-process-operator.ts';
 import { TaskFailure } from '../../../src/core/errors.ts';
 import { OutputTag } from '../../../src/runtime/output.ts';
+import { TIMERS_BETWEEN_PAUSE_CHECKS } from '../../../src/runtime/timers/keyed-timer-service.ts';
+import { hashMapStateBackend } from '../../../src/state/backends/heap/index.ts';
 import type { ValueState } from '../../../src/state/keyed-state.ts';
 import { valueState } from '../../../src/state/state-descriptors-factory.ts';
 import { OperatorHarness } from '../../harness/operator-harness.ts';
@@ -77,6 +79,78 @@ describe('KeyedProcessOperator', () => {
       { kind: 'record', value: 'a@30 event-time wm=100', timestamp: 30 },
       { kind: 'watermark', timestamp: 100 },
     ]);
+    await h.close();
+  });
+
+  it('pauses a watermark while the backend reports its writes backed up, and forwards it once every due timer fired', async () => {
+    let backedUp = true;
+    const h = new OperatorHarness(
+      new KeyedProcessOperator<string, Ev, number>({
+        processElement(e, ctx) {
+          ctx.timerService().registerEventTimeTimer(e.n);
+        },
+        onTimer(ts, _ctx, out) {
+          out.collect(ts);
+        },
+      }),
+      {
+        keySelector: byUser,
+        keyedStateBackendFactory: {
+          name: 'heap, backed up on demand',
+          create(options) {
+            const backend = hashMapStateBackend.create(options);
+            return Object.assign(backend, { isBackedUp: () => backedUp });
+          },
+        },
+      },
+    );
+    await h.open();
+    for (let i = 0; i < 600; i++) h.processElement({ user: `u${i}`, n: i }, 1);
+    h.processWatermark(1_000);
+    // One slice between two checks, and the watermark held back.
+    expect(h.values()).toEqual([...Array(TIMERS_BETWEEN_PAUSE_CHECKS).keys()]);
+    expect(h.watermarks()).toEqual([]);
+    expect(h.finishWatermark()).toBe(false);
+    expect(h.values()).toHaveLength(2 * TIMERS_BETWEEN_PAUSE_CHECKS);
+    backedUp = false;
+    expect(h.finishWatermark()).toBe(true);
+    expect(h.values()).toEqual([...Array(600).keys()]);
+    expect(h.output.at(-1)).toEqual({ kind: 'watermark', timestamp: 1_000 });
+    expect(h.finishWatermark()).toBe(true);
+    expect(h.watermarks()).toEqual([1_000]);
+    await h.close();
+  });
+
+  it('fires processing-time timers in slices from the mailbox while the backend reports its writes backed up', async () => {
+    const backedUp = true;
+    const h = new OperatorHarness(
+      new KeyedProcessOperator<string, Ev, number>({
+        processElement(e, ctx) {
+          ctx.timerService().registerProcessingTimeTimer(e.n);
+        },
+        onTimer(ts, _ctx, out) {
+          out.collect(ts);
+        },
+      }),
+      {
+        keySelector: byUser,
+        keyedStateBackendFactory: {
+          name: 'heap, backed up on demand',
+          create(options) {
+            const backend = hashMapStateBackend.create(options);
+            return Object.assign(backend, { isBackedUp: () => backedUp });
+          },
+        },
+      },
+    );
+    await h.open();
+    // All due at once: one mailbox action would fire them all.
+    for (let i = 0; i < 300; i++) h.processElement({ user: `u${i}`, n: 100 }, 1);
+    const registerTimer = vi.spyOn(h.context.processingTimeService, 'registerTimer');
+    h.advanceProcessingTime(1_000);
+    expect(h.values()).toEqual(Array(300).fill(100));
+    // After the first slice, the rest was handed back to the mailbox, due at once.
+    expect(registerTimer.mock.calls.map(([atMs]) => atMs)).toEqual([100]);
     await h.close();
   });
 

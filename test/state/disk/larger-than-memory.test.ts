@@ -8,6 +8,10 @@
  * exact results; the store the killed process left behind is removed. Many entries is the
  * hard case for a restore: before restored entries were loaded in slices (DeferredRestore),
  * that restore ran out of heap, where 27,000 large entries did not.
+ * Timers too: a job with 1,000,000 pending event-time timers (306 MB on the heap timer service,
+ * 5.7x the heap limit) is killed while registering them and resumes with every timer firing
+ * once, at its time, in order. Before restored timers stayed encoded until loaded and timer
+ * firing paused for lmdb, both runs ran out of heap.
  */
 import { execFile, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -18,6 +22,10 @@ import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'larger-than-memory-job.ts');
+const TIMERS_FIXTURE = join(import.meta.dirname, 'fixtures', 'timers-larger-than-memory-job.ts');
+const TIMER_KEYS = 1_000_000;
+/** Heap per timer on the heap timer service, measured over 1,000,000 timers (docs/design/timers-in-store.md). */
+const HEAP_BYTES_PER_TIMER = 306;
 const KEYS = 27_000;
 const VALUE_BYTES = 8_192;
 const CACHE_ENTRIES = 200;
@@ -54,6 +62,15 @@ it('completes with exact results when its state is over 4x the JS heap limit', {
   }
 });
 
+/** True once `checkpointDir` holds a completed checkpoint. */
+function hasCheckpoint(checkpointDir: string): boolean {
+  try {
+    return readdirSync(checkpointDir, { recursive: true }).some((path) => String(path).endsWith('_metadata'));
+  } catch {
+    return false;
+  }
+}
+
 it('after a kill -9, resumes from the latest checkpoint with exact results', {
   timeout: 300_000,
 }, async () => {
@@ -67,15 +84,6 @@ it('after a kill -9, resumes from the latest checkpoint with exact results', {
     // Unthrottled, a fast run could end before its first checkpoint completed (seen once): at
     // 20,000 records/s the second round alone lasts 6 s, several checkpoint intervals.
     WEIR_LTM_RATE: '20000',
-  };
-  const hasCheckpoint = (): boolean => {
-    try {
-      return readdirSync(checkpointDir, { recursive: true }).some((path) =>
-        String(path).endsWith('_metadata'),
-      );
-    } catch {
-      return false;
-    }
   };
   try {
     // Three rounds: write, read-modify-write, read and check. Killed in the second.
@@ -91,7 +99,7 @@ it('after a kill -9, resumes from the latest checkpoint with exact results', {
       for (const line of chunk.split('\n'))
         if (line.startsWith('progress ')) progress = Number(line.slice(9));
     });
-    while (!(hasCheckpoint() && progress > 1.25 * KILLED_KEYS)) {
+    while (!(hasCheckpoint(checkpointDir) && progress > 1.25 * KILLED_KEYS)) {
       if (first.exitCode !== null)
         throw new Error(`the job ended (${first.exitCode}) before it could be killed`);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -112,6 +120,56 @@ it('after a kill -9, resumes from the latest checkpoint with exact results', {
     expect(report.logicalStateBytes).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
     // The killed process's store was swept by the next one; the next one removed its own.
     expect(killedStores).toHaveLength(1);
+    expect(readdirSync(stateDir)).toEqual([]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+it('with timers alone over 4x the JS heap limit on the heap, resumes after a kill -9 with every timer firing exactly once', {
+  timeout: 300_000,
+}, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'weir-timers-larger-than-memory-'));
+  const stateDir = join(root, 'state');
+  const checkpointDir = join(root, 'checkpoints');
+  const env = {
+    ...process.env,
+    WEIR_LTM_CHECKPOINT_DIR: checkpointDir,
+    WEIR_LTM_CHECKPOINT_INTERVAL_MS: '1500',
+    // Registration then lasts 10 s: several checkpoints, and time to kill it mid-way.
+    WEIR_LTM_RATE: '100000',
+  };
+  try {
+    const args = [...HEAP_FLAGS, TIMERS_FIXTURE, stateDir, String(TIMER_KEYS), String(CACHE_ENTRIES)];
+    const first = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => first.on('exit', resolve));
+    let registered = 0;
+    first.stdout.setEncoding('utf8');
+    first.stdout.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n'))
+        if (line.startsWith('progress ')) registered = Number(line.slice(9));
+    });
+    while (!(hasCheckpoint(checkpointDir) && registered > 0.6 * TIMER_KEYS)) {
+      if (first.exitCode !== null)
+        throw new Error(`the job ended (${first.exitCode}) before it could be killed`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    first.kill('SIGKILL');
+    await exited;
+
+    const { stdout } = await promisify(execFile)(process.execPath, args, {
+      env: { ...env, WEIR_LTM_RESTORE: 'latest', WEIR_LTM_RATE: '' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report.mismatches).toBe(0);
+    // No watermark before the end of input: every timer, restored or registered after the
+    // restore, fired in this run, once.
+    expect(report.fired).toBe(TIMER_KEYS);
+    // The restore skipped the registrations its checkpoint held.
+    expect(report.registered).toBeGreaterThan(0);
+    expect(report.registered).toBeLessThan(TIMER_KEYS);
+    expect(TIMER_KEYS * HEAP_BYTES_PER_TIMER).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
     expect(readdirSync(stateDir)).toEqual([]);
   } finally {
     await rm(root, { recursive: true, force: true });

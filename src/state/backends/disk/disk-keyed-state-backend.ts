@@ -293,6 +293,15 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
    * than WRITE_RUNS_IN_FLIGHT_MAX runs) await their commit, the batch waits for lmdb to
    * catch up (which bounds their memory, and the runs a miss checks).
    */
+  /**
+   * Writes wait for lmdb beyond `inFlightBytesMax`: lmdb's commits are only seen between
+   * event-loop turns, so a long synchronous burst of writes (timers firing) would otherwise
+   * keep every one of them in memory, and slow each read, which checks every run in flight.
+   */
+  isBackedUp(): boolean {
+    return this.#store.isBackedUp(this.#inFlightBytesMax);
+  }
+
   prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
     if (this.#deferred.pending) return this.#deferred.load(this.#inFlightBytesMax);
     if (!this.#store.isBackedUp(this.#inFlightBytesMax)) return undefined;

@@ -23,6 +23,8 @@ export interface StoredTimer {
 
 /** Timers of one key group cached in memory by default (the group's earliest). */
 export const TIMER_HEAD_SIZE = 16;
+/** Remembered store-only timers (all groups) below which no sweep runs. */
+const STORE_ONLY_SWEEP_MIN = 4_096;
 /** Every timer's value: one byte (the key is the timer). */
 const PRESENT = Uint8Array.of(1);
 const PREFIX_BYTES = 4;
@@ -49,10 +51,14 @@ interface GroupHead {
    */
   drainedAt: string | undefined;
   /**
-   * Timers written beyond the cache whose write may not be committed yet: a refill reads
-   * only committed entries and adds these. Forgotten once committed (the scan finds them).
+   * Timers written beyond the cache whose write may not be committed yet (ids, oldest first,
+   * from `storeOnlyFrom`), each with the number of the store's latest write when it was
+   * remembered: a refill reads only committed entries and adds these. Forgotten once that
+   * write committed (the scan finds them), so they are bounded by the writes in flight.
    */
-  readonly storeOnly: Map<string, Buffer>;
+  storeOnly: string[];
+  storeOnlyWrites: number[];
+  storeOnlyFrom: number;
   /** Position in the queue's heap of groups, -1 when the group holds no timer. */
   heapIndex: number;
 }
@@ -81,6 +87,9 @@ export class DiskTimerQueue {
   readonly #groups: GroupHead[];
   /** Groups holding timers, a min-heap by their earliest timer (see `earlier`). */
   readonly #heap: GroupHead[] = [];
+  /** Remembered store-only timers over all groups, and the count at which they are next swept. */
+  #storeOnlyCount = 0;
+  #sweepAt = STORE_ONLY_SWEEP_MIN;
 
   constructor(store: LocalKvStore, queueId: number, range: KeyGroupRange, headSize = TIMER_HEAD_SIZE) {
     if (!Number.isInteger(headSize) || headSize < 1)
@@ -97,7 +106,9 @@ export class DiskTimerQueue {
         cache: [],
         complete: true,
         drainedAt: undefined,
-        storeOnly: new Map(),
+        storeOnly: [],
+        storeOnlyWrites: [],
+        storeOnlyFrom: 0,
         heapIndex: -1,
       });
     }
@@ -122,14 +133,15 @@ export class DiskTimerQueue {
         // Past the head: the last timer stays in the store only.
         const dropped = cache.pop()!;
         group.complete = false;
-        group.storeOnly.set(dropped.id, Buffer.from(dropped.id, 'latin1'));
+        this.#rememberStoreOnly(group, dropped.id);
       }
       if (at === 0) this.#reposition(group);
       return;
     }
-    if (group.storeOnly.has(id) || this.#store.get(storeKey) !== undefined) return;
+    // The store's own read sees uncommitted writes, removals included.
+    if (this.#store.get(storeKey) !== undefined) return;
     this.#store.put(storeKey, PRESENT);
-    group.storeOnly.set(id, Buffer.from(storeKey));
+    this.#rememberStoreOnly(group, id);
   }
 
   /** Removes the timer if it is queued. */
@@ -145,7 +157,8 @@ export class DiskTimerQueue {
     }
     // Within the cache's span but not in it, or with nothing beyond the cache: not queued.
     if (group.complete || (cache.length > 0 && id < cache[cache.length - 1].id)) return;
-    if (!group.storeOnly.delete(id) && this.#store.get(storeKey) === undefined) return;
+    // A remembered add stays remembered: a refill skips what the store says was removed.
+    if (this.#store.get(storeKey) === undefined) return;
     this.#store.remove(storeKey);
   }
 
@@ -178,10 +191,12 @@ export class DiskTimerQueue {
   #refill(group: GroupHead): void {
     const store = this.#store;
     const candidates = new Map<string, Buffer>();
-    for (const [id, storeKey] of group.storeOnly) {
+    for (let i = group.storeOnlyFrom; i < group.storeOnly.length; i++) {
+      const id = group.storeOnly[i];
+      const storeKey = Buffer.from(id, 'latin1');
       const pending = store.inFlightValue(storeKey);
-      if (pending === undefined || pending === null) group.storeOnly.delete(id);
-      else candidates.set(id, storeKey);
+      // Committed (the scan below finds it if it is still there) or removed since.
+      if (pending !== undefined && pending !== null) candidates.set(id, storeKey);
     }
     const start = Buffer.alloc(PREFIX_BYTES);
     start.writeUInt16BE(this.#queueId);
@@ -210,9 +225,51 @@ export class DiskTimerQueue {
     const ids = [...candidates.keys()].sort();
     const taken = ids.slice(0, this.#headSize);
     group.cache = taken.map((id) => ({ id, timer: decodeTimerKey(candidates.get(id)!) }));
-    for (const id of taken) group.storeOnly.delete(id);
+    // Still to remember: the uncommitted writes not taken into the cache.
+    const writeCount = store.writeCount;
+    this.#storeOnlyCount -= group.storeOnly.length - group.storeOnlyFrom;
+    group.storeOnly = [];
+    group.storeOnlyWrites = [];
+    group.storeOnlyFrom = 0;
+    for (let i = taken.length; i < ids.length; i++) {
+      if (store.inFlightValue(candidates.get(ids[i])!) === undefined) continue;
+      group.storeOnly.push(ids[i]);
+      group.storeOnlyWrites.push(writeCount);
+      this.#storeOnlyCount++;
+    }
     group.complete = exhausted && ids.length <= this.#headSize;
     group.drainedAt = undefined;
+  }
+
+  /**
+   * Remembers a timer the store holds beyond the group's cache, possibly uncommitted (a refill
+   * needs it until its write commits), and now and then forgets, in every group, those whose
+   * write has committed: an amortized sweep, so memory follows the writes in flight.
+   */
+  #rememberStoreOnly(group: GroupHead, id: string): void {
+    group.storeOnly.push(id);
+    group.storeOnlyWrites.push(this.#store.writeCount);
+    if (++this.#storeOnlyCount <= this.#sweepAt) return;
+    const committed = this.#store.committedWriteCount;
+    for (const each of this.#groups) this.#forgetCommitted(each, committed);
+    this.#sweepAt = Math.max(STORE_ONLY_SWEEP_MIN, 2 * this.#storeOnlyCount);
+  }
+
+  #forgetCommitted(group: GroupHead, committedWriteCount: number): void {
+    const { storeOnly, storeOnlyWrites } = group;
+    let from = group.storeOnlyFrom;
+    while (from < storeOnly.length && storeOnlyWrites[from] <= committedWriteCount) from++;
+    this.#storeOnlyCount -= from - group.storeOnlyFrom;
+    if (from === storeOnly.length) {
+      group.storeOnly = [];
+      group.storeOnlyWrites = [];
+      from = 0;
+    } else if (from > 1024 && from * 2 > storeOnly.length) {
+      group.storeOnly = storeOnly.slice(from);
+      group.storeOnlyWrites = storeOnlyWrites.slice(from);
+      from = 0;
+    }
+    group.storeOnlyFrom = from;
   }
 
   #group(keyGroup: number): GroupHead {

@@ -101,8 +101,17 @@ export class LocalKvStore {
   #db: RootDatabase<Buffer, Buffer> | undefined;
   /** The run taking writes (undefined until the next write). */
   #open: WriteRun | undefined;
-  /** Runs sealed and not committed yet, oldest first; lmdb is writing the first while `#writing`. */
-  #sealed: { readonly run: WriteRun; readonly committed: PromiseWithResolvers<void> }[] = [];
+  /**
+   * Runs sealed and not committed yet, oldest first; lmdb is writing the first while
+   * `#writing`. `through`: the number of the last write the run holds (see `writeCount`).
+   */
+  #sealed: {
+    readonly run: WriteRun;
+    readonly committed: PromiseWithResolvers<void>;
+    readonly through: number;
+  }[] = [];
+  #writeCount = 0;
+  #committedWriteCount = 0;
   #writing = false;
   #sealedBytes = 0;
   #runTimer: ReturnType<typeof setTimeout> | undefined;
@@ -129,6 +138,20 @@ export class LocalKvStore {
   /** Heap held by writes not committed yet: the arenas and indexes of their runs. */
   get inFlightBytes(): number {
     return this.#sealedBytes + (this.#open?.heldBytes ?? 0);
+  }
+
+  /** Writes (`put`, `remove`) made so far: the number of the latest one. */
+  get writeCount(): number {
+    return this.#writeCount;
+  }
+
+  /**
+   * Every write numbered up to this (see `writeCount`) has committed: runs commit in the order
+   * they were written. For callers that remember uncommitted writes and need to know when to
+   * forget them without a lookup each.
+   */
+  get committedWriteCount(): number {
+    return this.#committedWriteCount;
   }
 
   /** lmdb's id of its latest committed write transaction (0 before the first write): one per run. */
@@ -294,6 +317,7 @@ export class LocalKvStore {
     }
     if (this.#db === undefined) this.#openDatabase();
     this.#onWrite?.(key);
+    this.#writeCount++;
     const bytes = key.length + (value === null ? 0 : value.length);
     let run = this.#open;
     if (run !== undefined && !run.fits(bytes)) {
@@ -319,7 +343,7 @@ export class LocalKvStore {
     clearTimeout(this.#runTimer);
     this.#runTimer = undefined;
     if (this.#db === undefined || run === undefined || run.count === 0) return;
-    this.#sealed.push({ run, committed: Promise.withResolvers<void>() });
+    this.#sealed.push({ run, committed: Promise.withResolvers<void>(), through: this.#writeCount });
     this.#sealedBytes += run.heldBytes;
     if (!this.#writing) this.#writeOldestRun();
   }
@@ -362,6 +386,8 @@ export class LocalKvStore {
       if (this.#closed) return;
       this.#writing = false;
       this.#sealed.shift();
+      // After a failed commit nothing counts as committed (and the store is unusable).
+      if (this.#failure === undefined) this.#committedWriteCount = oldest.through;
       this.#sealedBytes -= oldest.run.heldBytes;
       oldest.committed.resolve();
       this.#writeOldestRun();
