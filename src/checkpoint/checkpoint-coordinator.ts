@@ -11,6 +11,7 @@ import {
   type SnapshotKind,
   type StateFileHandle,
 } from './snapshot-handles.ts';
+import type { StateFileSink } from './storage/checkpoint-storage.ts';
 import { type SharedStateRegistry, sharedStateKeys } from './storage/shared-state-registry.ts';
 
 /** Where one checkpoint's files go; storage implementations provide it. */
@@ -19,6 +20,9 @@ export interface WritableCheckpointLocation {
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
   /** Checkpoints only: an immutable file in the job's `shared/` directory (incremental state). */
   writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  /** `writeFile` in parts (a large snapshot's file). */
+  openFile(name: string): Promise<StateFileSink>;
+  openSharedFile(name: string): Promise<StateFileSink>;
   commitMetadata(metadata: CheckpointMetadata): Promise<void>;
   discard(): Promise<void>;
 }

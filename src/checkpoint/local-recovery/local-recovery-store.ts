@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { describeError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { type CheckpointMetadata, referencedStateFiles, type StateFileHandle } from '../snapshot-handles.ts';
-import { type CheckpointFileSystem, NodeCheckpointFileSystem } from '../storage/checkpoint-file-system.ts';
+import {
+  type CheckpointFileSystem,
+  type FileWriteHandle,
+  NodeCheckpointFileSystem,
+} from '../storage/checkpoint-file-system.ts';
+import type { StateFileSink } from '../storage/checkpoint-storage.ts';
 import { SHARED_STATE_PATH_PREFIX } from '../storage/state-file-names.ts';
 import { isNothingThere, LocalStateReader } from './local-state-reader.ts';
 
@@ -27,6 +32,17 @@ export interface LocalRecoveryStoreOptions {
 export interface StateFileWriter {
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
   writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  openFile(name: string): Promise<StateFileSink>;
+  openSharedFile(name: string): Promise<StateFileSink>;
+}
+
+/** A local copy written part by part beside an upload; it never rejects (failures are logged). */
+interface LocalCopySink {
+  write(chunk: Uint8Array): Promise<void>;
+  /** The upload completed: keep the copy (or log why it could not be written). */
+  finish(): Promise<void>;
+  /** The upload was given up: delete the copy. */
+  abort(): Promise<void>;
 }
 
 /**
@@ -105,6 +121,40 @@ export class LocalRecoveryStore {
         ]);
         return handle;
       },
+      openFile: async (name) =>
+        this.#teeSink(
+          await location.openFile(name),
+          this.#openCopy(jobId, checkpointId, this.pathOf(jobId, checkpointId, name)),
+        ),
+      openSharedFile: async (name) => {
+        const upload = await location.openSharedFile(name);
+        this.#sharedOf(jobId).set(name, checkpointId);
+        const path = this.pathOf(jobId, checkpointId, `${SHARED_STATE_PATH_PREFIX}${name}`);
+        return this.#teeSink(upload, this.#openCopy(jobId, checkpointId, path));
+      },
+    };
+  }
+
+  /** Each part goes to the upload and the local copy at once; the local copy never fails the upload. */
+  #teeSink(upload: StateFileSink, copy: LocalCopySink): StateFileSink {
+    return {
+      write: async (chunk: Uint8Array) => {
+        await Promise.all([upload.write(chunk), copy.write(chunk)]);
+      },
+      close: async () => {
+        let handle: StateFileHandle;
+        try {
+          handle = await upload.close();
+        } catch (error) {
+          await copy.abort();
+          throw error;
+        }
+        await copy.finish();
+        return handle;
+      },
+      abort: async () => {
+        await Promise.all([upload.abort(), copy.abort()]);
+      },
     };
   }
 
@@ -182,8 +232,58 @@ export class LocalRecoveryStore {
   }
 
   #copy(jobId: string, checkpointId: number, path: string, bytes: Uint8Array): Promise<void> {
+    return this.#tracked(jobId, checkpointId, path, this.#write(path, bytes));
+  }
+
+  /** A local copy written part by part: tracked (and its failure logged) like `#copy`. */
+  #openCopy(jobId: string, checkpointId: number, path: string): LocalCopySink {
+    const outcome = Promise.withResolvers<void>();
+    let failure: unknown;
+    let file: FileWriteHandle | undefined;
+    const opened = this.#directoryOf(path)
+      .then(() => this.#fs.openForWriting(path))
+      .then(
+        (handle) => {
+          file = handle;
+        },
+        (error: unknown) => {
+          failure = error;
+        },
+      );
+    const copied = this.#tracked(jobId, checkpointId, path, outcome.promise);
+    return {
+      write: async (chunk) => {
+        await opened;
+        if (failure !== undefined) return;
+        try {
+          await file!.write(chunk);
+        } catch (error) {
+          failure = error;
+        }
+      },
+      finish: async () => {
+        await opened;
+        await file?.close().catch((error: unknown) => {
+          failure ??= error;
+        });
+        if (failure === undefined) outcome.resolve();
+        else outcome.reject(failure);
+        await copied;
+      },
+      abort: async () => {
+        await opened;
+        await file?.close().catch(() => undefined);
+        await this.#remove(path).catch(() => undefined);
+        outcome.resolve();
+        await copied;
+      },
+    };
+  }
+
+  /** Registers a local write in flight; on failure removes the partial copy and warns once per checkpoint. */
+  #tracked(jobId: string, checkpointId: number, path: string, work: Promise<void>): Promise<void> {
     const key = `${jobId}/${checkpointId}`;
-    const write = this.#write(path, bytes).catch(async (error: unknown) => {
+    const write = work.catch(async (error: unknown) => {
       // A partial copy would fail verification anyway; removing it keeps the directory honest.
       await this.#remove(path).catch(() => undefined);
       if (this.#warned.has(key)) return;
@@ -205,6 +305,12 @@ export class LocalRecoveryStore {
   }
 
   async #write(path: string, bytes: Uint8Array): Promise<void> {
+    await this.#directoryOf(path);
+    await this.#fs.writeFile(path, bytes);
+  }
+
+  /** Makes the directory of `path`, once per directory unless it failed. */
+  #directoryOf(path: string): Promise<void> {
     const directory = join(path, '..');
     let made = this.#directoriesMade.get(directory);
     if (made === undefined) {
@@ -213,8 +319,7 @@ export class LocalRecoveryStore {
       // A failed mkdir (or a directory deleted since) is retried by the next write.
       made.catch(() => this.#directoriesMade.delete(directory));
     }
-    await made;
-    await this.#fs.writeFile(path, bytes);
+    return made;
   }
 
   /** Bounds the warned set: checkpoints up to `checkpointId` cannot warn again. */

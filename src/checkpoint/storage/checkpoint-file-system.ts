@@ -7,6 +7,14 @@ export interface DirectoryEntry {
   readonly isDirectory: boolean;
 }
 
+/** A file open for writing from its start: its parts are appended in order. */
+export interface FileWriteHandle {
+  /** Appends all of `data`. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the file (no fsync). Idempotent. */
+  close(): Promise<void>;
+}
+
 /** What checkpoint storage needs to know about a path. */
 export interface FileStat {
   readonly isDirectory: boolean;
@@ -37,6 +45,11 @@ export interface CheckpointFileSystem {
   mkdir(path: string): Promise<void>;
   /** Creates or truncates the file and writes all of `data` (no fsync). */
   writeFile(path: string, data: Uint8Array): Promise<void>;
+  /**
+   * Creates or truncates the file and returns a handle that appends to it: for files written
+   * in parts, never whole in memory (no fsync; close the handle, then `fsync` the path).
+   */
+  openForWriting(path: string): Promise<FileWriteHandle>;
   /** Flushes the file or directory at `path` to stable storage. */
   fsync(path: string): Promise<void>;
   /** Atomically replaces `toPath` with `fromPath` (same directory in every use here). */
@@ -78,6 +91,24 @@ export class NodeCheckpointFileSystem implements CheckpointFileSystem {
 
   async writeFile(path: string, data: Uint8Array): Promise<void> {
     await writeFile(path, data);
+  }
+
+  async openForWriting(path: string): Promise<FileWriteHandle> {
+    const handle = await open(path, 'w');
+    let closed: Promise<void> | undefined;
+    return {
+      async write(data: Uint8Array): Promise<void> {
+        // A write to a regular file may still be short (a signal, a full quota): go on until all is written.
+        for (let offset = 0; offset < data.length; ) {
+          const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+          offset += bytesWritten;
+        }
+      },
+      close(): Promise<void> {
+        closed ??= handle.close();
+        return closed;
+      },
+    };
   }
 
   async fsync(path: string): Promise<void> {

@@ -2,6 +2,32 @@
 import type { CheckpointMetadata, SnapshotKind, StateFileHandle } from '../snapshot-handles.ts';
 
 /**
+ * A state file written in parts, so a large snapshot is never whole in memory: `write` each
+ * part in order, then `close` (or `abort` to give the file up). The handle's size and CRC-32C
+ * cover everything written.
+ *
+ * @example
+ * ```ts
+ * const file = await location.openFile(stateFileName('counts', 0, 'keyed'));
+ * try {
+ *   for (const part of parts) await file.write(part);
+ * } catch (error) {
+ *   await file.abort();
+ *   throw error;
+ * }
+ * const handle = await file.close();
+ * ```
+ */
+export interface StateFileSink {
+  /** Appends `chunk`, which the sink may keep: do not change it afterwards. A failure deletes the file. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Writes the file durably (closed and fsynced) and returns its handle. */
+  close(): Promise<StateFileHandle>;
+  /** Gives the file up and deletes what was written. Idempotent; fine after a failed write. */
+  abort(): Promise<void>;
+}
+
+/**
  * Where one checkpoint or savepoint writes its files. Lifecycle: `writeFile` any number of
  * times (concurrently is fine), then either `commitMetadata` (the checkpoint now exists) or
  * `discard` (it never will). Its directory exists once the location was created.
@@ -37,6 +63,10 @@ export interface CheckpointLocation {
    * reject: they are self-contained.
    */
   writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  /** `writeFile` in parts: the same name rules, errors and size limit (checked part by part). */
+  openFile(name: string): Promise<StateFileSink>;
+  /** `writeSharedFile` in parts. */
+  openSharedFile(name: string): Promise<StateFileSink>;
   /**
    * Makes the checkpoint exist: encodes `_metadata`, writes it to a temp name, fsyncs, renames
    * it into place and fsyncs the directory. Checks first that the metadata belongs to this

@@ -9,8 +9,8 @@ import {
   type StateFileHandle,
 } from '../snapshot-handles.ts';
 import { withIOContext } from './checkpoint-errors.ts';
-import type { CheckpointFileSystem } from './checkpoint-file-system.ts';
-import type { CheckpointLocation } from './checkpoint-storage.ts';
+import type { CheckpointFileSystem, FileWriteHandle } from './checkpoint-file-system.ts';
+import type { CheckpointLocation, StateFileSink } from './checkpoint-storage.ts';
 import type { PathContext } from './directory-tree.ts';
 import {
   METADATA_FILE_NAME,
@@ -78,58 +78,69 @@ export class DirectoryCheckpointLocation implements CheckpointLocation {
   }
 
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle> {
-    const problem = stateFileNameProblem(name);
-    if (problem !== undefined) {
-      return Promise.reject(
-        new RangeError(`state file name '${name}' ${problem} (location ${this.pointer})`),
-      );
-    }
-    if (this.#state !== 'open') {
-      return Promise.reject(
-        new WeirError(`cannot write ${name}: location ${this.pointer} is ${this.#state}`),
-      );
-    }
-    if (this.#written.has(name)) {
-      return Promise.reject(new RangeError(`state file '${name}' was already written to ${this.pointer}`));
-    }
-    this.#written.add(name);
-    const write = this.#write(name, bytes);
-    this.#inFlight.add(write);
-    write.then(
-      () => this.#inFlight.delete(write),
-      () => this.#inFlight.delete(write),
-    );
-    return write;
+    const relativePath = this.#claim(name);
+    if (relativePath instanceof Error) return Promise.reject(relativePath);
+    return this.#track(this.#write(relativePath, bytes));
   }
 
   writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle> {
+    const relativePath = this.#claimShared(name);
+    if (relativePath instanceof Error) return Promise.reject(relativePath);
+    return this.#track(this.#write(relativePath, bytes));
+  }
+
+  openFile(name: string): Promise<StateFileSink> {
+    const relativePath = this.#claim(name);
+    if (relativePath instanceof Error) return Promise.reject(relativePath);
+    return this.#open(relativePath);
+  }
+
+  openSharedFile(name: string): Promise<StateFileSink> {
+    const relativePath = this.#claimShared(name);
+    if (relativePath instanceof Error) return Promise.reject(relativePath);
+    return this.#open(relativePath);
+  }
+
+  /** Checks a state file's name and takes it: its relative path, or the error to reject with. */
+  #claim(name: string): string | Error {
+    const problem = stateFileNameProblem(name);
+    if (problem !== undefined)
+      return new RangeError(`state file name '${name}' ${problem} (location ${this.pointer})`);
+    if (this.#state !== 'open')
+      return new WeirError(`cannot write ${name}: location ${this.pointer} is ${this.#state}`);
+    if (this.#written.has(name))
+      return new RangeError(`state file '${name}' was already written to ${this.pointer}`);
+    this.#written.add(name);
+    return name;
+  }
+
+  #claimShared(name: string): string | Error {
     const problem = stateFileNameProblem(name);
     if (problem !== undefined) {
-      return Promise.reject(
-        new RangeError(`shared state file name '${name}' ${problem} (location ${this.pointer})`),
-      );
+      return new RangeError(`shared state file name '${name}' ${problem} (location ${this.pointer})`);
     }
     if (this.kind !== 'checkpoint') {
-      return Promise.reject(
-        new WeirError(`a savepoint is self-contained: it cannot write shared file ${name} (${this.pointer})`),
+      return new WeirError(
+        `a savepoint is self-contained: it cannot write shared file ${name} (${this.pointer})`,
       );
     }
-    if (this.#state !== 'open') {
-      return Promise.reject(
-        new WeirError(`cannot write ${name}: location ${this.pointer} is ${this.#state}`),
-      );
-    }
+    if (this.#state !== 'open')
+      return new WeirError(`cannot write ${name}: location ${this.pointer} is ${this.#state}`);
     if (this.#writtenShared.has(name)) {
-      return Promise.reject(new RangeError(`shared file '${name}' was already written by ${this.pointer}`));
+      return new RangeError(`shared file '${name}' was already written by ${this.pointer}`);
     }
     this.#writtenShared.add(name);
-    const write = this.#write(`${SHARED_STATE_PATH_PREFIX}${name}`, bytes);
-    this.#inFlight.add(write);
-    write.then(
-      () => this.#inFlight.delete(write),
-      () => this.#inFlight.delete(write),
+    return `${SHARED_STATE_PATH_PREFIX}${name}`;
+  }
+
+  /** Commit and discard wait for what is in flight. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    work.then(
+      () => this.#inFlight.delete(work),
+      () => this.#inFlight.delete(work),
     );
-    return write;
+    return work;
   }
 
   /** The path of a handle's file: in this directory, or in the job's `shared/` directory. */
@@ -157,6 +168,69 @@ export class DirectoryCheckpointLocation implements CheckpointLocation {
       throw error;
     }
     return handle;
+  }
+
+  /**
+   * A file written in parts: size and CRC-32C are taken as the parts go by, and the limit of
+   * `reserveBytes` is checked for each part. Tracked as in flight from open to close or abort.
+   */
+  async #open(relativePath: string): Promise<StateFileSink> {
+    const path = this.#pathOf(relativePath);
+    const done = Promise.withResolvers<void>();
+    this.#track(done.promise);
+    let file: FileWriteHandle;
+    try {
+      await this.#ensureDirectory();
+      file = await withIOContext('write state file', path, () => this.#fs.openForWriting(path));
+    } catch (error) {
+      done.resolve();
+      throw error;
+    }
+    let sizeBytes = 0;
+    let checksum = 0;
+    let ended = false;
+    const end = async (): Promise<void> => {
+      ended = true;
+      await file.close().catch(() => undefined);
+      await this.#fs.remove(path).catch(() => undefined);
+    };
+    return {
+      write: async (chunk: Uint8Array): Promise<void> => {
+        if (ended) throw new WeirError(`cannot write ${relativePath}: it was closed or aborted`);
+        try {
+          if (this.#state === 'discarded') {
+            throw new WeirError(`cannot write ${relativePath}: location ${this.pointer} is discarded`);
+          }
+          this.#options.reserveBytes?.(this.pointer, chunk.length);
+          checksum = crc32c(chunk, 0, chunk.length, checksum);
+          sizeBytes += chunk.length;
+          await withIOContext('write state file', path, () => file.write(chunk));
+        } catch (error) {
+          // A partial file would only waste space: the checkpoint cannot complete without it anyway.
+          await end();
+          done.resolve();
+          throw error;
+        }
+      },
+      close: async (): Promise<StateFileHandle> => {
+        if (ended) throw new WeirError(`cannot close ${relativePath}: it was closed or aborted`);
+        ended = true;
+        try {
+          await withIOContext('write state file', path, () => file.close());
+          await withIOContext('fsync state file', path, () => this.#fs.fsync(path));
+          return { relativePath, sizeBytes, crc32c: checksum };
+        } catch (error) {
+          await this.#fs.remove(path).catch(() => undefined);
+          throw error;
+        } finally {
+          done.resolve();
+        }
+      },
+      abort: async (): Promise<void> => {
+        if (!ended) await end();
+        done.resolve();
+      },
+    };
   }
 
   commitMetadata(metadata: CheckpointMetadata): Promise<void> {

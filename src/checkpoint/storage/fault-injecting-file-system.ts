@@ -1,11 +1,18 @@
 /** Wraps a checkpoint file system and fails chosen calls: ENOSPC on write, EIO on fsync, a crash before a rename. */
-import type { CheckpointFileSystem, DirectoryEntry, FileStat } from './checkpoint-file-system.ts';
+import type {
+  CheckpointFileSystem,
+  DirectoryEntry,
+  FileStat,
+  FileWriteHandle,
+} from './checkpoint-file-system.ts';
 import { fileSystemError } from './in-memory-file-system.ts';
 
 /** The calls a fault can target. */
 export type FileSystemOperation =
   | 'mkdir'
   | 'writeFile'
+  /** One part of a file written through `openForWriting` (whose opening counts as `writeFile`). */
+  | 'write'
   | 'fsync'
   | 'rename'
   | 'readFile'
@@ -76,6 +83,18 @@ export class FaultInjectingFileSystem implements CheckpointFileSystem {
   async writeFile(path: string, data: Uint8Array): Promise<void> {
     this.#check('writeFile', path);
     return this.#inner.writeFile(path, data);
+  }
+
+  async openForWriting(path: string): Promise<FileWriteHandle> {
+    this.#check('writeFile', path);
+    const inner = await this.#inner.openForWriting(path);
+    return {
+      write: async (data: Uint8Array): Promise<void> => {
+        this.#check('write', path);
+        return inner.write(data);
+      },
+      close: () => inner.close(),
+    };
   }
 
   async fsync(path: string): Promise<void> {

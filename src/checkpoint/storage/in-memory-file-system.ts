@@ -1,5 +1,10 @@
 /** A deterministic in-memory twin of the checkpoint file system: memory storage, tests and simulations. */
-import type { CheckpointFileSystem, DirectoryEntry, FileStat } from './checkpoint-file-system.ts';
+import type {
+  CheckpointFileSystem,
+  DirectoryEntry,
+  FileStat,
+  FileWriteHandle,
+} from './checkpoint-file-system.ts';
 
 interface MemoryFile {
   bytes: Uint8Array;
@@ -67,6 +72,35 @@ export class InMemoryFileSystem implements CheckpointFileSystem {
     this.#requireParent(path, 'open');
     if (this.#directories.has(path)) throw fileSystemError('EISDIR', 'open', path, 'is a directory');
     this.#files.set(path, { bytes: data.slice(), modifiedMs: this.#now() });
+  }
+
+  async openForWriting(path: string): Promise<FileWriteHandle> {
+    await this.writeFile(path, new Uint8Array(0));
+    const opened = this.#files.get(path);
+    // Grown by doubling, so a file written in many parts costs linear time.
+    let buffer = new Uint8Array(0);
+    let length = 0;
+    let closed = false;
+    return {
+      write: async (data: Uint8Array): Promise<void> => {
+        if (closed) throw fileSystemError('EBADF', 'write', path, 'bad file descriptor');
+        const file = this.#files.get(path);
+        // Deleted or replaced while open: like an unlinked file, the writes go nowhere visible.
+        if (file === undefined || file !== opened) return;
+        if (length + data.length > buffer.length) {
+          const grown = new Uint8Array(Math.max(2 * buffer.length, length + data.length));
+          grown.set(buffer.subarray(0, length));
+          buffer = grown;
+        }
+        buffer.set(data, length);
+        length += data.length;
+        file.bytes = buffer.subarray(0, length);
+        file.modifiedMs = this.#now();
+      },
+      close: async (): Promise<void> => {
+        closed = true;
+      },
+    };
   }
 
   async fsync(path: string): Promise<void> {

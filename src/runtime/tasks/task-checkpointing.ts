@@ -1,6 +1,7 @@
 /** What a subtask needs from the job manager to take part in checkpoints, and what it is restored from. */
 import type { SubtaskAcknowledgement, SubtaskDecline } from '../../checkpoint/checkpoint-messages.ts';
 import type { StateFileHandle } from '../../checkpoint/snapshot-handles.ts';
+import type { StateFileSink } from '../../checkpoint/storage/checkpoint-storage.ts';
 import type { KeyedStateFileContents, OperatorStateContents } from '../../state/snapshot/index.ts';
 import type { CheckpointingMode } from '../checkpointing/barrier-handler.ts';
 
@@ -9,6 +10,9 @@ export interface CheckpointLocationWriter {
   writeFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
   /** Checkpoints only: an immutable file in the job's `shared/` directory (incremental keyed state). */
   writeSharedFile(name: string, bytes: Uint8Array): Promise<StateFileHandle>;
+  /** `writeFile` in parts, for a snapshot too large to hold whole in memory. */
+  openFile(name: string): Promise<StateFileSink>;
+  openSharedFile(name: string): Promise<StateFileSink>;
 }
 
 export interface TaskCheckpointServices {

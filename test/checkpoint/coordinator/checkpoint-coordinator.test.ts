@@ -24,6 +24,8 @@ function location(pointer: string): WritableCheckpointLocation {
     writeFile: async (name, bytes) => ({ relativePath: name, sizeBytes: bytes.length, crc32c: 0 }) as never,
     writeSharedFile: async (name, bytes) =>
       ({ relativePath: `../shared/${name}`, sizeBytes: bytes.length, crc32c: 0 }) as never,
+    openFile: () => Promise.reject(new Error('the coordinator writes no state files')),
+    openSharedFile: () => Promise.reject(new Error('the coordinator writes no state files')),
     commitMetadata: async () => {},
     discard: async () => {},
   };

@@ -129,6 +129,79 @@ export function runCheckpointStorageConformance(
       });
     });
 
+    describe('files written in parts', () => {
+      const parts = [bytesOf(1, 700), bytesOf(2, 0), bytesOf(3, 1_300), bytesOf(4, 1)];
+      const whole = () => {
+        const bytes = new Uint8Array(2_001);
+        let at = 0;
+        for (const part of parts) {
+          bytes.set(part, at);
+          at += part.length;
+        }
+        return bytes;
+      };
+
+      it('gives the handle of the whole file and reads back the same bytes', async () => {
+        const location = await storage.createCheckpointLocation(JOB, 4);
+        const file = await location.openFile('counts-0.keyed');
+        for (const part of parts) await file.write(part);
+        const handle = await file.close();
+        expect(handle).toEqual({ relativePath: 'counts-0.keyed', sizeBytes: 2_001, crc32c: crc32c(whole()) });
+        const shared = await location.openSharedFile('counts-0-4-abc');
+        for (const part of parts) await shared.write(part);
+        expect(await shared.close()).toEqual({ ...handle, relativePath: '../shared/counts-0-4-abc' });
+        expect(await storage.readFile(location.pointer, handle)).toEqual(whole());
+        await location.discard();
+      });
+
+      it('follows the name rules of whole files, and a savepoint cannot open a shared file', async () => {
+        const location = await storage.createCheckpointLocation(JOB, 1);
+        await location.writeFile('a.keyed', bytesOf(1, 10));
+        await expect(location.openFile('a.keyed')).rejects.toThrow(/already written/);
+        await expect(location.openFile('../escape')).rejects.toThrow(RangeError);
+        const savepoint = await storage.createSavepointLocation(JOB, 1, harness.savepointParent);
+        await expect(savepoint.openSharedFile('x')).rejects.toThrow(/self-contained/);
+        await savepoint.discard();
+      });
+
+      it('an abort, or a failure in the middle of the file, leaves no partial file', async () => {
+        const location = await storage.createCheckpointLocation(JOB, 1);
+        const given = await location.openFile('given-up.keyed');
+        await given.write(parts[0]);
+        await given.abort();
+        expect(
+          await harness.fileSystem.stat(harness.join(location.pointer, 'given-up.keyed')),
+        ).toBeUndefined();
+
+        const file = await location.openFile('counts-0.keyed');
+        await file.write(parts[0]);
+        failNext('write', 'counts-0.keyed', 'ENOSPC');
+        const error = await file.write(parts[2]).catch((caught) => caught);
+        expect(error).toBeInstanceOf(CheckpointIOError);
+        const path = harness.join(location.pointer, 'counts-0.keyed');
+        expect(error.message).toContain(path);
+        expect(error.message).toContain('ENOSPC');
+        expect(await harness.fileSystem.stat(path)).toBeUndefined();
+        await file.abort();
+        await location.discard();
+      });
+
+      it('a discard waits for a file being written, whose next part then fails', async () => {
+        const location = await storage.createCheckpointLocation(JOB, 1);
+        const file = await location.openFile('slow.keyed');
+        await file.write(parts[0]);
+        let discarded = false;
+        const discarding = location.discard().then(() => {
+          discarded = true;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(discarded).toBe(false);
+        await expect(file.write(parts[2])).rejects.toThrow(/discarded/);
+        await discarding;
+        expect(await harness.fileSystem.stat(harness.join(location.pointer, 'slow.keyed'))).toBeUndefined();
+      });
+    });
+
     describe('commit and load', () => {
       it('loads committed metadata back equal to what was committed, by pointer or by _metadata path', async () => {
         const location = await storage.createCheckpointLocation(JOB, 7);

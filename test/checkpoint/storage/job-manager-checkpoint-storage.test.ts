@@ -49,6 +49,17 @@ describe('JobManagerCheckpointStorage', () => {
     expect(fileSystem.filePaths()).toEqual(['memory://job/chk-1/a', 'memory://job/chk-1/b']);
   });
 
+  it('checks the limit part by part for a file written in parts', async () => {
+    const fileSystem = new InMemoryFileSystem();
+    const storage = new JobManagerCheckpointStorage({ maxStateSizeBytes: 1000, fileSystem });
+    const location = await storage.createCheckpointLocation('job', 1);
+    const file = await location.openFile('a');
+    await file.write(bytesOf(1, 600));
+    await file.write(bytesOf(2, 400));
+    await expect(file.write(bytesOf(3, 1))).rejects.toThrow(CheckpointSizeLimitError);
+    expect(fileSystem.filePaths()).toEqual([]);
+  });
+
   it('counts the limit per checkpoint, and forgets a checkpoint once committed or discarded', async () => {
     const storage = new JobManagerCheckpointStorage({ maxStateSizeBytes: 2000 });
     const first = await storage.createCheckpointLocation('job', 1);
