@@ -11,10 +11,12 @@ import {
   decodeAllTimers,
   KEYED_STATE_HEADER_BYTES,
   type KeyedStateFile,
+  type KeyedStateSnapshot,
   readKeyedStateFile,
   readKeyedStateRange,
   type TimerSnapshotEntry,
   writeKeyedStateFile,
+  writeKeyedStateFileInParts,
   writeOperatorStateFile,
 } from '../../src/state/snapshot/index.ts';
 import { listState, mapState, valueState } from '../../src/state/state-descriptors-factory.ts';
@@ -23,6 +25,16 @@ const MAX_PARALLELISM = 16;
 const PATH = 'chk-12/op-a-1.keyed';
 
 function sampleFile(range = { start: 0, end: MAX_PARALLELISM - 1 }): KeyedStateFile {
+  const { snapshot, timers } = sampleSnapshot(range);
+  const file = writeKeyedStateFile(snapshot, timers);
+  snapshot.release();
+  return file;
+}
+
+function sampleSnapshot(range: { start: number; end: number }): {
+  snapshot: KeyedStateSnapshot;
+  timers: TimerSnapshotEntry[];
+} {
   const backend = new HeapKeyedStateBackend({
     operatorId: 'format-test',
     keyGroupRange: range,
@@ -44,10 +56,7 @@ function sampleFile(range = { start: 0, end: MAX_PARALLELISM - 1 }): KeyedStateF
     map.put(`m${i}`, i);
     timers.push({ service: 't', domain: 'event', key, keyGroup, namespace: 0, timestampMs: i });
   }
-  const snapshot = backend.snapshot();
-  const file = writeKeyedStateFile(snapshot, timers);
-  snapshot.release();
-  return file;
+  return { snapshot: backend.snapshot(), timers };
 }
 
 /** Rewrites the header and trailer checksums after a deliberate edit, so a later check is what fails. */
@@ -90,6 +99,28 @@ describe('keyed state file layout', () => {
     expect(timers).toHaveLength(40);
     expect(timers.map(({ key, timestampMs }) => `${String(key)}@${timestampMs}`).sort()).toEqual(
       Array.from({ length: 40 }, (_, i) => `key-${i}@${i}`).sort(),
+    );
+  });
+
+  it('written in parts of any size, is byte for byte the file written whole, with the same offsets', async () => {
+    const whole = sampleFile();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 * whole.bytes.length }), async (partBytes) => {
+        const { snapshot, timers } = sampleSnapshot({ start: 0, end: MAX_PARALLELISM - 1 });
+        const parts: Uint8Array[] = [];
+        const sink = { write: async (part: Uint8Array) => void parts.push(part) };
+        const written = await writeKeyedStateFileInParts(sink, snapshot, timers, {
+          partBytes,
+          yieldToLoop: async () => {},
+        });
+        snapshot.release();
+        expect(new Uint8Array(Buffer.concat(parts))).toEqual(whole.bytes);
+        expect(written).toEqual({ keyGroupOffsets: whole.keyGroupOffsets, sizeBytes: whole.bytes.length });
+        // Parts end on section boundaries, so none is smaller than asked for but the last.
+        expect(parts.slice(0, -1).every((part) => part.length >= partBytes)).toBe(true);
+        if (partBytes < whole.bytes.length / 4) expect(parts.length).toBeGreaterThan(1);
+      }),
+      { numRuns: 60 },
     );
   });
 

@@ -6,6 +6,7 @@ import type {
   OperatorSubtaskSnapshot,
   StateFileHandle,
 } from '../../checkpoint/snapshot-handles.ts';
+import type { StateFileSink } from '../../checkpoint/storage/checkpoint-storage.ts';
 import { sharedStateFileName, stateFileName } from '../../checkpoint/storage/state-file-names.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
@@ -15,11 +16,13 @@ import {
   type KeyedStateSnapshot,
   type OperatorStateContents,
   type TimerSnapshotEntry,
+  writeKeyedStateFileInParts,
   writeKeyedStateFileInSlices,
   writeOperatorStateFile,
 } from '../../state/snapshot/index.ts';
 import {
   type IncrementalKeyedStateSnapshot,
+  writeKeyedChangelogInParts,
   writeKeyedChangelogInSlices,
 } from '../../state/snapshot/keyed-changelog-format.ts';
 import type { KeyedTimerService } from '../timers/keyed-timer-service.ts';
@@ -98,6 +101,95 @@ export async function serializeOperatorSnapshot(
 }
 
 /**
+ * The asynchronous part of a checkpoint in one go: serializes the view straight into the
+ * location's files, in parts (`STATE_FILE_PART_BYTES`), so a large state is never whole in
+ * memory; releases the view. Returns what `writeOperatorSnapshot` returns.
+ */
+export async function writeOperatorSnapshotInParts(
+  sync: OperatorSyncSnapshot,
+  location: CheckpointLocationWriter,
+  subtaskIndex: number,
+  finished: boolean,
+  checkpointId: number,
+): Promise<{ readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number }> {
+  const { operatorId, operatorState } = sync;
+  try {
+    const hasOperatorState = operatorState.lists.length > 0 || operatorState.broadcasts.length > 0;
+    const [keyed, operatorFile] = await Promise.all([
+      writeKeyedStateInParts(sync, location, subtaskIndex, checkpointId),
+      hasOperatorState
+        ? location.writeFile(
+            stateFileName(operatorId, subtaskIndex, 'operator'),
+            writeOperatorStateFile(operatorState),
+          )
+        : undefined,
+    ]);
+    if (keyed !== undefined) sync.incremental?.written(keyed.uploaded);
+    return subtaskSnapshot(subtaskIndex, finished, keyed, operatorFile);
+  } finally {
+    sync.keyed?.release();
+    sync.incremental?.release();
+  }
+}
+
+async function writeKeyedStateInParts(
+  sync: OperatorSyncSnapshot,
+  location: CheckpointLocationWriter,
+  subtaskIndex: number,
+  checkpointId: number,
+): Promise<{ readonly handle: KeyedStateHandle; readonly uploaded: StateFileHandle } | undefined> {
+  const { operatorId, incremental, keyed } = sync;
+  if (incremental !== undefined) {
+    const file = await location.openSharedFile(
+      sharedStateFileName(operatorId, subtaskIndex, checkpointId, randomUUID().slice(0, 8)),
+    );
+    const uploaded = await writingTo(file, () => writeKeyedChangelogInParts(file, incremental, sync.timers));
+    return { handle: incrementalHandle(incremental, uploaded), uploaded };
+  }
+  if (keyed === undefined) return undefined;
+  const file = await location.openFile(stateFileName(operatorId, subtaskIndex, 'keyed'));
+  let keyGroupOffsets: readonly number[] = [];
+  const uploaded = await writingTo(file, async () => {
+    ({ keyGroupOffsets } = await writeKeyedStateFileInParts(file, keyed, sync.timers));
+  });
+  return { handle: { file: uploaded, keyGroupRange: keyed.keyGroupRange, keyGroupOffsets }, uploaded };
+}
+
+/** Runs `write` into `file`, then closes it; gives the file up if anything fails. */
+async function writingTo(file: StateFileSink, write: () => Promise<unknown>): Promise<StateFileHandle> {
+  try {
+    await write();
+  } catch (error) {
+    await file.abort();
+    throw error;
+  }
+  return file.close();
+}
+
+function incrementalHandle(
+  incremental: IncrementalKeyedStateSnapshot,
+  uploaded: StateFileHandle,
+): KeyedStateHandle {
+  const files: StateFileHandle[] = [...incremental.reusedFiles, uploaded];
+  return { kind: 'incremental', keyGroupRange: incremental.keyGroupRange, files };
+}
+
+function subtaskSnapshot(
+  subtaskIndex: number,
+  finished: boolean,
+  keyed: { readonly handle: KeyedStateHandle; readonly uploaded: StateFileHandle } | undefined,
+  operatorFile: StateFileHandle | undefined,
+): { readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number } {
+  const snapshot: OperatorSubtaskSnapshot = {
+    subtaskIndex,
+    keyed: keyed?.handle,
+    operatorState: operatorFile,
+    finished,
+  };
+  return { snapshot, sizeBytes: (keyed?.uploaded.sizeBytes ?? 0) + (operatorFile?.sizeBytes ?? 0) };
+}
+
+/**
  * Writes serialized bytes into a checkpoint location; returns the handles for `_metadata`.
  * `sizeBytes` counts only what this checkpoint uploaded (for an incremental snapshot, the new
  * changelog file and the operator state file): what "incremental" saves.
@@ -120,13 +212,7 @@ export async function writeOperatorSnapshot(
   ]);
   // Only once every file of the subtask is written: a failed write leaves the backend's chain as it was.
   if (keyed !== undefined) serialized.incremental?.snapshot.written(keyed.uploaded);
-  const snapshot: OperatorSubtaskSnapshot = {
-    subtaskIndex,
-    keyed: keyed?.handle,
-    operatorState: operatorFile,
-    finished,
-  };
-  return { snapshot, sizeBytes: (keyed?.uploaded.sizeBytes ?? 0) + (operatorFile?.sizeBytes ?? 0) };
+  return subtaskSnapshot(subtaskIndex, finished, keyed, operatorFile);
 }
 
 /**
@@ -143,11 +229,7 @@ async function writeKeyedState(
   if (incremental !== undefined) {
     const name = sharedStateFileName(operatorId, subtaskIndex, checkpointId, randomUUID().slice(0, 8));
     const uploaded = await location.writeSharedFile(name, incremental.bytes);
-    const files: StateFileHandle[] = [...incremental.snapshot.reusedFiles, uploaded];
-    return {
-      handle: { kind: 'incremental', keyGroupRange: incremental.snapshot.keyGroupRange, files },
-      uploaded,
-    };
+    return { handle: incrementalHandle(incremental.snapshot, uploaded), uploaded };
   }
   if (serialized.keyed === undefined) return undefined;
   const uploaded = await location.writeFile(

@@ -1,6 +1,7 @@
 /** One subtask: builds its operator chain and runs the mailbox loop over input, timers and control mail. */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { OperatorSubtaskAcknowledgement } from '../../checkpoint/checkpoint-messages.ts';
+import type { OperatorSubtaskSnapshot } from '../../checkpoint/snapshot-handles.ts';
 import type { TaskLocation } from '../../core/errors.ts';
 import { describeError } from '../../core/errors.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
@@ -30,7 +31,9 @@ import {
   serializeOperatorSnapshot,
   takeOperatorSnapshot,
   writeOperatorSnapshot,
+  writeOperatorSnapshotInParts,
 } from './operator-snapshot.ts';
+import type { CheckpointLocationWriter } from './task-checkpointing.ts';
 import type { TaskDeployment, TaskServices } from './task-deployment.ts';
 import { MailboxProcessingTimeService, TaskOperatorContext } from './task-operator-context.ts';
 
@@ -415,7 +418,10 @@ export class StreamTask {
     );
   }
 
-  /** The asynchronous part: serialize, write, acknowledge; processing goes on meanwhile. */
+  /**
+   * The asynchronous part: serialize each operator's view straight into its files, in parts
+   * (never a whole file in memory), then acknowledge; processing goes on meanwhile.
+   */
   async #completeAsync(
     checkpointId: number,
     syncs: OperatorSyncSnapshot[],
@@ -423,21 +429,32 @@ export class StreamTask {
     syncDurationMs: number,
   ): Promise<void> {
     const startMs = performance.now();
-    let serialized: SerializedOperatorSnapshot[];
+    // Views not handed to a writer yet; a writer releases its own, whatever happens.
+    let next = 0;
     try {
-      serialized = await Promise.all(syncs.map(serializeOperatorSnapshot));
-    } catch (error) {
-      this.#decline(checkpointId, `serializing the snapshot failed: ${describeError(error)}`, error);
-      return;
+      await this.#writeAndAcknowledge(
+        checkpointId,
+        syncs.map(({ operatorId }) => operatorId),
+        (i, location) => {
+          next = i + 1;
+          return writeOperatorSnapshotInParts(
+            syncs[i],
+            location,
+            this.deployment.subtaskIndex,
+            false,
+            checkpointId,
+          );
+        },
+        alignmentDurationMs,
+        syncDurationMs,
+        startMs,
+      );
+    } finally {
+      for (const sync of syncs.slice(next)) {
+        sync.keyed?.release();
+        sync.incremental?.release();
+      }
     }
-    await this.#writeAndAcknowledge(
-      checkpointId,
-      serialized,
-      false,
-      alignmentDurationMs,
-      syncDurationMs,
-      startMs,
-    );
   }
 
   async #acknowledgeFinal(checkpointId: number): Promise<void> {
@@ -457,13 +474,25 @@ export class StreamTask {
       this.#decline(checkpointId, describeError(error), error);
       return;
     }
-    await this.#writeAndAcknowledge(checkpointId, serialized, true, 0, 0, performance.now());
+    const { subtaskIndex } = this.deployment;
+    await this.#writeAndAcknowledge(
+      checkpointId,
+      serialized.map(({ operatorId }) => operatorId),
+      (i, location) => writeOperatorSnapshot(serialized[i], location, subtaskIndex, true, checkpointId),
+      0,
+      0,
+      performance.now(),
+    );
   }
 
+  /** Writes each operator's files with `write` (operator `i` of the chain), then acknowledges. */
   async #writeAndAcknowledge(
     checkpointId: number,
-    serialized: readonly SerializedOperatorSnapshot[],
-    finished: boolean,
+    operatorIds: readonly string[],
+    write: (
+      i: number,
+      location: CheckpointLocationWriter,
+    ) => Promise<{ readonly snapshot: OperatorSubtaskSnapshot; readonly sizeBytes: number }>,
     alignmentDurationMs: number,
     syncDurationMs: number,
     asyncStartMs: number,
@@ -471,21 +500,15 @@ export class StreamTask {
     const checkpointing = this.#services.checkpointing!;
     const location = checkpointing.locationFor(checkpointId);
     if (location === undefined) return; // Aborted meanwhile: nothing to write, nobody to tell.
-    const { subtaskIndex, parallelism } = this.deployment;
+    const { parallelism } = this.deployment;
     try {
       let stateSizeBytes = 0;
       const operators: OperatorSubtaskAcknowledgement[] = [];
-      for (let i = 0; i < serialized.length; i++) {
-        const written = await writeOperatorSnapshot(
-          serialized[i],
-          location,
-          subtaskIndex,
-          finished,
-          checkpointId,
-        );
+      for (let i = 0; i < operatorIds.length; i++) {
+        const written = await write(i, location);
         stateSizeBytes += written.sizeBytes;
         operators.push({
-          operatorId: serialized[i].operatorId,
+          operatorId: operatorIds[i],
           operatorName: this.deployment.operators[i].name,
           uid: this.deployment.operators[i].uid,
           parallelism,

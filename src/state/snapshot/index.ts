@@ -26,9 +26,13 @@ export {
   type RawSectionTimers,
   readKeyedStateFile,
   readKeyedStateRange,
+  type SliceOptions,
+  STATE_FILE_PART_BYTES,
+  type StateFilePartSink,
   writeEntryKey,
   writeExpiry,
   writeKeyedStateFile,
+  writeKeyedStateFileInParts,
   writeKeyedStateFileInSlices,
 } from './keyed-state-format.ts';
 export {

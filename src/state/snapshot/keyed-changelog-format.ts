@@ -21,6 +21,9 @@ import {
   type RawSectionTimers,
   readSectionEnd,
   readSectionStates,
+  type SliceOptions,
+  STATE_FILE_PART_BYTES,
+  type StateFilePartSink,
   sectionTimers,
   writeSectionEnd,
   writeStateMeta,
@@ -146,13 +149,60 @@ export interface KeyedChangelogSource {
 export async function writeKeyedChangelogInSlices(
   source: KeyedChangelogSource,
   timers: readonly TimerSnapshotEntry[] = [],
-  options: { readonly keyGroupsPerSlice?: number; readonly yieldToLoop?: () => Promise<void> } = {},
+  options: SliceOptions = {},
 ): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  await writeChangelog(source, timers, options, Number.POSITIVE_INFINITY, (part) => {
+    parts.push(part);
+  });
+  if (parts.length !== 1) throw new Error(`a changelog written whole came in ${parts.length} parts`);
+  return parts[0];
+}
+
+/**
+ * `writeKeyedChangelogInSlices` into `sink`, in parts of about `partBytes` (whole sections),
+ * so a base of a large state is never whole in memory. Returns the file's size.
+ *
+ * @example
+ * ```ts
+ * const file = await location.openSharedFile(name);
+ * await writeKeyedChangelogInParts(file, source, timers);
+ * const handle = await file.close();
+ * ```
+ */
+export async function writeKeyedChangelogInParts(
+  sink: StateFilePartSink,
+  source: KeyedChangelogSource,
+  timers: readonly TimerSnapshotEntry[] = [],
+  options: SliceOptions & { readonly partBytes?: number } = {},
+): Promise<number> {
+  return writeChangelog(source, timers, options, options.partBytes ?? STATE_FILE_PART_BYTES, (part) =>
+    sink.write(part),
+  );
+}
+
+/** Writes the file section by section, handing `emit` a part whenever `partBytes` are buffered, and the rest at the end; returns the size. */
+async function writeChangelog(
+  source: KeyedChangelogSource,
+  timers: readonly TimerSnapshotEntry[],
+  options: SliceOptions,
+  partBytes: number,
+  emit: (part: Uint8Array) => void | Promise<void>,
+): Promise<number> {
   const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
   const perSlice = Math.max(1, options.keyGroupsPerSlice ?? 8);
   const { keyGroupRange: range, maxParallelism } = source;
   const timersByGroup = groupTimersByKeyGroup(timers, range, maxParallelism);
   const out = new BinaryWriter(64 * 1024);
+  let taken = 0;
+  let takenCrc = 0;
+  const take = async (): Promise<void> => {
+    const part = out.finish();
+    takenCrc = crc32c(part, 0, part.length, takenCrc);
+    taken += part.length;
+    out.reset();
+    await emit(part);
+  };
   writePreamble(out, MAGIC, KEYED_CHANGELOG_FORMAT_VERSION);
   out.writeU32(maxParallelism);
   out.writeU32(range.start);
@@ -166,10 +216,12 @@ export async function writeKeyedChangelogInSlices(
     sections.reset();
     source.writeKeyGroup(keyGroup, sections);
     writeSectionEnd(out, start, sectionTimers(timersByGroup.get(keyGroup), source.timersOf?.(keyGroup)));
-    if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
+    if (out.length >= partBytes) await take();
+    else if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
   }
-  out.writeU32(crc32c(out.view()));
-  return out.finish();
+  out.writeU32(crc32c(out.view(), 0, out.length, takenCrc));
+  await take();
+  return taken;
 }
 
 /**

@@ -246,7 +246,9 @@ export function writeExpiry(out: BinaryWriter, expiresAtMs: number): void {
 /**
  * Serializes a snapshot into a keyed state file a few key groups at a time, so a task can
  * interleave the work with processing (`step` between mailbox actions). Timers are grouped
- * into their key groups' sections; each must lie in the snapshot's range.
+ * into their key groups' sections; each must lie in the snapshot's range. The file can be
+ * taken whole (`finish`) or in parts as it grows (`takePart` between steps, then
+ * `finishPart`), so a large one is never whole in memory; sections are never split.
  *
  * @example
  * ```ts
@@ -265,6 +267,9 @@ export class KeyedStateFileWriter {
   readonly #groupCount: number;
   #next = 0;
   #file: KeyedStateFile | undefined;
+  /** Bytes handed out by `takePart`, and their running CRC-32C (the trailer covers them too). */
+  #taken = 0;
+  #takenCrc = 0;
 
   constructor(
     snapshot: KeyedStateSnapshot,
@@ -284,6 +289,11 @@ export class KeyedStateFileWriter {
     this.#out.writeU32(crc32c(this.#out.view()));
   }
 
+  /** Bytes written and not taken yet. */
+  get bufferedBytes(): number {
+    return this.#out.length;
+  }
+
   /** Writes up to `keyGroupsMax` more sections; true when every section is written. */
   step(keyGroupsMax = 1): boolean {
     const stop = Math.min(this.#groupCount, this.#next + Math.max(1, keyGroupsMax));
@@ -291,23 +301,45 @@ export class KeyedStateFileWriter {
     return this.#next === this.#groupCount;
   }
 
-  /** Writes what is left, adds the trailer, and returns the file. */
+  /** The bytes written since the last part (a copy), which then leave the writer's buffer. */
+  takePart(): Uint8Array {
+    const part = this.#out.finish();
+    this.#takenCrc = crc32c(part, 0, part.length, this.#takenCrc);
+    this.#taken += part.length;
+    this.#out.reset();
+    return part;
+  }
+
+  /** Writes what is left, adds the trailer, and returns the whole file (no part may have been taken). */
   finish(): KeyedStateFile {
     if (this.#file !== undefined) return this.#file;
+    if (this.#taken > 0) throw new Error('finish() after takePart(): use finishPart()');
+    const last = this.finishPart();
+    this.#file = { bytes: last, keyGroupOffsets: this.#offsets };
+    return this.#file;
+  }
+
+  /** Writes what is left and the trailer; returns the last part. `keyGroupOffsets` is then complete. */
+  finishPart(): Uint8Array {
+    if (this.#offsets.length > this.#groupCount) throw new Error('the keyed state file was finished already');
     this.step(Number.MAX_SAFE_INTEGER);
     const out = this.#out;
-    this.#offsets.push(out.length);
-    out.writeU32(crc32c(out.view()));
-    const file: KeyedStateFile = { bytes: out.finish(), keyGroupOffsets: this.#offsets };
-    checkWrittenFile(file, this.#groupCount);
-    this.#file = file;
-    return file;
+    this.#offsets.push(this.#taken + out.length);
+    out.writeU32(crc32c(out.view(), 0, out.length, this.#takenCrc));
+    const last = this.takePart();
+    checkWrittenOffsets(this.#offsets, this.#groupCount, this.#taken);
+    return last;
+  }
+
+  /** Byte offset of each section in the whole file, then of the trailer (complete after `finishPart`). */
+  get keyGroupOffsets(): readonly number[] {
+    return this.#offsets;
   }
 
   #writeSection(keyGroup: number): void {
     const out = this.#out;
     const start = out.length;
-    this.#offsets.push(start);
+    this.#offsets.push(this.#taken + start);
     out.writeVarint(keyGroup);
     this.#sections.reset();
     this.#snapshot.writeKeyGroup(keyGroup, this.#sections);
@@ -346,6 +378,24 @@ export function writeKeyedStateFile(
   return new KeyedStateFileWriter(snapshot, timers).finish();
 }
 
+/** How a writer in slices runs: key groups per slice, and how it yields between slices. */
+export interface SliceOptions {
+  readonly keyGroupsPerSlice?: number;
+  readonly yieldToLoop?: () => Promise<void>;
+}
+
+/** Parts handed to a `StateFilePartSink` are about this size (whole sections, so sometimes more). */
+export const STATE_FILE_PART_BYTES = 1024 * 1024;
+
+/** Where a writer in parts hands its parts, in order (a checkpoint location's open file). */
+export interface StateFilePartSink {
+  write(part: Uint8Array): Promise<void>;
+}
+
+function sliceYield(options: SliceOptions): () => Promise<void> {
+  return options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+}
+
 /**
  * `writeKeyedStateFile` in slices of `keyGroupsPerSlice` key groups, awaiting `yieldToLoop`
  * between slices (by default a macrotask turn), so the mailbox keeps processing while a
@@ -360,21 +410,50 @@ export function writeKeyedStateFile(
 export async function writeKeyedStateFileInSlices(
   snapshot: KeyedStateSnapshot,
   timers: readonly TimerSnapshotEntry[] = [],
-  options: { readonly keyGroupsPerSlice?: number; readonly yieldToLoop?: () => Promise<void> } = {},
+  options: SliceOptions = {},
 ): Promise<KeyedStateFile> {
-  const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
+  const yieldToLoop = sliceYield(options);
   const writer = new KeyedStateFileWriter(snapshot, timers);
   while (!writer.step(options.keyGroupsPerSlice ?? DEFAULT_KEY_GROUPS_PER_SLICE)) await yieldToLoop();
   return writer.finish();
 }
 
+/**
+ * `writeKeyedStateFileInSlices` into `sink`, in parts of about `partBytes` (whole sections),
+ * so the file is never whole in memory: memory is about one part plus the largest section.
+ * Returns the section offsets and the file's size. Does not release the snapshot.
+ *
+ * @example
+ * ```ts
+ * const file = await location.openFile(name);
+ * const { keyGroupOffsets } = await writeKeyedStateFileInParts(file, snapshot, timers);
+ * const handle = await file.close();
+ * ```
+ */
+export async function writeKeyedStateFileInParts(
+  sink: StateFilePartSink,
+  snapshot: KeyedStateSnapshot,
+  timers: readonly TimerSnapshotEntry[] = [],
+  options: SliceOptions & { readonly partBytes?: number } = {},
+): Promise<{ readonly keyGroupOffsets: readonly number[]; readonly sizeBytes: number }> {
+  const yieldToLoop = sliceYield(options);
+  const partBytes = options.partBytes ?? STATE_FILE_PART_BYTES;
+  const writer = new KeyedStateFileWriter(snapshot, timers);
+  while (!writer.step(options.keyGroupsPerSlice ?? DEFAULT_KEY_GROUPS_PER_SLICE)) {
+    if (writer.bufferedBytes >= partBytes) await sink.write(writer.takePart());
+    else await yieldToLoop();
+  }
+  await sink.write(writer.finishPart());
+  const offsets = writer.keyGroupOffsets;
+  return { keyGroupOffsets: offsets, sizeBytes: offsets[offsets.length - 1] + FILE_TRAILER_BYTES };
+}
+
 /** The writer's half of the pair of checks: offsets cover the body exactly, in order. */
-function checkWrittenFile(file: KeyedStateFile, groupCount: number): void {
-  const offsets = file.keyGroupOffsets;
+function checkWrittenOffsets(offsets: readonly number[], groupCount: number, fileBytes: number): void {
   const ok =
     offsets.length === groupCount + 1 &&
     offsets[0] === KEYED_STATE_HEADER_BYTES &&
-    offsets[groupCount] === file.bytes.length - FILE_TRAILER_BYTES &&
+    offsets[groupCount] === fileBytes - FILE_TRAILER_BYTES &&
     offsets.every((offset, i) => i === 0 || offset > offsets[i - 1]);
   if (!ok) throw new Error(`keyed state file written with inconsistent section offsets ${offsets.join(',')}`);
 }

@@ -26,6 +26,7 @@ import {
   type KeyedChangelogFile,
   materializeKeyedChangelog,
   readKeyedChangelog,
+  writeKeyedChangelogInParts,
   writeKeyedChangelogInSlices,
 } from '../../../src/state/snapshot/keyed-changelog-format.ts';
 import { writeKeyedStateFile } from '../../../src/state/snapshot/keyed-state-format.ts';
@@ -223,6 +224,37 @@ describe('incremental checkpoints of the disk backend', () => {
           ['during', 2],
         ]),
       );
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  it('a base and a delta written in parts are byte for byte the files written whole', async () => {
+    const backend = diskBackend();
+    try {
+      for (let i = 0; i < 2_000; i++) put(backend, `key-${i}`, i);
+      for (const id of [1, 2]) {
+        const snapshot = backend.snapshotIncremental(id) as IncrementalKeyedStateSnapshot;
+        const parts: Uint8Array[] = [];
+        try {
+          const whole = await writeKeyedChangelogInSlices(snapshot, [], { yieldToLoop: noYield });
+          const sizeBytes = await writeKeyedChangelogInParts(
+            { write: async (part) => void parts.push(part) },
+            snapshot,
+            [],
+            { partBytes: 1_000, yieldToLoop: noYield },
+          );
+          expect(new Uint8Array(Buffer.concat(parts))).toEqual(whole);
+          expect(sizeBytes).toBe(whole.length);
+          expect(parts.length).toBeGreaterThan(id === 1 ? 10 : 1);
+          snapshot.written({ relativePath: `../shared/chk-${id}`, sizeBytes, crc32c: 0 });
+        } finally {
+          snapshot.release();
+        }
+        backend.notifyCheckpointComplete(id);
+        expect(snapshot.isBase).toBe(id === 1);
+        for (let i = 0; i < 100; i++) put(backend, `key-${i}`, -i);
+      }
     } finally {
       backend.dispose();
     }
