@@ -1,6 +1,7 @@
 /** The list of benchmarks, shared by the driver (run.ts) and the version comparison (compare.ts). */
 
 import { checkpointOverhead, checkpointSize } from './checkpoint-overhead.ts';
+import { diskCheckpointParts } from './disk-checkpoint-parts.ts';
 import { diskIncrementalCheckpoint } from './disk-incremental-checkpoint.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import { diskRestore } from './disk-restore.ts';
@@ -20,6 +21,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   diskKeyedCountManyKeys,
   diskIncrementalCheckpoint,
   diskRestore,
+  diskCheckpointParts,
   diskWindowTimers,
   postgresSinkBench,
   kafkaExactlyOnce,

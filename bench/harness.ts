@@ -168,7 +168,7 @@ export function seededIntAt(seed: number, index: number, bound: number): number 
 }
 
 /** A full garbage collection, so one case's garbage is not collected on the next case's time. */
-const collectGarbage: () => void = (() => {
+export const collectGarbage: () => void = (() => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (() => void) | undefined;
   return typeof gc === 'function' ? gc : () => {};

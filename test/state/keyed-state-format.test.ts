@@ -108,7 +108,7 @@ describe('keyed state file layout', () => {
       fc.asyncProperty(fc.integer({ min: 1, max: 3 * whole.bytes.length }), async (partBytes) => {
         const { snapshot, timers } = sampleSnapshot({ start: 0, end: MAX_PARALLELISM - 1 });
         const parts: Uint8Array[] = [];
-        const sink = { write: async (part: Uint8Array) => void parts.push(part) };
+        const sink = { write: async (part: Uint8Array) => void parts.push(part.slice()) };
         const written = await writeKeyedStateFileInParts(sink, snapshot, timers, {
           partBytes,
           yieldToLoop: async () => {},
@@ -116,8 +116,15 @@ describe('keyed state file layout', () => {
         snapshot.release();
         expect(new Uint8Array(Buffer.concat(parts))).toEqual(whole.bytes);
         expect(written).toEqual({ keyGroupOffsets: whole.keyGroupOffsets, sizeBytes: whole.bytes.length });
-        // Parts end on section boundaries, so none is smaller than asked for but the last.
+        // Parts end on section boundaries, so none is smaller than asked for but the last, and
+        // none holds more than that plus one section (the header and trailer aside).
         expect(parts.slice(0, -1).every((part) => part.length >= partBytes)).toBe(true);
+        const offsets = whole.keyGroupOffsets;
+        const largestSection = Math.max(...offsets.slice(1).map((end, i) => end - offsets[i]));
+        const overhead = KEYED_STATE_HEADER_BYTES + 4;
+        expect(Math.max(...parts.map((part) => part.length))).toBeLessThan(
+          partBytes + largestSection + overhead,
+        );
         if (partBytes < whole.bytes.length / 4) expect(parts.length).toBeGreaterThan(1);
       }),
       { numRuns: 60 },

@@ -19,7 +19,10 @@ import type { CheckpointMetadata, SnapshotKind, StateFileHandle } from '../snaps
  * ```
  */
 export interface StateFileSink {
-  /** Appends `chunk`, which the sink may keep: do not change it afterwards. A failure deletes the file. */
+  /**
+   * Appends `chunk`, which must stay unchanged only until the returned promise settles (the
+   * sink copies what it keeps, so a writer can reuse one buffer). A failure deletes the file.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Writes the file durably (closed and fsynced) and returns its handle. */
   close(): Promise<StateFileHandle>;

@@ -153,7 +153,7 @@ export async function writeKeyedChangelogInSlices(
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   await writeChangelog(source, timers, options, Number.POSITIVE_INFINITY, (part) => {
-    parts.push(part);
+    parts.push(part.slice());
   });
   if (parts.length !== 1) throw new Error(`a changelog written whole came in ${parts.length} parts`);
   return parts[0];
@@ -196,12 +196,13 @@ async function writeChangelog(
   const out = new BinaryWriter(64 * 1024);
   let taken = 0;
   let takenCrc = 0;
+  // Each part is a view of `out`'s buffer, reused once `emit` has settled.
   const take = async (): Promise<void> => {
-    const part = out.finish();
+    const part = out.view();
     takenCrc = crc32c(part, 0, part.length, takenCrc);
     taken += part.length;
-    out.reset();
     await emit(part);
+    out.reset();
   };
   writePreamble(out, MAGIC, KEYED_CHANGELOG_FORMAT_VERSION);
   out.writeU32(maxParallelism);

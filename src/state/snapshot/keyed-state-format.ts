@@ -301,9 +301,12 @@ export class KeyedStateFileWriter {
     return this.#next === this.#groupCount;
   }
 
-  /** The bytes written since the last part (a copy), which then leave the writer's buffer. */
+  /**
+   * The bytes written since the last part, which then leave the writer's buffer: a view of
+   * it, valid until the next call on this writer (hand it on before going on; no copy).
+   */
   takePart(): Uint8Array {
-    const part = this.#out.finish();
+    const part = this.#out.view();
     this.#takenCrc = crc32c(part, 0, part.length, this.#takenCrc);
     this.#taken += part.length;
     this.#out.reset();
@@ -315,11 +318,11 @@ export class KeyedStateFileWriter {
     if (this.#file !== undefined) return this.#file;
     if (this.#taken > 0) throw new Error('finish() after takePart(): use finishPart()');
     const last = this.finishPart();
-    this.#file = { bytes: last, keyGroupOffsets: this.#offsets };
+    this.#file = { bytes: last.slice(), keyGroupOffsets: this.#offsets };
     return this.#file;
   }
 
-  /** Writes what is left and the trailer; returns the last part. `keyGroupOffsets` is then complete. */
+  /** Writes what is left and the trailer; returns the last part (a view, as `takePart`). `keyGroupOffsets` is then complete. */
   finishPart(): Uint8Array {
     if (this.#offsets.length > this.#groupCount) throw new Error('the keyed state file was finished already');
     this.step(Number.MAX_SAFE_INTEGER);
@@ -389,6 +392,7 @@ export const STATE_FILE_PART_BYTES = 1024 * 1024;
 
 /** Where a writer in parts hands its parts, in order (a checkpoint location's open file). */
 export interface StateFilePartSink {
+  /** `part` is a view of the writer's buffer, valid until the returned promise settles. */
   write(part: Uint8Array): Promise<void>;
 }
 
@@ -420,7 +424,8 @@ export async function writeKeyedStateFileInSlices(
 
 /**
  * `writeKeyedStateFileInSlices` into `sink`, in parts of about `partBytes` (whole sections),
- * so the file is never whole in memory: memory is about one part plus the largest section.
+ * so the file is never whole in memory: memory is one buffer of about a part plus the largest
+ * section, reused from part to part.
  * Returns the section offsets and the file's size. Does not release the snapshot.
  *
  * @example
@@ -438,10 +443,17 @@ export async function writeKeyedStateFileInParts(
 ): Promise<{ readonly keyGroupOffsets: readonly number[]; readonly sizeBytes: number }> {
   const yieldToLoop = sliceYield(options);
   const partBytes = options.partBytes ?? STATE_FILE_PART_BYTES;
+  const perSlice = options.keyGroupsPerSlice ?? DEFAULT_KEY_GROUPS_PER_SLICE;
   const writer = new KeyedStateFileWriter(snapshot, timers);
-  while (!writer.step(options.keyGroupsPerSlice ?? DEFAULT_KEY_GROUPS_PER_SLICE)) {
-    if (writer.bufferedBytes >= partBytes) await sink.write(writer.takePart());
-    else await yieldToLoop();
+  // One section at a time, so a part never holds more than `partBytes` and one section.
+  for (let sinceYield = 0; !writer.step(1); ) {
+    if (writer.bufferedBytes >= partBytes) {
+      await sink.write(writer.takePart());
+      sinceYield = 0;
+    } else if (++sinceYield >= perSlice) {
+      await yieldToLoop();
+      sinceYield = 0;
+    }
   }
   await sink.write(writer.finishPart());
   const offsets = writer.keyGroupOffsets;

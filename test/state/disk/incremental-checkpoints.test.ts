@@ -239,7 +239,7 @@ describe('incremental checkpoints of the disk backend', () => {
         try {
           const whole = await writeKeyedChangelogInSlices(snapshot, [], { yieldToLoop: noYield });
           const sizeBytes = await writeKeyedChangelogInParts(
-            { write: async (part) => void parts.push(part) },
+            { write: async (part) => void parts.push(part.slice()) },
             snapshot,
             [],
             { partBytes: 1_000, yieldToLoop: noYield },
