@@ -24,7 +24,7 @@ export interface StoredTimer {
 /** Timers of one key group cached in memory by default (the group's earliest). */
 export const TIMER_HEAD_SIZE = 16;
 /** Remembered store-only timers (all groups) below which no sweep runs. */
-const STORE_ONLY_SWEEP_MIN = 4_096;
+export const STORE_ONLY_SWEEP_MIN = 4_096;
 /** Every timer's value: one byte (the key is the timer). */
 const PRESENT = Uint8Array.of(1);
 const PREFIX_BYTES = 4;
@@ -89,15 +89,25 @@ export class DiskTimerQueue {
   readonly #heap: GroupHead[] = [];
   /** Remembered store-only timers over all groups, and the count at which they are next swept. */
   #storeOnlyCount = 0;
-  #sweepAt = STORE_ONLY_SWEEP_MIN;
+  readonly #sweepMin: number;
+  #sweepAt: number;
 
-  constructor(store: LocalKvStore, queueId: number, range: KeyGroupRange, headSize = TIMER_HEAD_SIZE) {
+  /** `sweepMin`: see STORE_ONLY_SWEEP_MIN (tests lower it so sweeps happen in short runs). */
+  constructor(
+    store: LocalKvStore,
+    queueId: number,
+    range: KeyGroupRange,
+    headSize = TIMER_HEAD_SIZE,
+    sweepMin = STORE_ONLY_SWEEP_MIN,
+  ) {
     if (!Number.isInteger(headSize) || headSize < 1)
       throw new RangeError(`headSize must be a positive integer, got ${headSize}`);
     this.#store = store;
     this.#queueId = queueId;
     this.#range = range;
     this.#headSize = headSize;
+    this.#sweepMin = sweepMin;
+    this.#sweepAt = sweepMin;
     this.#groups = [];
     for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
       // A new queue's store range is empty: a restore adds its timers through `add`.
@@ -252,7 +262,7 @@ export class DiskTimerQueue {
     if (++this.#storeOnlyCount <= this.#sweepAt) return;
     const committed = this.#store.committedWriteCount;
     for (const each of this.#groups) this.#forgetCommitted(each, committed);
-    this.#sweepAt = Math.max(STORE_ONLY_SWEEP_MIN, 2 * this.#storeOnlyCount);
+    this.#sweepAt = Math.max(this.#sweepMin, 2 * this.#storeOnlyCount);
   }
 
   #forgetCommitted(group: GroupHead, committedWriteCount: number): void {
