@@ -175,3 +175,33 @@ it('with timers alone over 4x the JS heap limit on the heap, resumes after a kil
     await rm(root, { recursive: true, force: true });
   }
 });
+
+it('checkpoints every second while 200,000 timers fire, under the same heap', {
+  timeout: 120_000,
+}, async () => {
+  // A checkpoint's view of a store with a full backlog of writes in flight (a timer burst
+  // keeps lmdb's write runs at their bound) once held an object per pending write: over
+  // 100,000 of them, for as long as the snapshot was written. Under this heap that ran out
+  // of memory within 15 s.
+  const root = await mkdtemp(join(tmpdir(), 'weir-timers-checkpointed-'));
+  try {
+    const keys = 200_000;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [...HEAP_FLAGS, TIMERS_FIXTURE, join(root, 'state'), String(keys), String(CACHE_ENTRIES)],
+      {
+        env: {
+          ...process.env,
+          WEIR_LTM_CHECKPOINT_DIR: join(root, 'checkpoints'),
+          WEIR_LTM_CHECKPOINT_INTERVAL_MS: '1000',
+          WEIR_LTM_RATE: '50000',
+        },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(report).toMatchObject({ registered: keys, fired: keys, mismatches: 0 });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -2,7 +2,6 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { open, type RootDatabase, type Transaction } from 'lmdb';
-import { storePrefixOfId } from './store-key.ts';
 import { hashKey, WriteRun } from './write-run.ts';
 
 /** lmdb refuses longer keys (its compile-time MDB_MAXKEYSIZE in lmdb-js); we say so first, with the state's name. */
@@ -32,6 +31,9 @@ export const WRITE_QUEUE_ENTRIES_MAX = 16_384;
  * cleanup scans committed entries only), while a busy one fills the run first.
  */
 export const WRITE_QUEUE_DELAY_MS = 100;
+
+/** Entries one run can hold at most, for a view's packed references to them (run index × this + entry). */
+const RUN_ENTRIES_SPAN = 2 ** 32;
 
 /** One write as a view reads it: the key's bytes as a latin1 string (lmdb's order), the value or null for a removal. */
 interface PendingWrite {
@@ -469,10 +471,14 @@ export class StoreView {
   #onRelease: (() => void) | undefined;
   /** The uncommitted runs at the time of the view (sealed, so immutable), oldest first. */
   #runs: readonly WriteRun[] | undefined;
-  /** Their latest writes by key, built by the first read (in a snapshot's asynchronous part). */
-  #overlayById: Map<string, PendingWrite> | undefined;
-  /** The same grouped by the first four key bytes (state id and key group), each sorted by key. */
-  #overlay: Map<number, PendingWrite[]> | undefined;
+  /**
+   * Their entries by the first four key bytes (state id and key group), each as
+   * `run index * RUN_ENTRIES_SPAN + entry`, runs oldest first: built by the first read (in a
+   * snapshot's asynchronous part). Numbers, not objects: with a full backlog of runs in flight
+   * (over 100,000 writes) an object per write would take tens of MB of heap for as long as
+   * the snapshot is being written.
+   */
+  #refs: Map<number, number[]> | undefined;
 
   constructor(
     db: RootDatabase<Buffer, Buffer> | undefined,
@@ -495,7 +501,7 @@ export class StoreView {
     start.writeUInt32BE(prefix >>> 0);
     const end = Buffer.alloc(4);
     end.writeUInt32BE((prefix + 1) >>> 0);
-    const pending = this.#grouped().get(prefix) ?? [];
+    const pending = this.#pendingOf(prefix >>> 0);
     const stored: Iterable<{ key: Buffer; value: Buffer }> =
       this.#db === undefined || this.#txn === undefined
         ? []
@@ -533,44 +539,53 @@ export class StoreView {
 
   /**
    * The value of one key as of the view (`id` is the key's bytes as a latin1 string), or
-   * undefined when absent or removed. The result is a copy, safe to keep.
+   * undefined when absent or removed. Safe to keep: a copy, or a view of a sealed run's
+   * arena, which is never written again.
    */
   get(id: string): Uint8Array | undefined {
-    const pending = this.#byId().get(id);
-    if (pending !== undefined) return pending.value ?? undefined;
+    const runs = this.#runs ?? [];
+    if (runs.length > 0) {
+      const key = Buffer.from(id, 'latin1');
+      const hash = hashKey(key);
+      for (let r = runs.length - 1; r >= 0; r--) {
+        const entry = runs[r].find(key, hash);
+        if (entry >= 0) return runs[r].valueOf(entry) ?? undefined;
+      }
+    }
     if (this.#db === undefined) return undefined;
     if (this.#txn === undefined) throw new Error('a store view was read after its release');
     return this.#db.get(Buffer.from(id, 'latin1'), { transaction: this.#txn });
   }
 
-  /** The runs' latest write per key (a later run's write wins). */
-  #byId(): Map<string, PendingWrite> {
-    if (this.#overlayById !== undefined) return this.#overlayById;
-    const byId = new Map<string, PendingWrite>();
-    for (const run of this.#runs ?? []) {
-      run.forEachLatest((key, value) => {
-        const id = key.toString('latin1');
-        byId.set(id, { id, value });
-      });
+  /** The runs' latest writes of keys starting with `prefix`, a later run's winning, sorted by key. */
+  #pendingOf(prefix: number): PendingWrite[] {
+    const runs = this.#runs ?? [];
+    const refs = this.#refsByPrefix().get(prefix);
+    if (refs === undefined) return [];
+    const latest = new Map<string, Uint8Array | null>();
+    for (const ref of refs) {
+      const run = runs[Math.floor(ref / RUN_ENTRIES_SPAN)];
+      const entry = ref % RUN_ENTRIES_SPAN;
+      latest.set(run.keyOf(entry).toString('latin1'), run.valueOf(entry));
     }
-    this.#overlayById = byId;
-    return byId;
+    const pending: PendingWrite[] = [];
+    for (const [id, value] of latest) pending.push({ id, value });
+    // latin1 strings compare as their bytes do, so this is lmdb's key order.
+    return pending.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  #grouped(): Map<number, PendingWrite[]> {
-    if (this.#overlay !== undefined) return this.#overlay;
-    const overlay = new Map<number, PendingWrite[]>();
-    for (const entry of this.#byId().values()) {
-      const id = entry.id;
-      const prefix = storePrefixOfId(id);
-      let bucket = overlay.get(prefix);
-      if (bucket === undefined) overlay.set(prefix, (bucket = []));
-      bucket.push(entry);
-    }
-    // latin1 strings compare as their bytes do, so this is lmdb's key order.
-    for (const bucket of overlay.values()) bucket.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.#overlay = overlay;
-    return overlay;
+  #refsByPrefix(): Map<number, number[]> {
+    if (this.#refs !== undefined) return this.#refs;
+    const refs = new Map<number, number[]>();
+    (this.#runs ?? []).forEach((run, r) => {
+      run.forEachLatestPrefix((entry, prefix) => {
+        let bucket = refs.get(prefix);
+        if (bucket === undefined) refs.set(prefix, (bucket = []));
+        bucket.push(r * RUN_ENTRIES_SPAN + entry);
+      });
+    });
+    this.#refs = refs;
+    return refs;
   }
 
   /** Ends the read transaction; idempotent. */
@@ -578,8 +593,7 @@ export class StoreView {
     const txn = this.#txn;
     this.#txn = undefined;
     this.#runs = undefined;
-    this.#overlay = undefined;
-    this.#overlayById = undefined;
+    this.#refs = undefined;
     txn?.done();
     const onRelease = this.#onRelease;
     this.#onRelease = undefined;

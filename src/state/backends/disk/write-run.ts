@@ -147,6 +147,26 @@ export class WriteRun {
     });
   }
 
+  /**
+   * Calls `visit` with every key's latest write that has at least 4 key bytes: its entry and
+   * the first four key bytes as an unsigned number (a store key's state id and key group).
+   * Creates no object per entry.
+   */
+  forEachLatestPrefix(visit: (entry: number, prefix: number) => void): void {
+    const arena = this.#arena;
+    const meta = this.#meta;
+    for (let entry = 0; entry < this.#count; entry++) {
+      if (meta[entry * META_INTS + 2] === SUPERSEDED || meta[entry * META_INTS + 1] < 4) continue;
+      visit(entry, arena.readUInt32BE(meta[entry * META_INTS]));
+    }
+  }
+
+  /** An entry's key as a view of the arena. */
+  keyOf(entry: number): Buffer {
+    const offset = this.#meta[entry * META_INTS];
+    return this.#arena.subarray(offset, offset + this.#meta[entry * META_INTS + 1]);
+  }
+
   /** Calls `visit` with every key's latest write (key and value as views; value null: removal), in write order. */
   forEachLatest(visit: (key: Buffer, value: Uint8Array | null) => void): void {
     const arena = this.#arena;
