@@ -17,6 +17,31 @@ interface Ev {
 const byUser = (e: Ev) => e.user;
 const fired = new OutputTag<string>('fired');
 
+/**
+ * Registers a timer at `e.n` per element and emits each firing's time, over a heap backend
+ * that reports its writes backed up whenever `isBackedUp` says so.
+ */
+function timerPerElementHarness(domain: 'event' | 'processing', isBackedUp: () => boolean) {
+  return new OperatorHarness(
+    new KeyedProcessOperator<string, Ev, number>({
+      processElement(e, ctx) {
+        if (domain === 'event') ctx.timerService().registerEventTimeTimer(e.n);
+        else ctx.timerService().registerProcessingTimeTimer(e.n);
+      },
+      onTimer(ts, _ctx, out) {
+        out.collect(ts);
+      },
+    }),
+    {
+      keySelector: byUser,
+      keyedStateBackendFactory: {
+        name: 'heap, backed up on demand',
+        create: (options) => Object.assign(hashMapStateBackend.create(options), { isBackedUp }),
+      },
+    },
+  );
+}
+
 function harness<O>(fn: KeyedProcessFunction<string, Ev, O>, name = 'KeyedProcess') {
   return new OperatorHarness(new KeyedProcessOperator<string, Ev, O>(fn), {
     keySelector: byUser,
@@ -84,26 +109,7 @@ describe('KeyedProcessOperator', () => {
 
   it('pauses a watermark while the backend reports its writes backed up, and forwards it once every due timer fired', async () => {
     let backedUp = true;
-    const h = new OperatorHarness(
-      new KeyedProcessOperator<string, Ev, number>({
-        processElement(e, ctx) {
-          ctx.timerService().registerEventTimeTimer(e.n);
-        },
-        onTimer(ts, _ctx, out) {
-          out.collect(ts);
-        },
-      }),
-      {
-        keySelector: byUser,
-        keyedStateBackendFactory: {
-          name: 'heap, backed up on demand',
-          create(options) {
-            const backend = hashMapStateBackend.create(options);
-            return Object.assign(backend, { isBackedUp: () => backedUp });
-          },
-        },
-      },
-    );
+    const h = timerPerElementHarness('event', () => backedUp);
     await h.open();
     for (let i = 0; i < 600; i++) h.processElement({ user: `u${i}`, n: i }, 1);
     h.processWatermark(1_000);
@@ -122,27 +128,7 @@ describe('KeyedProcessOperator', () => {
   });
 
   it('fires processing-time timers in slices from the mailbox while the backend reports its writes backed up', async () => {
-    const backedUp = true;
-    const h = new OperatorHarness(
-      new KeyedProcessOperator<string, Ev, number>({
-        processElement(e, ctx) {
-          ctx.timerService().registerProcessingTimeTimer(e.n);
-        },
-        onTimer(ts, _ctx, out) {
-          out.collect(ts);
-        },
-      }),
-      {
-        keySelector: byUser,
-        keyedStateBackendFactory: {
-          name: 'heap, backed up on demand',
-          create(options) {
-            const backend = hashMapStateBackend.create(options);
-            return Object.assign(backend, { isBackedUp: () => backedUp });
-          },
-        },
-      },
-    );
+    const h = timerPerElementHarness('processing', () => true);
     await h.open();
     // All due at once: one mailbox action would fire them all.
     for (let i = 0; i < 300; i++) h.processElement({ user: `u${i}`, n: 100 }, 1);

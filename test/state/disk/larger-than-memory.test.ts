@@ -50,7 +50,7 @@ it('completes with exact results when its state is over 4x the JS heap limit', {
     const { stdout } = await promisify(execFile)(process.execPath, jobArgs(directory, 2), {
       maxBuffer: 1024 * 1024,
     });
-    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    const report = reportOf(stdout);
     expect(report.mismatches).toBe(0);
     expect(report.completed).toBe(KEYS);
     expect(report.records).toBe(2 * KEYS);
@@ -71,6 +71,46 @@ function hasCheckpoint(checkpointDir: string): boolean {
   }
 }
 
+/** The last line a fixture prints: its JSON report. */
+function reportOf(stdout: string): Record<string, number> {
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+/**
+ * Runs a fixture with `env` until its checkpoint directory holds a completed checkpoint and
+ * it has printed `progress <n>` with n above `killAbove`, calls `beforeKill`, kills it with
+ * SIGKILL, then runs it again with `WEIR_LTM_RESTORE=latest` (and `resumeEnv`) and returns
+ * that run's report.
+ */
+async function killAndResume(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  killAbove: number,
+  options: { readonly resumeEnv?: NodeJS.ProcessEnv; readonly beforeKill?: () => void } = {},
+): Promise<Record<string, number>> {
+  const checkpointDir = env.WEIR_LTM_CHECKPOINT_DIR!;
+  const first = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => first.on('exit', resolve));
+  let progress = 0;
+  first.stdout.setEncoding('utf8');
+  first.stdout.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) if (line.startsWith('progress ')) progress = Number(line.slice(9));
+  });
+  while (!(hasCheckpoint(checkpointDir) && progress > killAbove)) {
+    if (first.exitCode !== null)
+      throw new Error(`the job ended (${first.exitCode}) before it could be killed`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  options.beforeKill?.();
+  first.kill('SIGKILL');
+  await exited;
+  const { stdout } = await promisify(execFile)(process.execPath, args, {
+    env: { ...env, WEIR_LTM_RESTORE: 'latest', ...options.resumeEnv },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return reportOf(stdout);
+}
+
 it('after a kill -9, resumes from the latest checkpoint with exact results', {
   timeout: 300_000,
 }, async () => {
@@ -88,31 +128,12 @@ it('after a kill -9, resumes from the latest checkpoint with exact results', {
   try {
     // Three rounds: write, read-modify-write, read and check. Killed in the second.
     const args = jobArgs(stateDir, 3, KILLED_KEYS, KILLED_VALUE_BYTES);
-    const first = spawn(process.execPath, args, {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
+    let killedStores: string[] = [];
+    const report = await killAndResume(args, env, 1.25 * KILLED_KEYS, {
+      beforeKill: () => {
+        killedStores = readdirSync(stateDir);
+      },
     });
-    const exited = new Promise((resolve) => first.on('exit', resolve));
-    let progress = 0;
-    first.stdout.setEncoding('utf8');
-    first.stdout.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n'))
-        if (line.startsWith('progress ')) progress = Number(line.slice(9));
-    });
-    while (!(hasCheckpoint(checkpointDir) && progress > 1.25 * KILLED_KEYS)) {
-      if (first.exitCode !== null)
-        throw new Error(`the job ended (${first.exitCode}) before it could be killed`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const killedStores = readdirSync(stateDir);
-    first.kill('SIGKILL');
-    await exited;
-
-    const { stdout } = await promisify(execFile)(process.execPath, args, {
-      env: { ...env, WEIR_LTM_RESTORE: 'latest' },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(report.mismatches).toBe(0);
     // Every key's check round ran after the restore, and the restore skipped what the checkpoint held.
     expect(report.completed).toBe(KILLED_KEYS);
@@ -141,27 +162,7 @@ it('with timers alone over 4x the JS heap limit on the heap, resumes after a kil
   };
   try {
     const args = [...HEAP_FLAGS, TIMERS_FIXTURE, stateDir, String(TIMER_KEYS), String(CACHE_ENTRIES)];
-    const first = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((resolve) => first.on('exit', resolve));
-    let registered = 0;
-    first.stdout.setEncoding('utf8');
-    first.stdout.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n'))
-        if (line.startsWith('progress ')) registered = Number(line.slice(9));
-    });
-    while (!(hasCheckpoint(checkpointDir) && registered > 0.6 * TIMER_KEYS)) {
-      if (first.exitCode !== null)
-        throw new Error(`the job ended (${first.exitCode}) before it could be killed`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    first.kill('SIGKILL');
-    await exited;
-
-    const { stdout } = await promisify(execFile)(process.execPath, args, {
-      env: { ...env, WEIR_LTM_RESTORE: 'latest', WEIR_LTM_RATE: '' },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    const report = await killAndResume(args, env, 0.6 * TIMER_KEYS, { resumeEnv: { WEIR_LTM_RATE: '' } });
     expect(report.mismatches).toBe(0);
     // No watermark before the end of input: every timer, restored or registered after the
     // restore, fired in this run, once.
@@ -199,8 +200,7 @@ it('checkpoints every second while 200,000 timers fire, under the same heap', {
         maxBuffer: 16 * 1024 * 1024,
       },
     );
-    const report = JSON.parse(stdout.trim().split('\n').at(-1)!);
-    expect(report).toMatchObject({ registered: keys, fired: keys, mismatches: 0 });
+    expect(reportOf(stdout)).toMatchObject({ registered: keys, fired: keys, mismatches: 0 });
   } finally {
     await rm(root, { recursive: true, force: true });
   }
