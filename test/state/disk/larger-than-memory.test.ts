@@ -42,25 +42,25 @@ const jobArgs = (directory: string, rounds: number, keys = KEYS, valueBytes = VA
   String(CACHE_ENTRIES),
 ];
 
-it('completes with exact results when its state is over 4x the JS heap limit', {
-  timeout: 180_000,
-}, async () => {
-  const directory = await mkdtemp(join(tmpdir(), 'weir-larger-than-memory-'));
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, jobArgs(directory, 2), {
-      maxBuffer: 1024 * 1024,
-    });
-    const report = reportOf(stdout);
-    expect(report.mismatches).toBe(0);
-    expect(report.completed).toBe(KEYS);
-    expect(report.records).toBe(2 * KEYS);
-    expect(report.logicalStateBytes).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
-    expect(report.storeBytesMax).toBeGreaterThanOrEqual(report.logicalStateBytes);
-    expect(report.heapUsedMaxBytes).toBeLessThan(report.heapLimitBytes);
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
-});
+it(
+  'completes with exact results when its state is over 4x the JS heap limit',
+  {
+    timeout: 180_000,
+  },
+  () =>
+    inScratch('weir-larger-than-memory-', async (directory) => {
+      const { stdout } = await promisify(execFile)(process.execPath, jobArgs(directory, 2), {
+        maxBuffer: 1024 * 1024,
+      });
+      const report = reportOf(stdout);
+      expect(report.mismatches).toBe(0);
+      expect(report.completed).toBe(KEYS);
+      expect(report.records).toBe(2 * KEYS);
+      expect(report.logicalStateBytes).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
+      expect(report.storeBytesMax).toBeGreaterThanOrEqual(report.logicalStateBytes);
+      expect(report.heapUsedMaxBytes).toBeLessThan(report.heapLimitBytes);
+    }),
+);
 
 /** True once `checkpointDir` holds a completed checkpoint. */
 function hasCheckpoint(checkpointDir: string): boolean {
@@ -69,6 +69,26 @@ function hasCheckpoint(checkpointDir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Runs `body` with a fresh scratch directory, removed afterwards whatever happens. */
+async function inScratch(prefix: string, body: (root: string) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    await body(root);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** A fixture's environment: checkpoints under `root` every `intervalMs`, at most `rate` records/s. */
+function checkpointingEnv(root: string, intervalMs: number, rate: number): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    WEIR_LTM_CHECKPOINT_DIR: join(root, 'checkpoints'),
+    WEIR_LTM_CHECKPOINT_INTERVAL_MS: String(intervalMs),
+    WEIR_LTM_RATE: String(rate),
+  };
 }
 
 /** The last line a fixture prints: its JSON report. */
@@ -111,71 +131,59 @@ async function killAndResume(
   return reportOf(stdout);
 }
 
-it('after a kill -9, resumes from the latest checkpoint with exact results', {
-  timeout: 300_000,
-}, async () => {
-  const root = await mkdtemp(join(tmpdir(), 'weir-larger-than-memory-kill-'));
-  const stateDir = join(root, 'state');
-  const checkpointDir = join(root, 'checkpoints');
-  const env = {
-    ...process.env,
-    WEIR_LTM_CHECKPOINT_DIR: checkpointDir,
-    WEIR_LTM_CHECKPOINT_INTERVAL_MS: '1500',
-    // Unthrottled, a fast run could end before its first checkpoint completed (seen once): at
-    // 20,000 records/s the second round alone lasts 6 s, several checkpoint intervals.
-    WEIR_LTM_RATE: '20000',
-  };
-  try {
-    // Three rounds: write, read-modify-write, read and check. Killed in the second.
-    const args = jobArgs(stateDir, 3, KILLED_KEYS, KILLED_VALUE_BYTES);
-    let killedStores: string[] = [];
-    const report = await killAndResume(args, env, 1.25 * KILLED_KEYS, {
-      beforeKill: () => {
-        killedStores = readdirSync(stateDir);
-      },
-    });
-    expect(report.mismatches).toBe(0);
-    // Every key's check round ran after the restore, and the restore skipped what the checkpoint held.
-    expect(report.completed).toBe(KILLED_KEYS);
-    expect(report.records).toBeLessThan(3 * KILLED_KEYS);
-    expect(report.logicalStateBytes).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
-    // The killed process's store was swept by the next one; the next one removed its own.
-    expect(killedStores).toHaveLength(1);
-    expect(readdirSync(stateDir)).toEqual([]);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+it(
+  'after a kill -9, resumes from the latest checkpoint with exact results',
+  {
+    timeout: 300_000,
+  },
+  () =>
+    inScratch('weir-larger-than-memory-kill-', async (root) => {
+      const stateDir = join(root, 'state');
+      // Unthrottled, a fast run could end before its first checkpoint completed (seen once): at
+      // 20,000 records/s the second round alone lasts 6 s, several checkpoint intervals.
+      const env = checkpointingEnv(root, 1_500, 20_000);
+      // Three rounds: write, read-modify-write, read and check. Killed in the second.
+      const args = jobArgs(stateDir, 3, KILLED_KEYS, KILLED_VALUE_BYTES);
+      let killedStores: string[] = [];
+      const report = await killAndResume(args, env, 1.25 * KILLED_KEYS, {
+        beforeKill: () => {
+          killedStores = readdirSync(stateDir);
+        },
+      });
+      expect(report.mismatches).toBe(0);
+      // Every key's check round ran after the restore, and the restore skipped what the checkpoint held.
+      expect(report.completed).toBe(KILLED_KEYS);
+      expect(report.records).toBeLessThan(3 * KILLED_KEYS);
+      expect(report.logicalStateBytes).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
+      // The killed process's store was swept by the next one; the next one removed its own.
+      expect(killedStores).toHaveLength(1);
+      expect(readdirSync(stateDir)).toEqual([]);
+    }),
+);
 
-it('with timers alone over 4x the JS heap limit on the heap, resumes after a kill -9 with every timer firing exactly once', {
-  timeout: 300_000,
-}, async () => {
-  const root = await mkdtemp(join(tmpdir(), 'weir-timers-larger-than-memory-'));
-  const stateDir = join(root, 'state');
-  const checkpointDir = join(root, 'checkpoints');
-  const env = {
-    ...process.env,
-    WEIR_LTM_CHECKPOINT_DIR: checkpointDir,
-    WEIR_LTM_CHECKPOINT_INTERVAL_MS: '1500',
-    // Registration then lasts 10 s: several checkpoints, and time to kill it mid-way.
-    WEIR_LTM_RATE: '100000',
-  };
-  try {
-    const args = [...HEAP_FLAGS, TIMERS_FIXTURE, stateDir, String(TIMER_KEYS), String(CACHE_ENTRIES)];
-    const report = await killAndResume(args, env, 0.6 * TIMER_KEYS, { resumeEnv: { WEIR_LTM_RATE: '' } });
-    expect(report.mismatches).toBe(0);
-    // No watermark before the end of input: every timer, restored or registered after the
-    // restore, fired in this run, once.
-    expect(report.fired).toBe(TIMER_KEYS);
-    // The restore skipped the registrations its checkpoint held.
-    expect(report.registered).toBeGreaterThan(0);
-    expect(report.registered).toBeLessThan(TIMER_KEYS);
-    expect(TIMER_KEYS * HEAP_BYTES_PER_TIMER).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
-    expect(readdirSync(stateDir)).toEqual([]);
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-});
+it(
+  'with timers alone over 4x the JS heap limit on the heap, resumes after a kill -9 with every timer firing exactly once',
+  {
+    timeout: 300_000,
+  },
+  () =>
+    inScratch('weir-timers-larger-than-memory-', async (root) => {
+      const stateDir = join(root, 'state');
+      // Registration then lasts 10 s: several checkpoints, and time to kill it mid-way.
+      const env = checkpointingEnv(root, 1_500, 100_000);
+      const args = [...HEAP_FLAGS, TIMERS_FIXTURE, stateDir, String(TIMER_KEYS), String(CACHE_ENTRIES)];
+      const report = await killAndResume(args, env, 0.6 * TIMER_KEYS, { resumeEnv: { WEIR_LTM_RATE: '' } });
+      expect(report.mismatches).toBe(0);
+      // No watermark before the end of input: every timer, restored or registered after the
+      // restore, fired in this run, once.
+      expect(report.fired).toBe(TIMER_KEYS);
+      // The restore skipped the registrations its checkpoint held.
+      expect(report.registered).toBeGreaterThan(0);
+      expect(report.registered).toBeLessThan(TIMER_KEYS);
+      expect(TIMER_KEYS * HEAP_BYTES_PER_TIMER).toBeGreaterThanOrEqual(4 * report.heapLimitBytes);
+      expect(readdirSync(stateDir)).toEqual([]);
+    }),
+);
 
 it('checkpoints every second while 200,000 timers fire, under the same heap', {
   timeout: 120_000,
@@ -184,24 +192,13 @@ it('checkpoints every second while 200,000 timers fire, under the same heap', {
   // keeps lmdb's write runs at their bound) once held an object per pending write: over
   // 100,000 of them, for as long as the snapshot was written. Under this heap that ran out
   // of memory within 15 s.
-  const root = await mkdtemp(join(tmpdir(), 'weir-timers-checkpointed-'));
-  try {
+  await inScratch('weir-timers-checkpointed-', async (root) => {
     const keys = 200_000;
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [...HEAP_FLAGS, TIMERS_FIXTURE, join(root, 'state'), String(keys), String(CACHE_ENTRIES)],
-      {
-        env: {
-          ...process.env,
-          WEIR_LTM_CHECKPOINT_DIR: join(root, 'checkpoints'),
-          WEIR_LTM_CHECKPOINT_INTERVAL_MS: '1000',
-          WEIR_LTM_RATE: '50000',
-        },
-        maxBuffer: 16 * 1024 * 1024,
-      },
+      { env: checkpointingEnv(root, 1_000, 50_000), maxBuffer: 16 * 1024 * 1024 },
     );
     expect(reportOf(stdout)).toMatchObject({ registered: keys, fired: keys, mismatches: 0 });
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
+  });
 });
