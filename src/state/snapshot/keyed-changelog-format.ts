@@ -21,9 +21,11 @@ import {
   type RawSectionTimers,
   readSectionEnd,
   readSectionStates,
+  readTimerList,
   type SliceOptions,
   STATE_FILE_PART_BYTES,
   type StateFilePartSink,
+  sectionTimerEncodings,
   sectionTimers,
   writeSectionEnd,
   writeStateMeta,
@@ -35,9 +37,11 @@ import type { TimerSnapshotEntry } from './timer-snapshot.ts';
  * Layout (fixed-width numbers little-endian; "bytes" = varint length + bytes):
  *
  *   file    := "WEIRKCHG" u16:version header section* u32:crc32c(everything before)
- *   header  := u32:maxParallelism u32:firstKeyGroup u32:keyGroupCount u8:flags(bit 0 = base)
- *              u32:crc32c(file[0, 23))
- *   section := varint:keyGroup (u8:1 state)* u8:0 varint:timerCount timer* u32:crc32c(section)
+ *   header  := u32:maxParallelism u32:firstKeyGroup u32:keyGroupCount
+ *              u8:flags(bit 0 = base, bit 1 = timer deltas; version 2) u32:crc32c(file[0, 23))
+ *   section := varint:keyGroup (u8:1 state)* u8:0 timers u32:crc32c(section)
+ *   timers  := varint:timerCount timer*                             every timer of the key group
+ *            | varint:removedCount timer* varint:addedCount timer*  with the timer-deltas flag
  *   state   := string:name u8:kind u8:flags(bit 0 = TTL) ref:key ref:namespace ref:value
  *              [ref:mapKey] varint:recordCount record*
  *   record  := u8:0 bytes:keyAndNamespace                           delete
@@ -49,17 +53,24 @@ import type { TimerSnapshotEntry } from './timer-snapshot.ts';
  * folded into the canonical entries without knowing the state's serializers. A raw chunk is
  * a restored state the operator had not registered yet; it replaces the state's entries in
  * its key group, and no later record of the same state may follow it in a chain (the disk
- * backend writes a new base once such a state is registered). Timers are written in full in
- * every file; a restore takes those of the newest file.
+ * backend writes a new base once such a state is registered).
+ *
+ * Timers: a file without the timer-deltas flag holds every timer (a base always; a delta of
+ * a backend whose timers live on the heap, which knows no changes); one with it holds the
+ * timers removed and added since the previous file (a delta of a backend that keeps timers
+ * in its store, whose changed keys it tracks like the state's). A timer is its encoded
+ * bytes, so a restore folds them like entries: the newest full list, then every later delta.
+ * Version 1 files never have the flag.
  */
 
 const MAGIC = magicBytes('WEIRKCHG');
 /** The version this code writes. */
-export const KEYED_CHANGELOG_FORMAT_VERSION = 1;
-const READABLE_VERSIONS: readonly number[] = [1];
+export const KEYED_CHANGELOG_FORMAT_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 const FILE_KIND = 'keyed changelog';
 const HEADER_BYTES = FILE_PREAMBLE_BYTES + 17;
 const FLAG_BASE = 1;
+const FLAG_TIMER_DELTAS = 2;
 const OP_DELETE = 0;
 const OP_PUT = 1;
 const OP_RAW = 2;
@@ -132,8 +143,17 @@ export interface KeyedChangelogSource {
   /** A base holds every entry; a delta only what changed since the previous file of its chain. */
   readonly isBase: boolean;
   writeKeyGroup(keyGroup: number, out: ChangelogSectionWriter): void;
-  /** Optional: the timers of `keyGroup` the backend keeps itself, as of the view (written in full in every file). */
+  /**
+   * Optional: the timers of `keyGroup` the backend keeps itself, as of the view: all of them,
+   * or with `timerDeltas` those added since the previous file of the chain.
+   */
   timersOf?(keyGroup: number): readonly TimerSnapshotEntry[];
+  /**
+   * A delta whose timers are changes too: `timersOf` gives the added ones and
+   * `removedTimersOf` the removed ones, and no timers may be handed in besides.
+   */
+  readonly timerDeltas?: boolean;
+  removedTimersOf?(keyGroup: number): readonly TimerSnapshotEntry[];
 }
 
 /**
@@ -192,6 +212,10 @@ async function writeChangelog(
   const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
   const perSlice = Math.max(1, options.keyGroupsPerSlice ?? 8);
   const { keyGroupRange: range, maxParallelism } = source;
+  const timerDeltas = source.timerDeltas === true;
+  if (timerDeltas && (source.isBase || timers.length > 0)) {
+    throw new Error('timer deltas are for a delta whose backend keeps every timer itself (a bug)');
+  }
   const timersByGroup = groupTimersByKeyGroup(timers, range, maxParallelism);
   const out = new BinaryWriter(64 * 1024);
   let taken = 0;
@@ -208,7 +232,7 @@ async function writeChangelog(
   out.writeU32(maxParallelism);
   out.writeU32(range.start);
   out.writeU32(keyGroupRangeSize(range));
-  out.writeU8(source.isBase ? FLAG_BASE : 0);
+  out.writeU8((source.isBase ? FLAG_BASE : 0) | (timerDeltas ? FLAG_TIMER_DELTAS : 0));
   out.writeU32(crc32c(out.view()));
   const sections = new ChangelogSectionWriter(out);
   for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
@@ -216,7 +240,12 @@ async function writeChangelog(
     out.writeVarint(keyGroup);
     sections.reset();
     source.writeKeyGroup(keyGroup, sections);
-    writeSectionEnd(out, start, sectionTimers(timersByGroup.get(keyGroup), source.timersOf?.(keyGroup)));
+    writeSectionEnd(
+      out,
+      start,
+      sectionTimers(timersByGroup.get(keyGroup), source.timersOf?.(keyGroup)),
+      timerDeltas ? (source.removedTimersOf?.(keyGroup) ?? []) : undefined,
+    );
     if (out.length >= partBytes) await take();
     else if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
   }
@@ -240,7 +269,10 @@ interface ChangelogStateRecords {
 interface ChangelogSection {
   readonly keyGroup: number;
   readonly states: readonly ChangelogStateRecords[];
+  /** Every timer, or with the file's timer deltas the added ones. */
   readonly timers: RawSectionTimers | undefined;
+  /** With the file's timer deltas: the removed timers. */
+  readonly removedTimers: RawSectionTimers | undefined;
 }
 
 /** A changelog file as read: header fields and its sections (all of them, in key-group order). */
@@ -249,6 +281,8 @@ export interface KeyedChangelogFile {
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   readonly isBase: boolean;
+  /** Sections hold timer changes, not every timer. */
+  readonly timerDeltas: boolean;
   readonly sections: readonly ChangelogSection[];
 }
 
@@ -257,7 +291,7 @@ export interface KeyedChangelogFile {
  * checksums). Damage throws CorruptSnapshotError naming `path`.
  */
 export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChangelogFile {
-  checkPreamble(bytes, path, FILE_KIND, MAGIC, READABLE_VERSIONS);
+  const version = checkPreamble(bytes, path, FILE_KIND, MAGIC, READABLE_VERSIONS);
   checkTrailer(bytes, path, FILE_KIND);
   if (bytes.length < HEADER_BYTES + FILE_TRAILER_BYTES) {
     throw new CorruptSnapshotError(path, `truncated: ${bytes.length} bytes cannot hold the header`);
@@ -269,18 +303,28 @@ export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChange
     const count = input.readU32();
     const flags = input.readU8();
     checkHeaderChecksum(bytes, HEADER_BYTES, input.readU32(), path);
+    const knownFlags = version === 1 ? FLAG_BASE : FLAG_BASE | FLAG_TIMER_DELTAS;
+    if ((flags & ~knownFlags) !== 0) {
+      throw new CorruptSnapshotError(path, `unknown header flags ${flags} in a version ${version} file`);
+    }
+    const isBase = (flags & FLAG_BASE) !== 0;
+    const timerDeltas = (flags & FLAG_TIMER_DELTAS) !== 0;
+    if (isBase && timerDeltas) throw new CorruptSnapshotError(path, 'a base that holds timer deltas');
     if (maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT || start + count > maxParallelism) {
       throw new CorruptSnapshotError(path, `header describes impossible key groups [${start}, +${count})`);
     }
     const sections: ChangelogSection[] = [];
-    for (let i = 0; i < count; i++) sections.push(readSection(bytes, input, start + i, maxParallelism, path));
+    for (let i = 0; i < count; i++) {
+      sections.push(readSection(bytes, input, start + i, maxParallelism, path, timerDeltas));
+    }
     if (!input.isAtEnd())
       throw new CorruptSnapshotError(path, `${input.remaining} bytes after the last section`);
     return {
       path,
       maxParallelism,
       keyGroupRange: { start, end: start + count - 1 },
-      isBase: (flags & FLAG_BASE) !== 0,
+      isBase,
+      timerDeltas,
       sections,
     };
   });
@@ -292,6 +336,7 @@ function readSection(
   expectedKeyGroup: number,
   maxParallelism: number,
   path: string,
+  timerDeltas: boolean,
 ): ChangelogSection {
   const start = input.position;
   const keyGroup = input.readVarint('key group');
@@ -302,8 +347,9 @@ function readSection(
     );
   }
   const states = readSectionStates(input, (meta) => readRecords(bytes, input, meta));
+  const removedTimers = timerDeltas ? readTimerList(bytes, input, keyGroup, maxParallelism, path) : undefined;
   const timers = readSectionEnd(bytes, input, start, keyGroup, maxParallelism, path);
-  return { keyGroup, states, timers };
+  return { keyGroup, states, timers, removedTimers };
 }
 
 function readRecords(bytes: Uint8Array, input: BinaryReader, meta: KeyedStateMeta): ChangelogStateRecords {
@@ -386,13 +432,42 @@ export function materializeKeyedChangelog(
       const chunk = toChunk(state, keyGroup, last.path);
       if (chunk !== undefined) states.push(chunk);
     }
-    sections.push({ keyGroup, states, timers: last.sections[s].timers });
+    sections.push({ keyGroup, states, timers: foldTimers(chain, s) });
   }
   return {
     path: last.path,
     maxParallelism: first.maxParallelism,
     fileKeyGroupRange: first.keyGroupRange,
     sections,
+  };
+}
+
+/** The timers of section `s` after the chain: the newest full list, changed by every later delta. */
+function foldTimers(chain: readonly KeyedChangelogFile[], s: number): RawSectionTimers | undefined {
+  let full = chain.length - 1;
+  while (chain[full].timerDeltas) full--;
+  const base = chain[full].sections[s].timers;
+  if (full === chain.length - 1) return base;
+  // By the encoded timer as a latin1 string: a timer is its bytes (key and namespace through the default serializer).
+  const timers = new Map<string, Uint8Array>();
+  const idOf = (timer: Uint8Array): string =>
+    Buffer.from(timer.buffer, timer.byteOffset, timer.byteLength).toString('latin1');
+  if (base !== undefined) for (const timer of sectionTimerEncodings(base)) timers.set(idOf(timer), timer);
+  for (let i = full + 1; i < chain.length; i++) {
+    const { timers: added, removedTimers: removed } = chain[i].sections[s];
+    if (removed !== undefined) for (const timer of sectionTimerEncodings(removed)) timers.delete(idOf(timer));
+    if (added !== undefined) for (const timer of sectionTimerEncodings(added)) timers.set(idOf(timer), timer);
+  }
+  if (timers.size === 0) return undefined;
+  const out = new BinaryWriter(4096);
+  for (const timer of timers.values()) out.writeRawBytes(timer);
+  const last = chain[chain.length - 1];
+  return {
+    keyGroup: last.sections[s].keyGroup,
+    count: timers.size,
+    bytes: out.finish(),
+    maxParallelism: last.maxParallelism,
+    path: last.path,
   };
 }
 

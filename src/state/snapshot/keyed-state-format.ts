@@ -498,16 +498,25 @@ export function groupTimersByKeyGroup(
   return byGroup;
 }
 
-/** Ends a section begun at `start` once its states are written: end marker, timers, section checksum. */
+/**
+ * Ends a section begun at `start` once its states are written: end marker, timers, section
+ * checksum. `removedTimers` (changelog deltas only) go before `timers` as a list of their own.
+ */
 export function writeSectionEnd(
   out: BinaryWriter,
   start: number,
   timers: readonly TimerSnapshotEntry[],
+  removedTimers?: readonly TimerSnapshotEntry[],
 ): void {
   out.writeU8(STATES_END);
+  if (removedTimers !== undefined) writeTimerList(out, removedTimers);
+  writeTimerList(out, timers);
+  out.writeU32(crc32c(out.view(), start, out.length));
+}
+
+function writeTimerList(out: BinaryWriter, timers: readonly TimerSnapshotEntry[]): void {
   out.writeVarint(timers.length);
   for (const timer of timers) writeTimer(out, timer);
-  out.writeU32(crc32c(out.view(), start, out.length));
 }
 
 function writeTimer(out: BinaryWriter, timer: TimerSnapshotEntry): void {
@@ -686,10 +695,7 @@ export function readSectionEnd(
   maxParallelism: number,
   path: string,
 ): RawSectionTimers | undefined {
-  const count = readCount(input, 'timer count', 10);
-  const timersStart = input.position;
-  for (let i = 0; i < count; i++) readTimer(input, keyGroup, maxParallelism);
-  const timersEnd = input.position;
+  const timers = readTimerList(bytes, input, keyGroup, maxParallelism, path);
   const stored = input.readU32('section checksum');
   const actual = crc32c(bytes, start, input.position - 4);
   if (stored !== actual) {
@@ -698,8 +704,32 @@ export function readSectionEnd(
       `checksum mismatch in the section of key group ${keyGroup}: stored ${hex(stored)}, computed ${hex(actual)}`,
     );
   }
+  return timers;
+}
+
+/** Reads a count and that many timers (each decoded once to check it); returns their bytes. */
+export function readTimerList(
+  bytes: Uint8Array,
+  input: BinaryReader,
+  keyGroup: number,
+  maxParallelism: number,
+  path: string,
+): RawSectionTimers | undefined {
+  const count = readCount(input, 'timer count', 10);
+  const timersStart = input.position;
+  for (let i = 0; i < count; i++) readTimer(input, keyGroup, maxParallelism);
   if (count === 0) return undefined;
-  return { keyGroup, count, bytes: bytes.subarray(timersStart, timersEnd), maxParallelism, path };
+  return { keyGroup, count, bytes: bytes.subarray(timersStart, input.position), maxParallelism, path };
+}
+
+/** Each timer of a section as its own encoded bytes (views, not copies): what identifies a timer when a changelog's timer deltas are folded. */
+export function* sectionTimerEncodings(timers: RawSectionTimers): Generator<Uint8Array, void, undefined> {
+  const input = new BinaryReader(timers.bytes);
+  for (let i = 0; i < timers.count; i++) {
+    const start = input.position;
+    readingFile(timers.path, () => readTimer(input, timers.keyGroup, timers.maxParallelism));
+    yield timers.bytes.subarray(start, input.position);
+  }
 }
 
 /**

@@ -193,10 +193,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
         chainDeltasMax: options.chainDeltasMax,
       });
       this.#incremental = incremental;
-      // Timers are written in full in every file: their keys need no tracking.
-      this.#store.onWrite((key) => {
-        if (!this.#isTimerKey(key)) incremental.record(key);
-      });
+      // Timer keys too: a delta writes the timers added and removed since the file before.
+      this.#store.onWrite((key) => incremental.record(key));
     }
   }
 
@@ -370,6 +368,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       timerQueues: this.#timerQueueViews(),
       pending: this.#restored.pendingCopies(),
       view,
+      timersInStore: this.#timersInStore,
     });
   }
 
@@ -451,11 +450,6 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       this.#timerQueues.set(name, entry);
     }
     return entry;
-  }
-
-  /** Keys of timer queues: ids above every state id (which count up from 1). */
-  #isTimerKey(key: Uint8Array): boolean {
-    return ((key[0] << 8) | key[1]) > STATE_IDS_MAX - this.#timerQueues.size;
   }
 
   /** Drops the cache and closes and deletes the store (asynchronously). */

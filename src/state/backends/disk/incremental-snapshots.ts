@@ -9,7 +9,7 @@ import type {
 import type { KeyedStateMeta, RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
-import { type TimerQueueView, timersInView } from './disk-timer-queue.ts';
+import { decodeTimerKey, type TimerQueueView, timersInView } from './disk-timer-queue.ts';
 import type { StoreView } from './local-kv-store.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix, storePrefixOfId } from './store-key.ts';
 
@@ -187,6 +187,8 @@ export interface IncrementalTableView {
  * the view (and restored chunks of states not registered yet); a delta writes, for each
  * changed key, its value in the view or a deletion. Store values are the canonical payload,
  * written through unchanged (TTL expiry is checked when the state is read after a restore).
+ * Timers kept in the store go the same way: all of them in a base, the changed ones (added
+ * or removed) in a delta.
  */
 export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
   readonly checkpointId: number;
@@ -194,12 +196,16 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
   readonly maxParallelism: number;
   readonly isBase: boolean;
   readonly reusedFiles: readonly SharedFileRef[];
+  readonly timerDeltas: boolean;
   readonly #plan: IncrementalPlan;
   readonly #tables: readonly IncrementalTableView[];
   readonly #timerQueues: readonly TimerQueueView[];
   readonly #pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
   #view: StoreView | undefined;
+  /** The last key group's timer changes: `timersOf` and `removedTimersOf` ask for the same group in turn. */
+  #timerDelta: { keyGroup: number; added: TimerSnapshotEntry[]; removed: TimerSnapshotEntry[] } | undefined;
 
+  /** `timersInStore`: every timer of the operator is in `timerQueues` (a delta then writes timer changes). */
   constructor(options: {
     readonly checkpointId: number;
     readonly keyGroupRange: KeyGroupRange;
@@ -209,6 +215,7 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
     readonly timerQueues: readonly TimerQueueView[];
     readonly pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
     readonly view: StoreView;
+    readonly timersInStore: boolean;
   }) {
     this.checkpointId = options.checkpointId;
     this.keyGroupRange = options.keyGroupRange;
@@ -216,17 +223,44 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
     this.#plan = options.plan;
     this.isBase = options.plan.isBase;
     this.reusedFiles = options.plan.reusedFiles;
+    this.timerDeltas = !this.isBase && options.timersInStore;
     this.#tables = options.tables;
     this.#timerQueues = options.timerQueues;
     this.#pending = options.pending;
     this.#view = options.view;
   }
 
-  /** Every timer of the key group, in every file (bases and deltas alike). */
+  /** Every timer of the key group; with `timerDeltas`, those added since the previous file. */
   timersOf(keyGroup: number): TimerSnapshotEntry[] {
     const view = this.#view;
     if (view === undefined) throw new Error('an incremental snapshot was written after its release');
-    return timersInView(view, this.#timerQueues, keyGroup);
+    if (!this.timerDeltas) return timersInView(view, this.#timerQueues, keyGroup);
+    return this.#timerChanges(view, keyGroup).added;
+  }
+
+  /** With `timerDeltas`: the timers of the key group removed since the previous file. */
+  removedTimersOf(keyGroup: number): TimerSnapshotEntry[] {
+    const view = this.#view;
+    if (view === undefined) throw new Error('an incremental snapshot was written after its release');
+    return this.timerDeltas ? this.#timerChanges(view, keyGroup).removed : [];
+  }
+
+  #timerChanges(
+    view: StoreView,
+    keyGroup: number,
+  ): { added: TimerSnapshotEntry[]; removed: TimerSnapshotEntry[] } {
+    if (this.#timerDelta?.keyGroup === keyGroup) return this.#timerDelta;
+    const added: TimerSnapshotEntry[] = [];
+    const removed: TimerSnapshotEntry[] = [];
+    for (const { service, domain, queueId } of this.#timerQueues) {
+      for (const id of this.#plan.changedByPrefix.get(storePrefix(queueId, keyGroup)) ?? []) {
+        const { timestampMs, key, namespace } = decodeTimerKey(Buffer.from(id, 'latin1'));
+        const timer = { service, domain, key, keyGroup, namespace, timestampMs };
+        (view.get(id) === undefined ? removed : added).push(timer);
+      }
+    }
+    this.#timerDelta = { keyGroup, added, removed };
+    return this.#timerDelta;
   }
 
   writeKeyGroup(keyGroup: number, out: ChangelogSectionWriter): void {
