@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { crc32c } from '../../../src/core/binary.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { DiskKeyedStateBackend } from '../../../src/state/backends/disk/index.ts';
 import { HeapKeyedStateBackend } from '../../../src/state/backends/heap/heap-keyed-state-backend.ts';
@@ -365,6 +366,32 @@ describe('incremental checkpoints of the disk backend', () => {
       snapshot.release();
       const file = readKeyedChangelog(bytes, 'chk-2');
       expect([file.isBase, file.timerDeltas]).toEqual([false, false]);
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  it('reads version 1 files, which cannot hold timer deltas', async () => {
+    const backend = diskBackend();
+    const files = new Map<string, Uint8Array>();
+    try {
+      put(backend, 'a', 1);
+      const { bytes } = await checkpoint(backend, 1, files);
+      // The same file as version 1 wrote it: version field, then the header and trailer checksums.
+      const asVersion = (flags: number): Uint8Array => {
+        const file = bytes.slice();
+        const view = new DataView(file.buffer);
+        view.setUint16(8, 1, true);
+        file[22] = flags;
+        view.setUint32(23, crc32c(file, 0, 23), true);
+        view.setUint32(file.length - 4, crc32c(file, 0, file.length - 4), true);
+        return file;
+      };
+      const file = readKeyedChangelog(asVersion(1), 'v1');
+      expect([file.isBase, file.timerDeltas, file.sections.length]).toEqual([true, false, 128]);
+      expect(() => readKeyedChangelog(asVersion(2), 'v1-deltas')).toThrow(
+        /v1-deltas.*unknown header flags 2 in a version 1 file/,
+      );
     } finally {
       backend.dispose();
     }
