@@ -5,6 +5,7 @@ import { diskCheckpointParts } from './disk-checkpoint-parts.ts';
 import { diskIncrementalCheckpoint } from './disk-incremental-checkpoint.ts';
 import { diskKeyedCountHot, diskKeyedCountManyKeys } from './disk-keyed-count.ts';
 import { diskRestore } from './disk-restore.ts';
+import { diskRestoreStreamed } from './disk-restore-streamed.ts';
 import { diskWindowTimers } from './disk-window-timers.ts';
 import type { Benchmark } from './harness.ts';
 import { kafkaExactlyOnce } from './kafka-exactly-once.ts';
@@ -21,6 +22,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   diskKeyedCountManyKeys,
   diskIncrementalCheckpoint,
   diskRestore,
+  diskRestoreStreamed,
   diskCheckpointParts,
   diskWindowTimers,
   postgresSinkBench,

@@ -11,15 +11,21 @@ import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage
 import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { OperatorRestore } from '../runtime/tasks/task-checkpointing.ts';
+import type { KeyGroupRange } from '../state/key-group-range.ts';
 import { computeKeyGroupRange } from '../state/key-groups.ts';
+import { ChunkedInput } from '../state/snapshot/chunked-input.ts';
 import {
-  type KeyedStateFileContents,
+  type KeyedStatePart,
   type OperatorStateContents,
-  readKeyedStateFile,
   readOperatorStateFile,
   redistributeOperatorState,
 } from '../state/snapshot/index.ts';
-import { materializeKeyedChangelog, readKeyedChangelog } from '../state/snapshot/keyed-changelog-format.ts';
+import {
+  foldKeyedChangelogStreams,
+  type KeyedChangelogStream,
+  openKeyedChangelog,
+} from '../state/snapshot/keyed-changelog-format.ts';
+import { streamKeyedStateSections } from '../state/snapshot/keyed-state-format.ts';
 
 /** Restored state per vertex id, per subtask index, per operator id. */
 export type RestoreAssignment = ReadonlyMap<number, readonly ReadonlyMap<string, OperatorRestore>[]>;
@@ -40,11 +46,22 @@ export async function assignRestoredState(
   const { metadata } = source;
   const byOperatorId = new Map(metadata.operators.map((op) => [op.operatorId, op]));
   checkCompatibility(source, jobGraph, byOperatorId, allowNonRestoredState);
+  const local = source.local;
+  // Keyed state files are streamed by the task that restores them (a local copy is checked
+  // whole first, so a damaged one falls back to checkpoint storage before anything is read).
+  const open = async (handle: StateFileHandle): Promise<ChunkedInput> => {
+    const path = pathOf(source, handle);
+    const copy = await local?.open(handle);
+    return new ChunkedInput(
+      copy ?? source.storage.readFileChunks(source.pointer, handle),
+      path,
+      handle.sizeBytes,
+    );
+  };
   const files = new Map<string, Promise<Uint8Array>>();
   const read = (handle: StateFileHandle): Promise<Uint8Array> => {
     let bytes = files.get(handle.relativePath);
     if (bytes === undefined) {
-      const local = source.local;
       bytes =
         local === undefined
           ? source.storage.readFile(source.pointer, handle)
@@ -62,14 +79,14 @@ export async function assignRestoredState(
       const operatorStates = await redistribute(snapshot, vertex.parallelism, source, read);
       for (let i = 0; i < vertex.parallelism; i++) {
         const range = computeKeyGroupRange(metadata.maxParallelism, vertex.parallelism, i);
-        const keyedParts: KeyedStateFileContents[] = [];
+        const keyedParts: KeyedStatePart[] = [];
         for (const old of snapshot.subtasks) {
           const keyed = old.keyed;
           if (keyed === undefined) continue;
           const start = Math.max(range.start, keyed.keyGroupRange.start);
           const end = Math.min(range.end, keyed.keyGroupRange.end);
           if (start > end) continue;
-          keyedParts.push(await readKeyedPart(keyed, { start, end }, source, read));
+          keyedParts.push(keyedPartOf(keyed, { start, end }, metadata.maxParallelism, source, open));
         }
         perSubtask[i].set(member.operatorId, { keyedParts, operatorState: operatorStates?.[i] });
       }
@@ -79,20 +96,38 @@ export async function assignRestoredState(
   return assignment;
 }
 
-/** The key groups `wanted` of one old subtask: a full file's sections, or an incremental chain folded into the same. */
-async function readKeyedPart(
+/**
+ * The key groups `wanted` of one old subtask as a part its new subtask reads when it
+ * restores: a full file's sections, or an incremental chain folded key group by key group.
+ */
+function keyedPartOf(
   keyed: KeyedStateHandle,
-  wanted: { readonly start: number; readonly end: number },
+  wanted: KeyGroupRange,
+  maxParallelism: number,
   source: RestoreSource,
-  read: (handle: StateFileHandle) => Promise<Uint8Array>,
-): Promise<KeyedStateFileContents> {
-  if (keyed.kind !== 'incremental') {
-    return readKeyedStateFile(await read(keyed.file), pathOf(source, keyed.file), wanted);
-  }
-  const chain = [];
-  // One file at a time: each is verified (size, CRC-32C) by the storage, which names its path.
-  for (const file of keyed.files) chain.push(readKeyedChangelog(await read(file), pathOf(source, file)));
-  return materializeKeyedChangelog(chain, wanted);
+  open: (handle: StateFileHandle) => Promise<ChunkedInput>,
+): KeyedStatePart {
+  const files = keyed.kind === 'incremental' ? keyed.files : [keyed.file];
+  return {
+    path: pathOf(source, files[files.length - 1]),
+    maxParallelism,
+    fileKeyGroupRange: keyed.keyGroupRange,
+    async *sections() {
+      if (keyed.kind !== 'incremental') {
+        const expected = { maxParallelism, range: keyed.keyGroupRange };
+        yield* streamKeyedStateSections(await open(keyed.file), wanted, expected);
+        return;
+      }
+      const chain: KeyedChangelogStream[] = [];
+      try {
+        for (const file of keyed.files) chain.push(await openKeyedChangelog(await open(file)));
+      } catch (error) {
+        await Promise.all(chain.map((file) => file.input.close()));
+        throw error;
+      }
+      yield* foldKeyedChangelogStreams(chain, wanted);
+    },
+  };
 }
 
 async function redistribute(

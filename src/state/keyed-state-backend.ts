@@ -17,6 +17,7 @@ import type {
 } from './keyed-state.ts';
 import type { IncrementalKeyedStateSnapshot } from './snapshot/keyed-changelog-format.ts';
 import type { KeyedStateFileContents, KeyedStateSnapshot } from './snapshot/keyed-state-format.ts';
+import type { KeyedStatePart } from './snapshot/keyed-state-part.ts';
 import type { TimerSnapshotEntry } from './snapshot/timer-snapshot.ts';
 
 /** A timer as a queue hands it out. */
@@ -117,6 +118,14 @@ export interface KeyedStateBackend {
    * until then: do not reuse the buffers.
    */
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[];
+
+  /**
+   * `restore` from parts whose sections are read as they are pulled (what the task calls).
+   * A backend that keeps state outside memory takes them section by section, so a restore
+   * holds about one section per part at a time instead of the whole state; without this
+   * method the task reads the parts whole and calls `restore`.
+   */
+  restoreFrom?(parts: readonly KeyedStatePart[]): Promise<TimerSnapshotEntry[]>;
 
   /**
    * Optional: a queue for the timers of timer service `service` in `domain`, kept by the

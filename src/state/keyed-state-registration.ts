@@ -5,6 +5,7 @@ import type { KeyGroupRange } from './key-group-range.ts';
 import { keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from './key-groups.ts';
 import type { TypeSerializer } from './serializers/type-serializer.ts';
 import type {
+  KeyedStateChunkInfo,
   KeyedStateFileContents,
   RawKeyedStateChunk,
   RawSectionTimers,
@@ -145,7 +146,9 @@ function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): 
 /**
  * Restored keyed state not registered yet: per state, its undecoded chunks by group index,
  * plus the key groups claimed so far (each may be restored once). A backend hands a chunk
- * list to its table when the state registers, then drops it with `delete`.
+ * list to its table when the state registers, then drops it with `delete`. `C` is what a
+ * backend keeps of a chunk: the heap backend the chunk itself, the disk backend where in its
+ * store it put the chunk's bytes.
  *
  * @example
  * ```ts
@@ -153,9 +156,9 @@ function sameTtl(a: StateTtlConfig | undefined, b: StateTtlConfig | undefined): 
  * const timers = restored.add(parts, new Map());
  * ```
  */
-export class RestoredChunks {
+export class RestoredChunks<C extends KeyedStateChunkInfo = RawKeyedStateChunk> {
   readonly #backend: KeyedBackendShape;
-  readonly #byState = new Map<string, (RawKeyedStateChunk | undefined)[]>();
+  readonly #byState = new Map<string, (C | undefined)[]>();
   readonly #claimedGroups = new Set<number>();
 
   constructor(backend: KeyedBackendShape) {
@@ -164,47 +167,59 @@ export class RestoredChunks {
 
   /**
    * Stages every chunk of `parts` by state and group; returns their sections' timers, still
-   * encoded (`decodeSectionTimers`). Throws if a state
-   * is registered already (`registered` non-empty), if max parallelism changed, or if a key
-   * group lies outside the range or comes twice.
+   * encoded (`decodeSectionTimers`). Throws as `checkPart` and `addSection` do.
    */
   add(
+    this: RestoredChunks<RawKeyedStateChunk>,
     parts: readonly KeyedStateFileContents[],
     registered: ReadonlyMap<string, unknown>,
   ): RawSectionTimers[] {
-    const { operatorId, maxParallelism, keyGroupRange } = this.#backend;
-    if (registered.size > 0) {
-      throw new Error(
-        `restore into the backend of operator '${operatorId}' after states were registered (${[...registered.keys()].join(', ')}); restore first`,
-      );
-    }
-    const groupCount = keyGroupRangeSize(keyGroupRange);
     const timers: RawSectionTimers[] = [];
     for (const part of parts) {
-      if (part.maxParallelism !== maxParallelism) {
-        throw new ConfigurationError(
-          `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${operatorId}' runs with ${maxParallelism}; max parallelism cannot change across a restore`,
-        );
-      }
+      this.checkPart(part, registered);
       for (const section of part.sections) {
-        this.#claimKeyGroup(section.keyGroup, part.path);
-        const groupIndex = section.keyGroup - keyGroupRange.start;
-        for (const chunk of section.states) {
-          let chunks = this.#byState.get(chunk.meta.name);
-          if (chunks === undefined) {
-            chunks = new Array(groupCount).fill(undefined);
-            this.#byState.set(chunk.meta.name, chunks);
-          }
-          chunks[groupIndex] = chunk;
-        }
+        this.addSection(section.keyGroup, part.path, section.states);
         if (section.timers !== undefined) timers.push(section.timers);
       }
     }
     return timers;
   }
 
+  /** Throws if a state is registered already (`registered` non-empty) or max parallelism changed. */
+  checkPart(
+    part: { readonly path: string; readonly maxParallelism: number },
+    registered: ReadonlyMap<string, unknown>,
+  ): void {
+    const { operatorId, maxParallelism } = this.#backend;
+    if (registered.size > 0) {
+      throw new Error(
+        `restore into the backend of operator '${operatorId}' after states were registered (${[...registered.keys()].join(', ')}); restore first`,
+      );
+    }
+    if (part.maxParallelism !== maxParallelism) {
+      throw new ConfigurationError(
+        `keyed state in ${part.path} was written with max parallelism ${part.maxParallelism}, but operator '${operatorId}' runs with ${maxParallelism}; max parallelism cannot change across a restore`,
+      );
+    }
+  }
+
+  /** Stages the chunks of one key group; throws if the group lies outside the range or comes twice. */
+  addSection(keyGroup: number, path: string, chunks: readonly C[]): void {
+    const { keyGroupRange } = this.#backend;
+    this.#claimKeyGroup(keyGroup, path);
+    const groupIndex = keyGroup - keyGroupRange.start;
+    for (const chunk of chunks) {
+      let staged = this.#byState.get(chunk.meta.name);
+      if (staged === undefined) {
+        staged = new Array(keyGroupRangeSize(keyGroupRange)).fill(undefined);
+        this.#byState.set(chunk.meta.name, staged);
+      }
+      staged[groupIndex] = chunk;
+    }
+  }
+
   /** The staged chunks of state `name` by group index, if any. */
-  get(name: string): readonly (RawKeyedStateChunk | undefined)[] | undefined {
+  get(name: string): readonly (C | undefined)[] | undefined {
     return this.#byState.get(name);
   }
 
@@ -214,7 +229,7 @@ export class RestoredChunks {
   }
 
   /** A copy of every staged state's chunks by group index, for a snapshot to write through. */
-  pendingCopies(): (RawKeyedStateChunk | undefined)[][] {
+  pendingCopies(): (C | undefined)[][] {
     return [...this.#byState.values()].map((chunks) => chunks.slice());
   }
 

@@ -16,6 +16,8 @@ export type LocalCopyVerdict =
   | { readonly status: 'missing'; readonly path: string }
   | { readonly status: 'damaged'; readonly path: string; readonly reason: string };
 
+/** Chunks a local copy is checked and streamed in. */
+const READ_CHUNK_BYTES = 1024 * 1024;
 /** A summary line lists at most this many unusable copies by path. */
 const PATHS_PER_SUMMARY_MAX = 3;
 
@@ -53,14 +55,28 @@ export class LocalStateReader {
     const known = this.#verdicts.get(handle.relativePath);
     if (known !== undefined && known.status !== 'used') return undefined;
     const path = this.#pathOf(handle);
-    const { verdict, bytes } = await this.#check(path, handle);
+    const { verdict, bytes } = await this.#check(path, handle, true);
     this.#verdicts.set(handle.relativePath, verdict);
     return bytes;
   }
 
-  /** Whether the local copy is intact (reads and checks it, keeps no bytes). */
+  /** Whether the local copy is intact (reads and checks it in bounded chunks, keeps no bytes). */
   async verify(handle: StateFileHandle): Promise<boolean> {
-    return (await this.read(handle)) !== undefined;
+    const known = this.#verdicts.get(handle.relativePath);
+    if (known !== undefined && known.status !== 'used') return false;
+    const { verdict } = await this.#check(this.#pathOf(handle), handle, false);
+    this.#verdicts.set(handle.relativePath, verdict);
+    return verdict.status === 'used';
+  }
+
+  /**
+   * The local copy as a stream of chunks once `verify` found it intact, or undefined. Read
+   * twice (checked, then streamed) so a restore never holds the file: the stream's consumer
+   * checks each section's own checksum.
+   */
+  async open(handle: StateFileHandle): Promise<AsyncIterable<Uint8Array> | undefined> {
+    if (!(await this.verify(handle))) return undefined;
+    return this.#fs.readChunks(this.#pathOf(handle), READ_CHUNK_BYTES);
   }
 
   /** Every verdict so far, by relative path. */
@@ -103,9 +119,11 @@ export class LocalStateReader {
     return `local recovery: restored ${what} ${where}: local copies ${reasons.join(', ')}`;
   }
 
+  /** `keep`: read the file whole and return its bytes; otherwise check it in chunks. */
   async #check(
     path: string,
     handle: StateFileHandle,
+    keep: boolean,
   ): Promise<{ readonly verdict: LocalCopyVerdict; readonly bytes?: Uint8Array }> {
     try {
       const info = await this.#fs.stat(path);
@@ -119,9 +137,20 @@ export class LocalStateReader {
           },
         };
       }
-      const bytes = await this.#fs.readFile(path);
-      const actual = crc32c(bytes);
-      if (bytes.length !== handle.sizeBytes || actual !== handle.crc32c) {
+      let bytes: Uint8Array | undefined;
+      let actual = 0;
+      let sizeBytes = 0;
+      if (keep) {
+        bytes = await this.#fs.readFile(path);
+        actual = crc32c(bytes);
+        sizeBytes = bytes.length;
+      } else {
+        for await (const chunk of this.#fs.readChunks(path, READ_CHUNK_BYTES)) {
+          actual = crc32c(chunk, 0, chunk.length, actual);
+          sizeBytes += chunk.length;
+        }
+      }
+      if (sizeBytes !== handle.sizeBytes || actual !== handle.crc32c) {
         return {
           verdict: {
             status: 'damaged',
@@ -130,7 +159,7 @@ export class LocalStateReader {
           },
         };
       }
-      return { verdict: { status: 'used', path, sizeBytes: bytes.length }, bytes };
+      return { verdict: { status: 'used', path, sizeBytes }, bytes };
     } catch (error) {
       // A file where a directory belongs (an unusable local directory) holds no copy either.
       if (isNothingThere(error)) return { verdict: { status: 'missing', path } };

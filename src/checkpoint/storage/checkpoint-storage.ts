@@ -148,6 +148,12 @@ export interface CheckpointStorage {
    * or altered file throws `CorruptCheckpointError` naming the path and expected vs actual.
    */
   readFile(pointer: string, handle: StateFileHandle): Promise<Uint8Array>;
+  /**
+   * A state file as a stream of chunks, for restores that must not hold it whole: checked
+   * against the handle's size and CRC-32C as it goes and at its end (`CorruptCheckpointError`
+   * naming the path, thrown by the iteration).
+   */
+  readFileChunks(pointer: string, handle: StateFileHandle): AsyncIterable<Uint8Array>;
   /** Checks a state file against its handle without keeping its bytes (reads in bounded chunks). */
   verifyFile(pointer: string, handle: StateFileHandle): Promise<FileVerification>;
   /**

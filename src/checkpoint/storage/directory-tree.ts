@@ -85,6 +85,56 @@ export async function readVerifiedStateFile(
   return bytes;
 }
 
+/**
+ * A state file as a stream of chunks (`VERIFY_CHUNK_BYTES` each), checked against the
+ * handle as it goes: more bytes than the handle says, or at the end fewer or another
+ * CRC-32C, throw {@link CorruptCheckpointError}. A consumer that stops early gets no
+ * whole-file check (the sections it read carry their own checksums).
+ */
+export async function* readStateFileChunks(
+  paths: PathContext,
+  directory: string,
+  handle: StateFileHandle,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const path = stateFilePath(paths, directory, handle);
+  let crc = 0;
+  let sizeBytes = 0;
+  const chunks = paths.fs.readChunks(path, VERIFY_CHUNK_BYTES)[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await chunks.next();
+    } catch (error) {
+      if (isNotFound(error)) throw new CorruptCheckpointError(path, 'file is missing', { cause: error });
+      throw new CheckpointIOError('read state file', path, error);
+    }
+    if (next.done === true) break;
+    const chunk = next.value;
+    crc = crc32c(chunk, 0, chunk.length, crc);
+    sizeBytes += chunk.length;
+    if (sizeBytes > handle.sizeBytes) {
+      await chunks.return?.();
+      throw new CorruptCheckpointError(path, 'size mismatch', {
+        expected: `${handle.sizeBytes} bytes`,
+        actual: `more than ${handle.sizeBytes} bytes`,
+      });
+    }
+    yield chunk;
+  }
+  if (sizeBytes < handle.sizeBytes) {
+    throw new CorruptCheckpointError(path, 'truncated', {
+      expected: `${handle.sizeBytes} bytes`,
+      actual: `${sizeBytes} bytes`,
+    });
+  }
+  if (crc !== handle.crc32c) {
+    throw new CorruptCheckpointError(path, 'checksum mismatch', {
+      expected: hex32(handle.crc32c),
+      actual: hex32(crc),
+    });
+  }
+}
+
 /** Checks a state file against its handle in bounded chunks; every outcome is a value. */
 export async function verifyStateFile(
   paths: PathContext,

@@ -12,6 +12,7 @@ import {
   listCheckpointDirectories,
   loadMetadataFile,
   type PathContext,
+  readStateFileChunks,
   readVerifiedStateFile,
   verifyStateFile,
 } from './directory-tree.ts';
@@ -99,6 +100,10 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
 
   readFile(pointer: string, handle: StateFileHandle): Promise<Uint8Array> {
     return readVerifiedStateFile(this.#paths, this.#directoryOf(pointer), handle);
+  }
+
+  readFileChunks(pointer: string, handle: StateFileHandle): AsyncIterable<Uint8Array> {
+    return readStateFileChunks(this.#paths, this.#directoryOf(pointer), handle);
   }
 
   verifyFile(pointer: string, handle: StateFileHandle): Promise<FileVerification> {

@@ -11,6 +11,7 @@ import {
   listCheckpointDirectories,
   loadMetadataFile,
   type PathContext,
+  readStateFileChunks,
   readVerifiedStateFile,
   verifyStateFile,
 } from './directory-tree.ts';
@@ -118,6 +119,11 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
   readFile(pointer: string, handle: StateFileHandle): Promise<Uint8Array> {
     const paths = this.#pathsOf(pointer);
     return readVerifiedStateFile(paths, checkpointDirectoryOf(paths, pointer), handle);
+  }
+
+  readFileChunks(pointer: string, handle: StateFileHandle): AsyncIterable<Uint8Array> {
+    const paths = this.#pathsOf(pointer);
+    return readStateFileChunks(paths, checkpointDirectoryOf(paths, pointer), handle);
   }
 
   verifyFile(pointer: string, handle: StateFileHandle): Promise<FileVerification> {

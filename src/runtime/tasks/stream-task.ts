@@ -5,7 +5,13 @@ import type { OperatorSubtaskSnapshot } from '../../checkpoint/snapshot-handles.
 import type { TaskLocation } from '../../core/errors.ts';
 import { describeError } from '../../core/errors.ts';
 import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-operator-state-store.ts';
-import { registerRestoredTimers, type TimerSnapshotEntry } from '../../state/snapshot/index.ts';
+import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
+import {
+  type KeyedStatePart,
+  readKeyedStatePart,
+  registerRestoredTimers,
+  type TimerSnapshotEntry,
+} from '../../state/snapshot/index.ts';
 import { BarrierHandler } from '../checkpointing/barrier-handler.ts';
 import type { CheckpointBarrier, RecordBatch, StreamElement } from '../elements.ts';
 import type { InputGate } from '../network/input-gate.ts';
@@ -183,7 +189,7 @@ export class StreamTask {
   async run(): Promise<void> {
     this.#state = 'running';
     try {
-      this.#buildChain();
+      await this.#buildChain();
       const source = this.#chain[0].operator;
       // Split assignments from the job manager arrive as mail, ordered with checkpoint triggers.
       if (isSourceInput(source)) source.attachMailbox((mail) => this.#mailbox.put(mail));
@@ -222,13 +228,15 @@ export class StreamTask {
     for (const writer of this.deployment.writers) for (const c of writer.channels) c.release();
   }
 
-  #buildChain(): void {
+  async #buildChain(): Promise<void> {
     const { deployment } = this;
     const services = this.#services;
     // Cleared at the end: closures made here (kept by the task) share this scope.
     let restored = deployment.restore;
     deployment.restore = undefined;
-    const members: ChainMember[] = deployment.operators.map((spec) => {
+    const keyedRestores: { index: number; backend: KeyedStateBackend; parts: readonly KeyedStatePart[] }[] =
+      [];
+    const members: ChainMember[] = deployment.operators.map((spec, index) => {
       const location: TaskLocation = {
         operatorName: spec.name,
         subtaskIndex: deployment.subtaskIndex,
@@ -246,10 +254,9 @@ export class StreamTask {
             clock: services.clock,
           })
         : undefined;
-      const restoredTimers =
-        keyedStateBackend !== undefined && restore !== undefined && restore.keyedParts.length > 0
-          ? keyedStateBackend.restore(restore.keyedParts)
-          : [];
+      if (keyedStateBackend !== undefined && restore !== undefined && restore.keyedParts.length > 0) {
+        keyedRestores.push({ index, backend: keyedStateBackend, parts: restore.keyedParts });
+      }
       const context = new TaskOperatorContext({
         location,
         operatorId: spec.operatorId,
@@ -272,9 +279,16 @@ export class StreamTask {
         context,
         location,
         operatorStateStore,
-        carriedTimers: restoredTimers,
+        carriedTimers: [],
       };
     });
+    for (const { index, backend, parts } of keyedRestores) {
+      members[index].carriedTimers =
+        backend.restoreFrom === undefined
+          ? backend.restore(await Promise.all(parts.map(readKeyedStatePart)))
+          : await backend.restoreFrom(parts);
+    }
+    keyedRestores.length = 0;
     // Wire outputs tail-first is unnecessary: targets are referenced by index, created above.
     deployment.operators.forEach((spec, index) => {
       const main: OutputTarget[] = [];

@@ -2,7 +2,7 @@
 import type { SubtaskAcknowledgement, SubtaskDecline } from '../../checkpoint/checkpoint-messages.ts';
 import type { StateFileHandle } from '../../checkpoint/snapshot-handles.ts';
 import type { StateFileSink } from '../../checkpoint/storage/checkpoint-storage.ts';
-import type { KeyedStateFileContents, OperatorStateContents } from '../../state/snapshot/index.ts';
+import type { KeyedStatePart, OperatorStateContents } from '../../state/snapshot/index.ts';
 import type { CheckpointingMode } from '../checkpointing/barrier-handler.ts';
 
 /** The part of a checkpoint location a subtask writes into. */
@@ -33,6 +33,6 @@ export interface TaskCheckpointServices {
 
 /** The restored state of one operator in one subtask (already redistributed for its parallelism). */
 export interface OperatorRestore {
-  readonly keyedParts: readonly KeyedStateFileContents[];
+  readonly keyedParts: readonly KeyedStatePart[];
   readonly operatorState: OperatorStateContents | undefined;
 }

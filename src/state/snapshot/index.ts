@@ -29,12 +29,14 @@ export {
   type SliceOptions,
   STATE_FILE_PART_BYTES,
   type StateFilePartSink,
+  streamKeyedStateSections,
   writeEntryKey,
   writeExpiry,
   writeKeyedStateFile,
   writeKeyedStateFileInParts,
   writeKeyedStateFileInSlices,
 } from './keyed-state-format.ts';
+export { type KeyedStatePart, keyedStatePartOf, readKeyedStatePart } from './keyed-state-part.ts';
 export {
   type BroadcastStateContents,
   OPERATOR_STATE_FORMAT_VERSION,

@@ -2,6 +2,7 @@
 import { BinaryReader, BinaryWriter, crc32c } from '../../core/binary.ts';
 import type { KeyGroupRange } from '../key-group-range.ts';
 import { keyGroupRangeContains, keyGroupRangeSize, MAX_PARALLELISM_LIMIT } from '../key-groups.ts';
+import type { ChunkedInput } from './chunked-input.ts';
 import {
   checkHeaderChecksum,
   checkPreamble,
@@ -275,15 +276,24 @@ interface ChangelogSection {
   readonly removedTimers: RawSectionTimers | undefined;
 }
 
-/** A changelog file as read: header fields and its sections (all of them, in key-group order). */
-export interface KeyedChangelogFile {
+/** A changelog file's header fields. */
+export interface KeyedChangelogHeader {
   readonly path: string;
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   readonly isBase: boolean;
   /** Sections hold timer changes, not every timer. */
   readonly timerDeltas: boolean;
+}
+
+/** A changelog file as read: header fields and its sections (all of them, in key-group order). */
+export interface KeyedChangelogFile extends KeyedChangelogHeader {
   readonly sections: readonly ChangelogSection[];
+}
+
+/** A changelog file read as a stream: header fields, then its sections one at a time. */
+export interface KeyedChangelogStream extends KeyedChangelogHeader {
+  readonly input: ChunkedInput;
 }
 
 /**
@@ -291,13 +301,62 @@ export interface KeyedChangelogFile {
  * checksums). Damage throws CorruptSnapshotError naming `path`.
  */
 export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChangelogFile {
-  const version = checkPreamble(bytes, path, FILE_KIND, MAGIC, READABLE_VERSIONS);
   checkTrailer(bytes, path, FILE_KIND);
-  if (bytes.length < HEADER_BYTES + FILE_TRAILER_BYTES) {
+  const header = readChangelogHeader(bytes, path);
+  return readingFile(path, () => {
+    const input = new BinaryReader(bytes, HEADER_BYTES, bytes.length - FILE_TRAILER_BYTES);
+    const { maxParallelism, keyGroupRange, timerDeltas } = header;
+    const sections: ChangelogSection[] = [];
+    for (let keyGroup = keyGroupRange.start; keyGroup <= keyGroupRange.end; keyGroup++) {
+      sections.push(readSection(bytes, input, keyGroup, maxParallelism, path, timerDeltas));
+    }
+    if (!input.isAtEnd())
+      throw new CorruptSnapshotError(path, `${input.remaining} bytes after the last section`);
+    return { ...header, sections };
+  });
+}
+
+/**
+ * Opens a changelog file read as a stream: checks magic, version and header now; its
+ * sections come from `nextChangelogSection`, each checked as it is read. The whole-file
+ * checksum is the storage's to check (`CheckpointStorage.readFileChunks`).
+ */
+export async function openKeyedChangelog(input: ChunkedInput): Promise<KeyedChangelogStream> {
+  try {
+    const header = readChangelogHeader(await input.take(HEADER_BYTES), input.path);
+    return { ...header, input };
+  } catch (error) {
+    await input.close();
+    throw error;
+  }
+}
+
+/** The next section of `file`, which must be of `keyGroup`. */
+export async function nextChangelogSection(
+  file: KeyedChangelogStream,
+  keyGroup: number,
+): Promise<ChangelogSection> {
+  const { input, path, maxParallelism, timerDeltas } = file;
+  const limit = input.sizeBytes - FILE_TRAILER_BYTES;
+  if (input.position >= limit)
+    throw new CorruptSnapshotError(path, `sections end before key group ${keyGroup}`);
+  return input.parse(limit, (bytes, offset) =>
+    readingFile(path, () => {
+      const reader = new BinaryReader(bytes, offset);
+      const value = readSection(bytes, reader, keyGroup, maxParallelism, path, timerDeltas);
+      return { value, end: reader.position };
+    }),
+  );
+}
+
+/** Magic, version and header (the first HEADER_BYTES of `bytes`), checked. */
+function readChangelogHeader(bytes: Uint8Array, path: string): KeyedChangelogHeader {
+  const version = checkPreamble(bytes, path, FILE_KIND, MAGIC, READABLE_VERSIONS);
+  if (bytes.length < HEADER_BYTES) {
     throw new CorruptSnapshotError(path, `truncated: ${bytes.length} bytes cannot hold the header`);
   }
   return readingFile(path, () => {
-    const input = new BinaryReader(bytes, FILE_PREAMBLE_BYTES, bytes.length - FILE_TRAILER_BYTES);
+    const input = new BinaryReader(bytes, FILE_PREAMBLE_BYTES, HEADER_BYTES);
     const maxParallelism = input.readU32();
     const start = input.readU32();
     const count = input.readU32();
@@ -313,20 +372,7 @@ export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChange
     if (maxParallelism < 1 || maxParallelism > MAX_PARALLELISM_LIMIT || start + count > maxParallelism) {
       throw new CorruptSnapshotError(path, `header describes impossible key groups [${start}, +${count})`);
     }
-    const sections: ChangelogSection[] = [];
-    for (let i = 0; i < count; i++) {
-      sections.push(readSection(bytes, input, start + i, maxParallelism, path, timerDeltas));
-    }
-    if (!input.isAtEnd())
-      throw new CorruptSnapshotError(path, `${input.remaining} bytes after the last section`);
-    return {
-      path,
-      maxParallelism,
-      keyGroupRange: { start, end: start + count - 1 },
-      isBase,
-      timerDeltas,
-      sections,
-    };
+    return { path, maxParallelism, keyGroupRange: { start, end: start + count - 1 }, isBase, timerDeltas };
   });
 }
 
@@ -399,9 +445,53 @@ export function materializeKeyedChangelog(
   chain: readonly KeyedChangelogFile[],
   wanted: KeyGroupRange,
 ): KeyedStateFileContents {
+  checkChain(chain);
+  const [first] = chain;
+  const sections: KeyGroupSection[] = [];
+  for (let s = 0; s < first.sections.length; s++) {
+    if (!keyGroupRangeContains(wanted, first.sections[s].keyGroup)) continue;
+    sections.push(
+      foldSections(
+        chain,
+        chain.map((file) => file.sections[s]),
+      ),
+    );
+  }
+  return {
+    path: chain[chain.length - 1].path,
+    maxParallelism: first.maxParallelism,
+    fileKeyGroupRange: first.keyGroupRange,
+    sections,
+  };
+}
+
+/**
+ * `materializeKeyedChangelog` over files read as streams, one key group at a time: holds a
+ * section of each file of the chain, not the files. Closes the streams when done, early or
+ * not.
+ */
+export async function* foldKeyedChangelogStreams(
+  chain: readonly KeyedChangelogStream[],
+  wanted: KeyGroupRange,
+): AsyncGenerator<KeyGroupSection, void, undefined> {
+  try {
+    checkChain(chain);
+    const range = chain[0].keyGroupRange;
+    const last = Math.min(range.end, wanted.end);
+    for (let keyGroup = range.start; keyGroup <= last; keyGroup++) {
+      const sections: ChangelogSection[] = [];
+      for (const file of chain) sections.push(await nextChangelogSection(file, keyGroup));
+      if (keyGroupRangeContains(wanted, keyGroup)) yield foldSections(chain, sections);
+    }
+  } finally {
+    await Promise.all(chain.map((file) => file.input.close()));
+  }
+}
+
+/** Checks a chain: it starts with a base, every file has the same range and max parallelism, and only the first is a base. */
+function checkChain(chain: readonly KeyedChangelogHeader[]): void {
   if (chain.length === 0) throw new Error('an incremental keyed state chain needs at least its base');
   const [first] = chain;
-  const last = chain[chain.length - 1];
   chain.forEach((file, i) => {
     if (file.isBase !== (i === 0)) {
       throw new CorruptSnapshotError(
@@ -421,32 +511,35 @@ export function materializeKeyedChangelog(
       );
     }
   });
-  const sections: KeyGroupSection[] = [];
-  for (let s = 0; s < first.sections.length; s++) {
-    const keyGroup = first.sections[s].keyGroup;
-    if (!keyGroupRangeContains(wanted, keyGroup)) continue;
-    const folded = new Map<string, FoldedState>();
-    for (const file of chain) foldSection(folded, file.sections[s].states, file.path);
-    const states: RawKeyedStateChunk[] = [];
-    for (const state of folded.values()) {
-      const chunk = toChunk(state, keyGroup, last.path);
-      if (chunk !== undefined) states.push(chunk);
-    }
-    sections.push({ keyGroup, states, timers: foldTimers(chain, s) });
-  }
-  return {
-    path: last.path,
-    maxParallelism: first.maxParallelism,
-    fileKeyGroupRange: first.keyGroupRange,
-    sections,
-  };
 }
 
-/** The timers of section `s` after the chain: the newest full list, changed by every later delta. */
-function foldTimers(chain: readonly KeyedChangelogFile[], s: number): RawSectionTimers | undefined {
+/** One key group of a chain, folded: `sections[i]` is file i's section of it. */
+function foldSections(
+  chain: readonly KeyedChangelogHeader[],
+  sections: readonly ChangelogSection[],
+): KeyGroupSection {
+  const last = chain[chain.length - 1];
+  const { keyGroup } = sections[0];
+  const folded = new Map<string, FoldedState>();
+  sections.forEach((section, i) => {
+    foldSection(folded, section.states, chain[i].path);
+  });
+  const states: RawKeyedStateChunk[] = [];
+  for (const state of folded.values()) {
+    const chunk = toChunk(state, keyGroup, last.path);
+    if (chunk !== undefined) states.push(chunk);
+  }
+  return { keyGroup, states, timers: foldTimers(chain, sections) };
+}
+
+/** A key group's timers after the chain: the newest full list, changed by every later delta. */
+function foldTimers(
+  chain: readonly KeyedChangelogHeader[],
+  sections: readonly ChangelogSection[],
+): RawSectionTimers | undefined {
   let full = chain.length - 1;
   while (chain[full].timerDeltas) full--;
-  const base = chain[full].sections[s].timers;
+  const base = sections[full].timers;
   if (full === chain.length - 1) return base;
   // By the encoded timer as a latin1 string: a timer is its bytes (key and namespace through the default serializer).
   const timers = new Map<string, Uint8Array>();
@@ -454,7 +547,7 @@ function foldTimers(chain: readonly KeyedChangelogFile[], s: number): RawSection
     Buffer.from(timer.buffer, timer.byteOffset, timer.byteLength).toString('latin1');
   if (base !== undefined) for (const timer of sectionTimerEncodings(base)) timers.set(idOf(timer), timer);
   for (let i = full + 1; i < chain.length; i++) {
-    const { timers: added, removedTimers: removed } = chain[i].sections[s];
+    const { timers: added, removedTimers: removed } = sections[i];
     if (removed !== undefined) for (const timer of sectionTimerEncodings(removed)) timers.delete(idOf(timer));
     if (added !== undefined) for (const timer of sectionTimerEncodings(added)) timers.set(idOf(timer), timer);
   }
@@ -463,7 +556,7 @@ function foldTimers(chain: readonly KeyedChangelogFile[], s: number): RawSection
   for (const timer of timers.values()) out.writeRawBytes(timer);
   const last = chain[chain.length - 1];
   return {
-    keyGroup: last.sections[s].keyGroup,
+    keyGroup: sections[0].keyGroup,
     count: timers.size,
     bytes: out.finish(),
     maxParallelism: last.maxParallelism,

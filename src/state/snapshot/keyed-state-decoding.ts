@@ -3,7 +3,7 @@ import { BinaryReader } from '../../core/binary.ts';
 import { assignToKeyGroup } from '../key-groups.ts';
 import type { TypeSerializer } from '../serializers/type-serializer.ts';
 import { valueSerializer } from '../serializers/value-serializer.ts';
-import type { KeyedStateKind, RawKeyedStateChunk } from './keyed-state-format.ts';
+import type { KeyedStateChunkInfo, KeyedStateKind, RawKeyedStateChunk } from './keyed-state-format.ts';
 import { checkSerializerCompatible } from './serializer-ref.ts';
 import { CorruptSnapshotError, IncompatibleStateError } from './snapshot-errors.ts';
 
@@ -36,7 +36,7 @@ export type DecodedPayload = TimedValue | readonly TimedValue[] | readonly Timed
  * Throws IncompatibleStateError unless a restored chunk fits the registered state: the same
  * kind, TTL on in both or off in both (as in Flink), serializers that can read what was written.
  */
-export function checkChunkCompatible(chunk: RawKeyedStateChunk, registered: RegisteredStateInfo): void {
+export function checkChunkCompatible(chunk: KeyedStateChunkInfo, registered: RegisteredStateInfo): void {
   const { meta, path } = chunk;
   if (meta.kind !== registered.kind) {
     throw new IncompatibleStateError(

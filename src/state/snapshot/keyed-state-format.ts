@@ -9,6 +9,7 @@ import {
   MAX_PARALLELISM_LIMIT,
 } from '../key-groups.ts';
 import { valueSerializer } from '../serializers/value-serializer.ts';
+import type { ChunkedInput } from './chunked-input.ts';
 import {
   checkHeaderChecksum,
   checkPreamble,
@@ -86,15 +87,19 @@ export interface KeyedStateMeta {
   readonly mapKeySerializer: SerializerRef | undefined;
 }
 
-/** One state's entries in one key group, undecoded: decoded when the operator registers the state. */
-export interface RawKeyedStateChunk {
+/** What a restore knows of one state's entries in one key group besides the entries themselves. */
+export interface KeyedStateChunkInfo {
   readonly meta: KeyedStateMeta;
   readonly keyGroup: number;
   readonly entryCount: number;
-  /** The encoded entries; a view into the bytes the file was read from (not copied). */
-  readonly bytes: Uint8Array;
   /** The file it came from, for messages. */
   readonly path: string;
+}
+
+/** One state's entries in one key group, undecoded: decoded when the operator registers the state. */
+export interface RawKeyedStateChunk extends KeyedStateChunkInfo {
+  /** The encoded entries; a view into the bytes the file was read from (not copied). */
+  readonly bytes: Uint8Array;
 }
 
 /**
@@ -585,6 +590,59 @@ export function readKeyedStateRange(
   const parsed = readHeader(header, path);
   const read = readSections(sections, path, parsed, wanted, false);
   return { path, maxParallelism: parsed.maxParallelism, fileKeyGroupRange: parsed.range, sections: read };
+}
+
+/**
+ * The sections of the key groups in `wanted` of a keyed state file read as a stream, one at
+ * a time: checks magic, version, the header (against `expected`, what the checkpoint's
+ * metadata says) and every section's checksum; stops reading after the last wanted group.
+ * The whole-file checksum is the storage's to check (`CheckpointStorage.readFileChunks`).
+ */
+export async function* streamKeyedStateSections(
+  input: ChunkedInput,
+  wanted: KeyGroupRange,
+  expected: { readonly maxParallelism: number; readonly range: KeyGroupRange },
+): AsyncGenerator<KeyGroupSection, void, undefined> {
+  const { path } = input;
+  try {
+    const headerBytes = await input.take(KEYED_STATE_HEADER_BYTES);
+    checkPreamble(headerBytes, path, FILE_KIND, MAGIC, READABLE_VERSIONS);
+    const header = readHeader(headerBytes, path);
+    const { range } = header;
+    if (
+      header.maxParallelism !== expected.maxParallelism ||
+      range.start !== expected.range.start ||
+      range.end !== expected.range.end
+    ) {
+      throw new CorruptSnapshotError(
+        path,
+        `header says key groups [${range.start}, ${range.end}] of max parallelism ${header.maxParallelism}, the checkpoint's metadata [${expected.range.start}, ${expected.range.end}] of ${expected.maxParallelism}`,
+      );
+    }
+    const limit = input.sizeBytes - FILE_TRAILER_BYTES;
+    const last = Math.min(range.end, wanted.end);
+    for (let keyGroup = range.start; keyGroup <= last; keyGroup++) {
+      if (input.position >= limit) {
+        throw new CorruptSnapshotError(
+          path,
+          `sections end before key group ${keyGroup} of [${range.start}, ${range.end}]`,
+        );
+      }
+      const section = await input.parse(limit, (bytes, offset) => {
+        const { section, end } = readSection(bytes, offset, path, header);
+        return { value: section, end };
+      });
+      if (section.keyGroup !== keyGroup) {
+        throw new CorruptSnapshotError(
+          path,
+          `section of key group ${section.keyGroup} where ${keyGroup} belongs`,
+        );
+      }
+      if (keyGroupRangeContains(wanted, keyGroup)) yield section;
+    }
+  } finally {
+    await input.close();
+  }
 }
 
 function readHeader(bytes: Uint8Array, path: string): FileHeader {

@@ -189,6 +189,15 @@ describe('disk backend: restored state loaded after registration', () => {
  */
 class WatchedStorage extends FileSystemCheckpointStorage {
   readonly reads: WeakRef<ArrayBufferLike>[] = [];
+  streamedChunks = 0;
+
+  override async *readFileChunks(pointer: string, handle: StateFileHandle): AsyncGenerator<Uint8Array> {
+    for await (const chunk of super.readFileChunks(pointer, handle)) {
+      this.reads.push(new WeakRef(chunk.buffer));
+      this.streamedChunks++;
+      yield chunk;
+    }
+  }
 
   override async readFile(pointer: string, handle: StateFileHandle): Promise<Uint8Array> {
     const bytes = await super.readFile(pointer, handle);
@@ -212,9 +221,10 @@ describe('a restored job', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const root = mkdtempSync(join(directory, 'released-'));
-    // The failover restores through the job's own storage, so every file read is seen. Full
-    // snapshots: their restored chunks are views of the files read (an incremental chain's
-    // are copies, which the references below would not see).
+    // The failover restores through the job's own storage, so every chunk streamed from a
+    // keyed state file is seen; each is a view of the buffer its file is read into. Full
+    // snapshots, so those files are the ones restored from (an incremental chain's are folded
+    // into copies the references below would not see).
     const storage = new WatchedStorage(join(root, 'checkpoints'));
     const failures: FailureSwitch = { failNext: false, processed: 0 };
     const logger = new CapturingLogger();
@@ -232,7 +242,7 @@ describe('a restored job', () => {
     await until(() => failures.processed > 3_000, 'records flow');
     await client.triggerCheckpoint();
     failures.failNext = true;
-    await until(() => storage.reads.length > 0, 'the failover restores');
+    await until(() => storage.streamedChunks > 0, 'the failover restores');
     const restoredAt = failures.processed;
     await until(() => failures.processed > restoredAt + 2_000, 'records flow after the restore');
     for (let i = 0; i < 3; i++) {

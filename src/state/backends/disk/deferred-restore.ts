@@ -1,8 +1,8 @@
 /** Restored state the disk backend writes into its store after registration, in slices, so a restore's heap stays bounded. */
 import type { RegisteredStateInfo } from '../../snapshot/keyed-state-decoding.ts';
-import type { RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
 import { type RestorableTable, restoreChunkCells } from '../heap/heap-keyed-state-restore.ts';
 import type { LocalKvStore } from './local-kv-store.ts';
+import type { RestoreStaging, StagedChunk } from './restore-staging.ts';
 
 /** Cells restored between two checks of the store's backpressure. */
 const CELLS_PER_SLICE = 1_024;
@@ -10,8 +10,8 @@ const CELLS_PER_SLICE = 1_024;
 interface StagedState {
   readonly table: RestorableTable;
   readonly registered: RegisteredStateInfo;
-  /** By group index; an entry is dropped once restored, so its bytes can be collected. */
-  readonly chunks: (RawKeyedStateChunk | undefined)[];
+  /** By group index; an entry is dropped once taken for restoring. */
+  readonly chunks: (StagedChunk | undefined)[];
   /** The next group index to restore. */
   next: number;
 }
@@ -27,42 +27,32 @@ interface StagedState {
  */
 export class DeferredRestore {
   readonly #store: LocalKvStore;
+  readonly #staging: RestoreStaging;
   readonly #maxParallelism: number;
   readonly #staged: StagedState[] = [];
-  /** Other restore work (timers), one generator each, run after the states. */
-  readonly #work: Generator<undefined, void, undefined>[] = [];
-  /** The chunk (or other work) being restored, resumable between units. */
+  /** The chunk being restored, resumable between cells. */
   #cells: Generator<undefined, void, undefined> | undefined;
   #failure: unknown;
   #loading: Promise<void> | undefined;
 
-  constructor(store: LocalKvStore, maxParallelism: number) {
+  constructor(store: LocalKvStore, staging: RestoreStaging, maxParallelism: number) {
     this.#store = store;
+    this.#staging = staging;
     this.#maxParallelism = maxParallelism;
   }
 
   /** Chunks are left to restore, or a failed load left the state incomplete (checked on every store read of the backend's tables). */
   get pending(): boolean {
-    return (
-      this.#staged.length > 0 ||
-      this.#work.length > 0 ||
-      this.#cells !== undefined ||
-      this.#failure !== undefined
-    );
+    return this.#staged.length > 0 || this.#cells !== undefined || this.#failure !== undefined;
   }
 
   /** Stages the (already checked) chunks of a newly registered state, by group index. */
   stage(
     table: RestorableTable,
     registered: RegisteredStateInfo,
-    chunks: readonly (RawKeyedStateChunk | undefined)[],
+    chunks: readonly (StagedChunk | undefined)[],
   ): void {
     this.#staged.push({ table, registered, chunks: chunks.slice(), next: 0 });
-  }
-
-  /** Stages other restore work: `work` does one unit (one timer) per step. */
-  stageWork(work: Generator<undefined, void, undefined>): void {
-    this.#work.push(work);
   }
 
   /** Restores everything staged, pausing while the store is backed up. Idempotent while running. */
@@ -81,7 +71,6 @@ export class DeferredRestore {
   /** Forgets what is staged (the backend is being disposed). */
   clear(): void {
     this.#staged.length = 0;
-    this.#work.length = 0;
     this.#cells = undefined;
   }
 
@@ -109,7 +98,6 @@ export class DeferredRestore {
       this.#failure = error;
       this.#cells = undefined;
       this.#staged.length = 0;
-      this.#work.length = 0;
       throw error;
     }
   }
@@ -117,10 +105,7 @@ export class DeferredRestore {
   #nextWork(): Generator<undefined, void, undefined> | undefined {
     for (;;) {
       const state = this.#staged[0];
-      if (state === undefined) {
-        this.#cells = this.#work.shift();
-        return this.#cells;
-      }
+      if (state === undefined) return undefined;
       const { chunks } = state;
       while (state.next < chunks.length && chunks[state.next] === undefined) state.next++;
       if (state.next === chunks.length) {
@@ -129,8 +114,15 @@ export class DeferredRestore {
       }
       const chunk = chunks[state.next]!;
       chunks[state.next++] = undefined;
-      this.#cells = restoreChunkCells(state.table, state.registered, chunk, this.#maxParallelism, 0);
+      this.#cells = this.#restoreChunk(state, chunk);
       return this.#cells;
     }
+  }
+
+  /** The chunk's cells, one per step, its entries read from the store first and removed from it after. */
+  *#restoreChunk(state: StagedState, staged: StagedChunk): Generator<undefined, void, undefined> {
+    const chunk = this.#staging.load(staged);
+    yield* restoreChunkCells(state.table, state.registered, chunk, this.#maxParallelism, 0);
+    this.#staging.drop(staged);
   }
 }

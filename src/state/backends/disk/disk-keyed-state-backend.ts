@@ -35,12 +35,12 @@ import {
 } from '../../keyed-state-registration.ts';
 import { valueSerializer } from '../../serializers/value-serializer.ts';
 import {
-  decodeAllTimers,
   decodeSectionTimers,
   type KeyedStateFileContents,
   type KeyedStateSnapshot,
-  type RawSectionTimers,
+  type KeyGroupSection,
 } from '../../snapshot/keyed-state-format.ts';
+import type { KeyedStatePart } from '../../snapshot/keyed-state-part.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { type StateDescriptorLike, validateStateDescriptor } from '../../state-descriptors-factory.ts';
 import { checkRestoredChunks } from '../heap/heap-keyed-state-restore.ts';
@@ -62,6 +62,7 @@ import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
 import { DiskTimerQueue, type TimerQueueView } from './disk-timer-queue.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
 import { LocalKvStore, WRITE_QUEUE_ENTRIES_MAX } from './local-kv-store.ts';
+import { isStagingKey, RestoreStaging, type StagedChunk } from './restore-staging.ts';
 import { parseStoreKey, STATE_IDS_MAX, STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
 import { WriteBackCache } from './write-back-cache.ts';
 
@@ -142,8 +143,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #store: LocalKvStore;
   readonly #cache: WriteBackCache;
   readonly #tables = new Map<string, DiskStateTable>();
-  /** Restored states not registered yet: their undecoded chunks by group index. */
-  readonly #restored: RestoredChunks;
+  /** Restored states not registered yet: where their chunks wait in the store, by group index. */
+  readonly #restored: RestoredChunks<StagedChunk>;
+  readonly #staging: RestoreStaging;
   /** Registered states' restored chunks not in the store yet. */
   readonly #deferred: DeferredRestore;
   /** Timer queues by domain and service name; their ids count down from STATE_IDS_MAX. */
@@ -167,7 +169,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.operatorId = options.operatorId;
     this.#clock = options.clock;
     this.#groupCount = keyGroupRangeSize(range);
-    this.#restored = new RestoredChunks({
+    this.#restored = new RestoredChunks<StagedChunk>({
       operatorId: this.operatorId,
       keyGroupRange: this.keyGroupRange,
       maxParallelism,
@@ -186,7 +188,8 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       throw new ConfigurationError(`writeQueueEntriesMax must be a positive integer, got ${queueEntriesMax}`);
     }
     this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name), queueEntriesMax);
-    this.#deferred = new DeferredRestore(this.#store, maxParallelism);
+    this.#staging = new RestoreStaging(this.#store);
+    this.#deferred = new DeferredRestore(this.#store, this.#staging, maxParallelism);
     if (options.incremental !== false) {
       const incremental = new IncrementalSnapshots({
         changedKeysMax: options.changedKeysMax,
@@ -194,7 +197,9 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       });
       this.#incremental = incremental;
       // Timer keys too: a delta writes the timers added and removed since the file before.
-      this.#store.onWrite((key) => incremental.record(key));
+      this.#store.onWrite((key) => {
+        if (!isStagingKey(key)) incremental.record(key);
+      });
     }
   }
 
@@ -377,14 +382,53 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#incremental?.confirm(checkpointId);
   }
 
-  /** With timers in the store, the returned array is empty: they load with the state. */
+  /**
+   * Stages the parts' chunks in the store (see RestoreStaging) and, with timers in the store,
+   * adds their timers to the queues; returns the timers otherwise. Writes wait for lmdb on
+   * the heap until committed: for large states use `restoreFrom`, which waits for room.
+   */
   restore(parts: readonly KeyedStateFileContents[]): TimerSnapshotEntry[] {
     if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
-    const timers = this.#restored.add(parts, this.#tables);
-    if (!this.#timersInStore) return decodeAllTimers(timers);
-    // Decoded one at a time as they load: a restore of millions of timers holds their bytes, not objects.
-    if (timers.length > 0) this.#deferred.stageWork(this.#restoreTimers(timers));
-    return [];
+    const timers: TimerSnapshotEntry[] = [];
+    for (const part of parts) {
+      this.#restored.checkPart(part, this.#tables);
+      for (const section of part.sections) this.#restoreSection(section, part.path, timers);
+    }
+    return timers;
+  }
+
+  /**
+   * `restore` one section at a time, waiting whenever `inFlightBytesMax` of writes wait for
+   * lmdb, so a restore holds about one section per part in memory whatever the state's size.
+   */
+  async restoreFrom(parts: readonly KeyedStatePart[]): Promise<TimerSnapshotEntry[]> {
+    if (this.#disposed) throw new Error(`restore into the disposed backend of operator '${this.operatorId}'`);
+    const timers: TimerSnapshotEntry[] = [];
+    const store = this.#store;
+    for (const part of parts) {
+      this.#restored.checkPart(part, this.#tables);
+      for await (const section of part.sections()) {
+        this.#restoreSection(section, part.path, timers);
+        if (store.isBackedUp(this.#inFlightBytesMax)) await store.room(this.#inFlightBytesMax);
+      }
+    }
+    return timers;
+  }
+
+  #restoreSection(section: KeyGroupSection, path: string, heapTimers: TimerSnapshotEntry[]): void {
+    const staged = section.states.map((chunk) => this.#staging.stage(chunk));
+    this.#restored.addSection(section.keyGroup, path, staged);
+    if (section.timers === undefined) return;
+    for (const timer of decodeSectionTimers(section.timers)) {
+      if (!this.#timersInStore) heapTimers.push(timer);
+      else
+        this.#timerQueue(timer.service, timer.domain).queue.add(
+          timer.key,
+          timer.keyGroup,
+          timer.namespace,
+          timer.timestampMs,
+        );
+    }
   }
 
   /**
@@ -420,15 +464,6 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
         return queue.pop();
       },
     };
-  }
-
-  *#restoreTimers(sections: readonly RawSectionTimers[]): Generator<undefined, void, undefined> {
-    for (const section of sections) {
-      for (const { service, domain, key, keyGroup, namespace, timestampMs } of decodeSectionTimers(section)) {
-        this.#timerQueue(service, domain).queue.add(key, keyGroup, namespace, timestampMs);
-        yield;
-      }
-    }
   }
 
   #timerQueue(service: string, domain: 'event' | 'processing'): TimerQueueEntry {

@@ -5,19 +5,15 @@ import type {
   KeyedStateMeta,
   KeyedStateSnapshot,
   KeyGroupSectionWriter,
-  RawKeyedStateChunk,
 } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { encodeCell } from '../cell-codec.ts';
-import {
-  type KeyedSnapshotOptions,
-  snapshotGroupIndex,
-  writePendingChunks,
-} from '../keyed-state-snapshot-base.ts';
+import { type KeyedSnapshotOptions, snapshotGroupIndex } from '../keyed-state-snapshot-base.ts';
 import type { DiskStateTable } from './disk-state-table.ts';
 import { type TimerQueueView, timersInView } from './disk-timer-queue.ts';
 import type { StoreView } from './local-kv-store.ts';
+import { type StagedChunk, stagedChunkIn } from './restore-staging.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
 
 /** One registered state as the snapshot took it. */
@@ -39,13 +35,15 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
   readonly maxParallelism: number;
   readonly #tables: readonly DiskTableView[];
   readonly #timerQueues: readonly TimerQueueView[];
-  readonly #pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
+  readonly #pending: readonly (readonly (StagedChunk | undefined)[])[];
   readonly #nowMs: number;
   #view: StoreView | undefined;
   #onRelease: (() => void) | undefined;
 
   constructor(
-    options: KeyedSnapshotOptions & {
+    options: Omit<KeyedSnapshotOptions, 'pending'> & {
+      /** Per restored state not registered yet, where its chunks wait in the store, by group index. */
+      readonly pending: readonly (readonly (StagedChunk | undefined)[])[];
       readonly tables: readonly DiskTableView[];
       readonly timerQueues: readonly TimerQueueView[];
       readonly view: StoreView;
@@ -72,7 +70,10 @@ export class DiskKeyedStateSnapshot implements KeyedStateSnapshot {
         throw new SnapshotWriteError(meta.name, `in key group ${keyGroup}`, { cause: error });
       }
     }
-    writePendingChunks(this.#pending, groupIndex, out);
+    for (const chunks of this.#pending) {
+      const chunk = chunks[groupIndex];
+      if (chunk !== undefined) out.writeRawState(stagedChunkIn(view, chunk));
+    }
   }
 
   timersOf(keyGroup: number): TimerSnapshotEntry[] {

@@ -6,11 +6,12 @@ import type {
   IncrementalKeyedStateSnapshot,
   SharedFileRef,
 } from '../../snapshot/keyed-changelog-format.ts';
-import type { KeyedStateMeta, RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
+import type { KeyedStateMeta } from '../../snapshot/keyed-state-format.ts';
 import { SnapshotWriteError } from '../../snapshot/snapshot-errors.ts';
 import type { TimerSnapshotEntry } from '../../snapshot/timer-snapshot.ts';
 import { decodeTimerKey, type TimerQueueView, timersInView } from './disk-timer-queue.ts';
 import type { StoreView } from './local-kv-store.ts';
+import { type StagedChunk, stagedChunkIn } from './restore-staging.ts';
 import { STORE_KEY_PREFIX_BYTES, storePrefix, storePrefixOfId } from './store-key.ts';
 
 /** Changed keys tracked by default before the next checkpoint falls back to a base (about 25 MB of heap). */
@@ -200,7 +201,7 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
   readonly #plan: IncrementalPlan;
   readonly #tables: readonly IncrementalTableView[];
   readonly #timerQueues: readonly TimerQueueView[];
-  readonly #pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
+  readonly #pending: readonly (readonly (StagedChunk | undefined)[])[];
   #view: StoreView | undefined;
   /** The last key group's timer changes: `timersOf` and `removedTimersOf` ask for the same group in turn. */
   #timerDelta: { keyGroup: number; added: TimerSnapshotEntry[]; removed: TimerSnapshotEntry[] } | undefined;
@@ -213,7 +214,7 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
     readonly plan: IncrementalPlan;
     readonly tables: readonly IncrementalTableView[];
     readonly timerQueues: readonly TimerQueueView[];
-    readonly pending: readonly (readonly (RawKeyedStateChunk | undefined)[])[];
+    readonly pending: readonly (readonly (StagedChunk | undefined)[])[];
     readonly view: StoreView;
     readonly timersInStore: boolean;
   }) {
@@ -292,7 +293,7 @@ export class DiskIncrementalSnapshot implements IncrementalKeyedStateSnapshot {
       const chunk = chunks[groupIndex];
       if (chunk === undefined) continue;
       out.beginState(chunk.meta);
-      out.raw(chunk);
+      out.raw(stagedChunkIn(view, chunk));
       out.endState();
     }
   }

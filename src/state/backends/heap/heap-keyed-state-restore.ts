@@ -8,7 +8,7 @@ import {
   type TimedMapEntry,
   type TimedValue,
 } from '../../snapshot/keyed-state-decoding.ts';
-import type { RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
+import type { KeyedStateChunkInfo, RawKeyedStateChunk } from '../../snapshot/keyed-state-format.ts';
 import { type MapKey, toMapKey } from './map-key.ts';
 import type { Namespace, StateTable } from './state-table.ts';
 import { TtlCell } from './ttl.ts';
@@ -48,7 +48,7 @@ export function restoreStateTable(
 /** Throws IncompatibleStateError unless every chunk fits the table's registration; returns that registration. */
 export function checkRestoredChunks(
   table: RestorableTable,
-  chunks: readonly (RawKeyedStateChunk | undefined)[],
+  chunks: readonly (KeyedStateChunkInfo | undefined)[],
 ): RegisteredStateInfo {
   const registered: RegisteredStateInfo = {
     name: table.name,
