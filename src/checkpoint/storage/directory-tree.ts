@@ -100,26 +100,30 @@ export async function* readStateFileChunks(
   let crc = 0;
   let sizeBytes = 0;
   const chunks = paths.fs.readChunks(path, VERIFY_CHUNK_BYTES)[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await chunks.next();
-    } catch (error) {
-      if (isNotFound(error)) throw new CorruptCheckpointError(path, 'file is missing', { cause: error });
-      throw new CheckpointIOError('read state file', path, error);
+  try {
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        if (isNotFound(error)) throw new CorruptCheckpointError(path, 'file is missing', { cause: error });
+        throw new CheckpointIOError('read state file', path, error);
+      }
+      if (next.done === true) break;
+      const chunk = next.value;
+      crc = crc32c(chunk, 0, chunk.length, crc);
+      sizeBytes += chunk.length;
+      if (sizeBytes > handle.sizeBytes) {
+        throw new CorruptCheckpointError(path, 'size mismatch', {
+          expected: `${handle.sizeBytes} bytes`,
+          actual: `more than ${handle.sizeBytes} bytes`,
+        });
+      }
+      yield chunk;
     }
-    if (next.done === true) break;
-    const chunk = next.value;
-    crc = crc32c(chunk, 0, chunk.length, crc);
-    sizeBytes += chunk.length;
-    if (sizeBytes > handle.sizeBytes) {
-      await chunks.return?.();
-      throw new CorruptCheckpointError(path, 'size mismatch', {
-        expected: `${handle.sizeBytes} bytes`,
-        actual: `more than ${handle.sizeBytes} bytes`,
-      });
-    }
-    yield chunk;
+  } finally {
+    // Closes the file when the consumer stops early (or this throws); a no-op once it ended.
+    await chunks.return?.();
   }
   if (sizeBytes < handle.sizeBytes) {
     throw new CorruptCheckpointError(path, 'truncated', {

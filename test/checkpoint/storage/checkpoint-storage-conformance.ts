@@ -1,6 +1,6 @@
 /** The conformance suite every CheckpointStorage passes: locations, atomic commit, verified reads, discard, savepoints, injected faults. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { referencedStateFiles } from '../../../src/checkpoint/snapshot-handles.ts';
+import { referencedStateFiles, type StateFileHandle } from '../../../src/checkpoint/snapshot-handles.ts';
 import {
   CheckpointIOError,
   CheckpointNotFoundError,
@@ -352,6 +352,35 @@ export function runCheckpointStorageConformance(
           status: 'missing',
           path: pathOf(c.relativePath),
         });
+      });
+
+      it('readFileChunks streams the verified bytes and rejects a flipped byte, a truncated, a longer and a missing file at the end', async () => {
+        const location = await storage.createCheckpointLocation(JOB, 1);
+        const metadata = await commitSampleCheckpoint(location, { jobId: JOB, checkpointId: 1 });
+        const [a, b, c] = referencedStateFiles(metadata);
+        const pathOf = (relativePath: string) => harness.join(location.pointer, relativePath);
+        const streamed = async (handle: StateFileHandle): Promise<Uint8Array> => {
+          const chunks: Uint8Array[] = [];
+          for await (const chunk of storage.readFileChunks(location.pointer, handle))
+            chunks.push(chunk.slice());
+          return new Uint8Array(Buffer.concat(chunks));
+        };
+        expect(await streamed(a)).toEqual(await storage.readFile(location.pointer, a));
+
+        await damageFile(harness.fileSystem, pathOf(a.relativePath), flipByte(17));
+        const flipped = await streamed(a).catch((error) => error);
+        expect(flipped).toBeInstanceOf(CorruptCheckpointError);
+        expect(flipped.message).toMatch(/checksum mismatch \(expected 0x[0-9a-f]{8}, found 0x[0-9a-f]{8}\)/);
+        expect(flipped.message).toContain(pathOf(a.relativePath));
+
+        await damageFile(harness.fileSystem, pathOf(b.relativePath), truncateTo(b.sizeBytes - 5));
+        await expect(streamed(b)).rejects.toThrow(
+          `truncated (expected ${b.sizeBytes} bytes, found ${b.sizeBytes - 5} bytes)`,
+        );
+        await expect(streamed({ ...c, sizeBytes: c.sizeBytes - 1 })).rejects.toThrow(/size mismatch/);
+
+        await harness.fileSystem.remove(pathOf(c.relativePath));
+        await expect(streamed(c)).rejects.toThrow(`${pathOf(c.relativePath)}: file is missing`);
       });
 
       it('loadMetadata rejects a truncated, a flipped and an emptied _metadata, naming its path', async () => {
