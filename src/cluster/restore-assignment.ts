@@ -86,6 +86,8 @@ export async function assignRestoredState(
           const start = Math.max(range.start, keyed.keyGroupRange.start);
           const end = Math.min(range.end, keyed.keyGroupRange.end);
           if (start > end) continue;
+          // Local copies are checked now, so the log line after the assignment says where every file comes from.
+          if (local !== undefined) for (const file of filesOf(keyed)) await local.verify(file);
           keyedParts.push(keyedPartOf(keyed, { start, end }, metadata.maxParallelism, source, open));
         }
         perSubtask[i].set(member.operatorId, { keyedParts, operatorState: operatorStates?.[i] });
@@ -107,7 +109,7 @@ function keyedPartOf(
   source: RestoreSource,
   open: (handle: StateFileHandle) => Promise<ChunkedInput>,
 ): KeyedStatePart {
-  const files = keyed.kind === 'incremental' ? keyed.files : [keyed.file];
+  const files = filesOf(keyed);
   return {
     path: pathOf(source, files[files.length - 1]),
     maxParallelism,
@@ -173,6 +175,10 @@ function checkCompatibility(
       `${source.pointer} holds state of operators the job no longer has: ${list}. Give the operators the same uid() as before, or drop that state with --allow-non-restored-state (allowNonRestoredState: true in the API)`,
     );
   }
+}
+
+function filesOf(keyed: KeyedStateHandle): readonly StateFileHandle[] {
+  return keyed.kind === 'incremental' ? keyed.files : [keyed.file];
 }
 
 function pathOf(source: RestoreSource, handle: StateFileHandle): string {

@@ -60,10 +60,10 @@ export class LocalStateReader {
     return bytes;
   }
 
-  /** Whether the local copy is intact (reads and checks it in bounded chunks, keeps no bytes). */
+  /** Whether the local copy is intact (reads and checks it in bounded chunks, keeps no bytes; once per file). */
   async verify(handle: StateFileHandle): Promise<boolean> {
     const known = this.#verdicts.get(handle.relativePath);
-    if (known !== undefined && known.status !== 'used') return false;
+    if (known !== undefined) return known.status === 'used';
     const { verdict } = await this.#check(this.#pathOf(handle), handle, false);
     this.#verdicts.set(handle.relativePath, verdict);
     return verdict.status === 'used';
@@ -71,8 +71,9 @@ export class LocalStateReader {
 
   /**
    * The local copy as a stream of chunks once `verify` found it intact, or undefined. Read
-   * twice (checked, then streamed) so a restore never holds the file: the stream's consumer
-   * checks each section's own checksum.
+   * twice (checked, then streamed) so a restore never holds the file and a damaged copy is
+   * known before anything of it is used; the stream's consumer checks each section's own
+   * checksum besides.
    */
   async open(handle: StateFileHandle): Promise<AsyncIterable<Uint8Array> | undefined> {
     if (!(await this.verify(handle))) return undefined;
