@@ -102,6 +102,30 @@ describe('keyed state read as a stream', () => {
     );
   });
 
+  it('reads ahead of the section it yields by at most the least it pulls (64 KiB) plus a chunk', async () => {
+    const large = sampleFile(6_000);
+    let pulled = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of chunksOf(large, [1_000])) {
+        pulled += chunk.length;
+        yield chunk;
+      }
+    }
+    const input = new ChunkedInput(counted(), 'big.keyed', large.length);
+    let aheadMax = 0;
+    let sections = 0;
+    for await (const _ of streamKeyedStateSections(input, RANGE, {
+      maxParallelism: MAX_PARALLELISM,
+      range: RANGE,
+    })) {
+      aheadMax = Math.max(aheadMax, pulled - input.position);
+      sections++;
+    }
+    expect(sections).toBe(MAX_PARALLELISM);
+    expect(large.length).toBeGreaterThan(4 * 65_536);
+    expect(aheadMax).toBeLessThanOrEqual(65_536 + 1_000);
+  });
+
   it('reports a damaged section, a truncated file and a header unlike the metadata by path', async () => {
     const stream = (bytes: Uint8Array, range = RANGE) =>
       collect(
