@@ -22,7 +22,7 @@ export interface KeyGroupsStateHandle {
 /**
  * Keyed state of one operator subtask in an incremental checkpoint: a chain of keyed
  * changelog files (`WEIRKCHG`) in the job's `shared/` directory, a base first, then the
- * deltas in checkpoint order. Restore folds the chain (`materializeKeyedChangelog`).
+ * deltas in checkpoint order. Restore folds the chain (`foldKeyedChangelogStreams`).
  */
 export interface IncrementalKeyedStateHandle {
   readonly kind: 'incremental';

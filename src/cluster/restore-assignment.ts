@@ -7,12 +7,13 @@ import type {
   OperatorSnapshot,
   StateFileHandle,
 } from '../checkpoint/snapshot-handles.ts';
+import type { ByteRange } from '../checkpoint/storage/checkpoint-file-system.ts';
 import type { CheckpointStorage } from '../checkpoint/storage/checkpoint-storage.ts';
 import { ConfigurationError, JobDefinitionError } from '../core/errors.ts';
 import type { JobGraph } from '../graph/job-graph.ts';
 import type { OperatorRestore } from '../runtime/tasks/task-checkpointing.ts';
 import type { KeyGroupRange } from '../state/key-group-range.ts';
-import { computeKeyGroupRange } from '../state/key-groups.ts';
+import { computeKeyGroupRange, keyGroupRangeSize } from '../state/key-groups.ts';
 import { ChunkedInput } from '../state/snapshot/chunked-input.ts';
 import {
   type KeyedStatePart,
@@ -25,7 +26,7 @@ import {
   type KeyedChangelogStream,
   openKeyedChangelog,
 } from '../state/snapshot/keyed-changelog-format.ts';
-import { streamKeyedStateSections } from '../state/snapshot/keyed-state-format.ts';
+import { KEYED_STATE_HEADER_BYTES, streamKeyedStateSections } from '../state/snapshot/keyed-state-format.ts';
 
 /** Restored state per vertex id, per subtask index, per operator id. */
 export type RestoreAssignment = ReadonlyMap<number, readonly ReadonlyMap<string, OperatorRestore>[]>;
@@ -49,14 +50,11 @@ export async function assignRestoredState(
   const local = source.local;
   // Keyed state files are streamed by the task that restores them (a local copy is checked
   // whole first, so a damaged one falls back to checkpoint storage before anything is read).
-  const open = async (handle: StateFileHandle): Promise<ChunkedInput> => {
+  const open = async (handle: StateFileHandle, range?: ByteRange): Promise<ChunkedInput> => {
     const path = pathOf(source, handle);
-    const copy = await local?.open(handle);
-    return new ChunkedInput(
-      copy ?? source.storage.readFileChunks(source.pointer, handle),
-      path,
-      handle.sizeBytes,
-    );
+    const copy = await local?.open(handle, range);
+    const chunks = copy ?? source.storage.readFileChunks(source.pointer, handle, range);
+    return new ChunkedInput(chunks, path, range === undefined ? handle.sizeBytes : range.end - range.start);
   };
   const files = new Map<string, Promise<Uint8Array>>();
   const read = (handle: StateFileHandle): Promise<Uint8Array> => {
@@ -107,7 +105,7 @@ function keyedPartOf(
   wanted: KeyGroupRange,
   maxParallelism: number,
   source: RestoreSource,
-  open: (handle: StateFileHandle) => Promise<ChunkedInput>,
+  open: (handle: StateFileHandle, range?: ByteRange) => Promise<ChunkedInput>,
 ): KeyedStatePart {
   const files = filesOf(keyed);
   return {
@@ -116,8 +114,23 @@ function keyedPartOf(
     fileKeyGroupRange: keyed.keyGroupRange,
     async *sections() {
       if (keyed.kind !== 'incremental') {
-        const expected = { maxParallelism, range: keyed.keyGroupRange };
-        yield* streamKeyedStateSections(await open(keyed.file), wanted, expected);
+        const range = keyed.keyGroupRange;
+        const expected = { maxParallelism, range };
+        const offsets = keyed.keyGroupOffsets;
+        if (wanted.start === range.start || offsets.length !== keyGroupRangeSize(range) + 1) {
+          yield* streamKeyedStateSections(await open(keyed.file), wanted, expected);
+          return;
+        }
+        // Rescaled: the header, then only the wanted key groups' sections.
+        const header = await open(keyed.file, { start: 0, end: KEYED_STATE_HEADER_BYTES });
+        const sections = await open(keyed.file, {
+          start: offsets[wanted.start - range.start],
+          end: offsets[wanted.end - range.start + 1],
+        }).catch(async (error: unknown) => {
+          await header.close();
+          throw error;
+        });
+        yield* streamKeyedStateSections(header, wanted, expected, sections);
         return;
       }
       const chain: KeyedChangelogStream[] = [];

@@ -18,6 +18,8 @@ import {
   writeKeyedChangelogInSlices,
 } from '../../src/state/snapshot/keyed-changelog-format.ts';
 import {
+  KEYED_STATE_HEADER_BYTES,
+  type KeyedStateFile,
   type KeyGroupSection,
   readKeyedStateFile,
   streamKeyedStateSections,
@@ -57,6 +59,10 @@ function plain(sections: readonly KeyGroupSection[]): unknown[] {
 }
 
 function sampleFile(keys: number): Uint8Array {
+  return sampleFileWithOffsets(keys).bytes;
+}
+
+function sampleFileWithOffsets(keys: number): KeyedStateFile {
   const backend = new HeapKeyedStateBackend({
     operatorId: 'stream-test',
     keyGroupRange: RANGE,
@@ -76,9 +82,9 @@ function sampleFile(keys: number): Uint8Array {
       timers.push({ service: 't', domain: 'event', key, keyGroup, namespace: 0, timestampMs: i });
   }
   const snapshot = backend.snapshot();
-  const { bytes } = writeKeyedStateFile(snapshot, timers);
+  const file = writeKeyedStateFile(snapshot, timers);
   snapshot.release();
-  return bytes;
+  return file;
 }
 
 const chunkSizes = fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 4 });
@@ -97,6 +103,33 @@ describe('keyed state read as a stream', () => {
           streamKeyedStateSections(input, wanted, { maxParallelism: MAX_PARALLELISM, range: RANGE }),
         );
         expect(plain(streamed)).toEqual(plain(readKeyedStateFile(file, 'whole', wanted).sections));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('from a ranged read (the header, then the wanted sections by their offsets) yields the same sections', async () => {
+    const snapshotFile = sampleFileWithOffsets(300);
+    const { bytes, keyGroupOffsets } = snapshotFile;
+    await fc.assert(
+      fc.asyncProperty(chunkSizes, wantedRange, async (sizes, wanted) => {
+        const start = keyGroupOffsets[wanted.start];
+        const end = keyGroupOffsets[wanted.end + 1];
+        const header = new ChunkedInput(
+          chunksOf(bytes.subarray(0, KEYED_STATE_HEADER_BYTES), sizes),
+          'f',
+          KEYED_STATE_HEADER_BYTES,
+        );
+        const sections = new ChunkedInput(chunksOf(bytes.subarray(start, end), sizes), 'f', end - start);
+        const streamed = await collect(
+          streamKeyedStateSections(
+            header,
+            wanted,
+            { maxParallelism: MAX_PARALLELISM, range: RANGE },
+            sections,
+          ),
+        );
+        expect(plain(streamed)).toEqual(plain(readKeyedStateFile(bytes, 'whole', wanted).sections));
       }),
       { numRuns: 100 },
     );

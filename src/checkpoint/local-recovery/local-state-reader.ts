@@ -2,7 +2,7 @@
 import { crc32c } from '../../core/binary.ts';
 import { describeError } from '../../core/errors.ts';
 import type { CheckpointMetadata, StateFileHandle } from '../snapshot-handles.ts';
-import type { CheckpointFileSystem } from '../storage/checkpoint-file-system.ts';
+import type { ByteRange, CheckpointFileSystem } from '../storage/checkpoint-file-system.ts';
 
 /** ENOENT, or ENOTDIR: a file where a directory of the path should be. */
 export function isNothingThere(error: unknown): boolean {
@@ -75,9 +75,9 @@ export class LocalStateReader {
    * known before anything of it is used; the stream's consumer checks each section's own
    * checksum besides.
    */
-  async open(handle: StateFileHandle): Promise<AsyncIterable<Uint8Array> | undefined> {
+  async open(handle: StateFileHandle, range?: ByteRange): Promise<AsyncIterable<Uint8Array> | undefined> {
     if (!(await this.verify(handle))) return undefined;
-    return this.#fs.readChunks(this.#pathOf(handle), READ_CHUNK_BYTES);
+    return this.#fs.readChunks(this.#pathOf(handle), READ_CHUNK_BYTES, range);
   }
 
   /** Every verdict so far, by relative path. */

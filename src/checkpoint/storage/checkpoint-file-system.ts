@@ -15,6 +15,12 @@ export interface FileWriteHandle {
   close(): Promise<void>;
 }
 
+/** Bytes `start` up to (not including) `end` of a file. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** What checkpoint storage needs to know about a path. */
 export interface FileStat {
   readonly isDirectory: boolean;
@@ -56,10 +62,12 @@ export interface CheckpointFileSystem {
   rename(fromPath: string, toPath: string): Promise<void>;
   readFile(path: string): Promise<Uint8Array>;
   /**
-   * The file's bytes in chunks of at most `chunkBytes`, in order. A chunk may be a view into a
-   * reused buffer: consume it before asking for the next.
+   * The file's bytes in chunks of at most `chunkBytes`, in order; with `range`, only the
+   * bytes from `range.start` up to (not including) `range.end`, or the file's end if that
+   * comes first. A chunk may be a view into a reused buffer: consume it before asking for
+   * the next.
    */
-  readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array>;
+  readChunks(path: string, chunkBytes: number, range?: ByteRange): AsyncIterable<Uint8Array>;
   /** Rejects with ENOENT when the directory does not exist. */
   readdir(path: string): Promise<DirectoryEntry[]>;
   /** `undefined` when nothing exists at `path`. */
@@ -139,13 +147,17 @@ export class NodeCheckpointFileSystem implements CheckpointFileSystem {
     }
   }
 
-  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+  async *readChunks(path: string, chunkBytes: number, range?: ByteRange): AsyncIterable<Uint8Array> {
     const handle = await open(path, 'r');
     try {
       const buffer = new Uint8Array(chunkBytes);
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, chunkBytes, null);
+      let position = range?.start ?? 0;
+      const end = range?.end ?? Number.POSITIVE_INFINITY;
+      while (position < end) {
+        const length = Math.min(chunkBytes, end - position);
+        const { bytesRead } = await handle.read(buffer, 0, length, position);
         if (bytesRead === 0) return;
+        position += bytesRead;
         yield buffer.subarray(0, bytesRead);
       }
     } finally {

@@ -1,5 +1,6 @@
 /** The checkpoint storage contract: where checkpoint and savepoint files go, and how they are read back verified. */
 import type { CheckpointMetadata, SnapshotKind, StateFileHandle } from '../snapshot-handles.ts';
+import type { ByteRange } from './checkpoint-file-system.ts';
 
 /**
  * A state file written in parts, so a large snapshot is never whole in memory: `write` each
@@ -151,9 +152,10 @@ export interface CheckpointStorage {
   /**
    * A state file as a stream of chunks, for restores that must not hold it whole: checked
    * against the handle's size and CRC-32C as it goes and at its end (`CorruptCheckpointError`
-   * naming the path, thrown by the iteration).
+   * naming the path, thrown by the iteration). With `range`, those bytes only, checked for
+   * their count (what they hold must carry checksums of its own).
    */
-  readFileChunks(pointer: string, handle: StateFileHandle): AsyncIterable<Uint8Array>;
+  readFileChunks(pointer: string, handle: StateFileHandle, range?: ByteRange): AsyncIterable<Uint8Array>;
   /** Checks a state file against its handle without keeping its bytes (reads in bounded chunks). */
   verifyFile(pointer: string, handle: StateFileHandle): Promise<FileVerification>;
   /**

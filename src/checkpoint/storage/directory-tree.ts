@@ -9,7 +9,7 @@ import {
   CorruptCheckpointError,
   withIOContext,
 } from './checkpoint-errors.ts';
-import { type CheckpointFileSystem, isNotFound } from './checkpoint-file-system.ts';
+import { type ByteRange, type CheckpointFileSystem, isNotFound } from './checkpoint-file-system.ts';
 import type { FileVerification } from './checkpoint-storage.ts';
 import { METADATA_FILE_NAME, relativePathProblem, SHARED_STATE_PATH_PREFIX } from './state-file-names.ts';
 
@@ -89,17 +89,28 @@ export async function readVerifiedStateFile(
  * A state file as a stream of chunks (`VERIFY_CHUNK_BYTES` each), checked against the
  * handle as it goes: more bytes than the handle says, or at the end fewer or another
  * CRC-32C, throw {@link CorruptCheckpointError}. A consumer that stops early gets no
- * whole-file check (the sections it read carry their own checksums).
+ * whole-file check (the sections it read carry their own checksums). With `range`, only
+ * those bytes, and only their count is checked (the whole file's CRC-32C needs all of it).
  */
 export async function* readStateFileChunks(
   paths: PathContext,
   directory: string,
   handle: StateFileHandle,
+  range?: ByteRange,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const path = stateFilePath(paths, directory, handle);
+  if (
+    range !== undefined &&
+    !(range.start >= 0 && range.start <= range.end && range.end <= handle.sizeBytes)
+  ) {
+    throw new RangeError(
+      `bytes [${range.start}, ${range.end}) of ${path} lie outside its ${handle.sizeBytes} bytes`,
+    );
+  }
+  const expectedBytes = range === undefined ? handle.sizeBytes : range.end - range.start;
   let crc = 0;
   let sizeBytes = 0;
-  const chunks = paths.fs.readChunks(path, VERIFY_CHUNK_BYTES)[Symbol.asyncIterator]();
+  const chunks = paths.fs.readChunks(path, VERIFY_CHUNK_BYTES, range)[Symbol.asyncIterator]();
   try {
     for (;;) {
       let next: IteratorResult<Uint8Array>;
@@ -111,9 +122,9 @@ export async function* readStateFileChunks(
       }
       if (next.done === true) break;
       const chunk = next.value;
-      crc = crc32c(chunk, 0, chunk.length, crc);
+      if (range === undefined) crc = crc32c(chunk, 0, chunk.length, crc);
       sizeBytes += chunk.length;
-      if (sizeBytes > handle.sizeBytes) {
+      if (sizeBytes > expectedBytes) {
         throw new CorruptCheckpointError(path, 'size mismatch', {
           expected: `${handle.sizeBytes} bytes`,
           actual: `more than ${handle.sizeBytes} bytes`,
@@ -125,13 +136,13 @@ export async function* readStateFileChunks(
     // Closes the file when the consumer stops early (or this throws); a no-op once it ended.
     await chunks.return?.();
   }
-  if (sizeBytes < handle.sizeBytes) {
+  if (sizeBytes < expectedBytes) {
     throw new CorruptCheckpointError(path, 'truncated', {
-      expected: `${handle.sizeBytes} bytes`,
-      actual: `${sizeBytes} bytes`,
+      expected: range === undefined ? `${handle.sizeBytes} bytes` : `bytes up to ${range.end}`,
+      actual: range === undefined ? `${sizeBytes} bytes` : `the file ends at ${range.start + sizeBytes}`,
     });
   }
-  if (crc !== handle.crc32c) {
+  if (range === undefined && crc !== handle.crc32c) {
     throw new CorruptCheckpointError(path, 'checksum mismatch', {
       expected: hex32(handle.crc32c),
       actual: hex32(crc),

@@ -1,5 +1,6 @@
 /** Wraps a checkpoint file system and fails chosen calls: ENOSPC on write, EIO on fsync, a crash before a rename. */
 import type {
+  ByteRange,
   CheckpointFileSystem,
   DirectoryEntry,
   FileStat,
@@ -112,9 +113,9 @@ export class FaultInjectingFileSystem implements CheckpointFileSystem {
     return this.#inner.readFile(path);
   }
 
-  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
+  async *readChunks(path: string, chunkBytes: number, range?: ByteRange): AsyncIterable<Uint8Array> {
     this.#check('readChunks', path);
-    yield* this.#inner.readChunks(path, chunkBytes);
+    yield* this.#inner.readChunks(path, chunkBytes, range);
   }
 
   async readdir(path: string): Promise<DirectoryEntry[]> {

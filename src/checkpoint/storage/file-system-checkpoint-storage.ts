@@ -3,7 +3,12 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ConfigurationError, WeirError } from '../../core/errors.ts';
 import type { CheckpointMetadata, StateFileHandle } from '../snapshot-handles.ts';
 import { CheckpointIOError, withIOContext } from './checkpoint-errors.ts';
-import { type CheckpointFileSystem, isNotFound, NodeCheckpointFileSystem } from './checkpoint-file-system.ts';
+import {
+  type ByteRange,
+  type CheckpointFileSystem,
+  isNotFound,
+  NodeCheckpointFileSystem,
+} from './checkpoint-file-system.ts';
 import type { CheckpointLocation, CheckpointStorage, FileVerification } from './checkpoint-storage.ts';
 import { chooseSavepointDirectory, DirectoryCheckpointLocation } from './directory-checkpoint-location.ts';
 import {
@@ -102,8 +107,8 @@ export class FileSystemCheckpointStorage implements CheckpointStorage {
     return readVerifiedStateFile(this.#paths, this.#directoryOf(pointer), handle);
   }
 
-  readFileChunks(pointer: string, handle: StateFileHandle): AsyncIterable<Uint8Array> {
-    return readStateFileChunks(this.#paths, this.#directoryOf(pointer), handle);
+  readFileChunks(pointer: string, handle: StateFileHandle, range?: ByteRange): AsyncIterable<Uint8Array> {
+    return readStateFileChunks(this.#paths, this.#directoryOf(pointer), handle, range);
   }
 
   verifyFile(pointer: string, handle: StateFileHandle): Promise<FileVerification> {

@@ -1,5 +1,6 @@
 /** A deterministic in-memory twin of the checkpoint file system: memory storage, tests and simulations. */
 import type {
+  ByteRange,
   CheckpointFileSystem,
   DirectoryEntry,
   FileStat,
@@ -125,8 +126,9 @@ export class InMemoryFileSystem implements CheckpointFileSystem {
     throw fileSystemError('ENOENT', 'open', path, 'no such file or directory');
   }
 
-  async *readChunks(path: string, chunkBytes: number): AsyncIterable<Uint8Array> {
-    const bytes = await this.readFile(path);
+  async *readChunks(path: string, chunkBytes: number, range?: ByteRange): AsyncIterable<Uint8Array> {
+    const whole = await this.readFile(path);
+    const bytes = range === undefined ? whole : whole.subarray(range.start, range.end);
     for (let start = 0; start < bytes.length; start += chunkBytes) {
       yield bytes.subarray(start, Math.min(bytes.length, start + chunkBytes));
     }

@@ -2,7 +2,11 @@
 import { ConfigurationError, WeirError } from '../../core/errors.ts';
 import type { CheckpointMetadata, StateFileHandle } from '../snapshot-handles.ts';
 import { CheckpointSizeLimitError, withIOContext } from './checkpoint-errors.ts';
-import { type CheckpointFileSystem, NodeCheckpointFileSystem } from './checkpoint-file-system.ts';
+import {
+  type ByteRange,
+  type CheckpointFileSystem,
+  NodeCheckpointFileSystem,
+} from './checkpoint-file-system.ts';
 import type { CheckpointLocation, CheckpointStorage, FileVerification } from './checkpoint-storage.ts';
 import { DirectoryCheckpointLocation } from './directory-checkpoint-location.ts';
 import {
@@ -121,9 +125,9 @@ export class JobManagerCheckpointStorage implements CheckpointStorage {
     return readVerifiedStateFile(paths, checkpointDirectoryOf(paths, pointer), handle);
   }
 
-  readFileChunks(pointer: string, handle: StateFileHandle): AsyncIterable<Uint8Array> {
+  readFileChunks(pointer: string, handle: StateFileHandle, range?: ByteRange): AsyncIterable<Uint8Array> {
     const paths = this.#pathsOf(pointer);
-    return readStateFileChunks(paths, checkpointDirectoryOf(paths, pointer), handle);
+    return readStateFileChunks(paths, checkpointDirectoryOf(paths, pointer), handle, range);
   }
 
   verifyFile(pointer: string, handle: StateFileHandle): Promise<FileVerification> {

@@ -597,11 +597,15 @@ export function readKeyedStateRange(
  * a time: checks magic, version, the header (against `expected`, what the checkpoint's
  * metadata says) and every section's checksum; stops reading after the last wanted group.
  * The whole-file checksum is the storage's to check (`CheckpointStorage.readFileChunks`).
+ * With `fromWanted`, `input` is the file's header only (KEYED_STATE_HEADER_BYTES) and
+ * `fromWanted` its bytes from the section of `wanted.start` on (a ranged read at the
+ * handle's `keyGroupOffsets`), so a rescaled restore reads only what it keeps.
  */
 export async function* streamKeyedStateSections(
   input: ChunkedInput,
   wanted: KeyGroupRange,
   expected: { readonly maxParallelism: number; readonly range: KeyGroupRange },
+  fromWanted?: ChunkedInput,
 ): AsyncGenerator<KeyGroupSection, void, undefined> {
   const { path } = input;
   try {
@@ -619,16 +623,19 @@ export async function* streamKeyedStateSections(
         `header says key groups [${range.start}, ${range.end}] of max parallelism ${header.maxParallelism}, the checkpoint's metadata [${expected.range.start}, ${expected.range.end}] of ${expected.maxParallelism}`,
       );
     }
-    const limit = input.sizeBytes - FILE_TRAILER_BYTES;
+    const body = fromWanted ?? input;
+    const limit = fromWanted === undefined ? input.sizeBytes - FILE_TRAILER_BYTES : fromWanted.sizeBytes;
+    const first = fromWanted === undefined ? range.start : wanted.start;
     const last = Math.min(range.end, wanted.end);
-    for (let keyGroup = range.start; keyGroup <= last; keyGroup++) {
-      if (input.position >= limit) {
+    if (fromWanted !== undefined) await input.close();
+    for (let keyGroup = first; keyGroup <= last; keyGroup++) {
+      if (body.position >= limit) {
         throw new CorruptSnapshotError(
           path,
           `sections end before key group ${keyGroup} of [${range.start}, ${range.end}]`,
         );
       }
-      const section = await input.parse(limit, (bytes, offset) => {
+      const section = await body.parse(limit, (bytes, offset) => {
         const { section, end } = readSection(bytes, offset, path, header);
         return { value: section, end };
       });
@@ -641,7 +648,7 @@ export async function* streamKeyedStateSections(
       if (keyGroupRangeContains(wanted, keyGroup)) yield section;
     }
   } finally {
-    await input.close();
+    await Promise.all([input.close(), fromWanted?.close()]);
   }
 }
 

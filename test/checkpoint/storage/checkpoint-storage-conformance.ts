@@ -365,7 +365,18 @@ export function runCheckpointStorageConformance(
             chunks.push(chunk.slice());
           return new Uint8Array(Buffer.concat(chunks));
         };
-        expect(await streamed(a)).toEqual(await storage.readFile(location.pointer, a));
+        const whole = await storage.readFile(location.pointer, a);
+        expect(await streamed(a)).toEqual(whole);
+        const ranged: Uint8Array[] = [];
+        for await (const chunk of storage.readFileChunks(location.pointer, a, {
+          start: 3,
+          end: a.sizeBytes - 2,
+        })) {
+          ranged.push(chunk.slice());
+        }
+        expect(new Uint8Array(Buffer.concat(ranged))).toEqual(whole.subarray(3, a.sizeBytes - 2));
+        const outside = storage.readFileChunks(location.pointer, a, { start: 0, end: a.sizeBytes + 1 });
+        await expect(outside[Symbol.asyncIterator]().next()).rejects.toThrow(/lie outside its/);
 
         await damageFile(harness.fileSystem, pathOf(a.relativePath), flipByte(17));
         const flipped = await streamed(a).catch((error) => error);

@@ -14,6 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StateFileHandle } from '../../../src/checkpoint/snapshot-handles.ts';
+import type { ByteRange } from '../../../src/checkpoint/storage/checkpoint-file-system.ts';
 import { ManualClock } from '../../../src/core/clock.ts';
 import { FileSystemCheckpointStorage, StreamExecutionEnvironment } from '../../../src/index.ts';
 import { DiskKeyedStateBackend, diskStateBackend } from '../../../src/state/backends/disk/index.ts';
@@ -191,8 +192,12 @@ class WatchedStorage extends FileSystemCheckpointStorage {
   readonly reads: WeakRef<ArrayBufferLike>[] = [];
   streamedChunks = 0;
 
-  override async *readFileChunks(pointer: string, handle: StateFileHandle): AsyncGenerator<Uint8Array> {
-    for await (const chunk of super.readFileChunks(pointer, handle)) {
+  override async *readFileChunks(
+    pointer: string,
+    handle: StateFileHandle,
+    range?: ByteRange,
+  ): AsyncGenerator<Uint8Array> {
+    for await (const chunk of super.readFileChunks(pointer, handle, range)) {
       this.reads.push(new WeakRef(chunk.buffer));
       this.streamedChunks++;
       yield chunk;
