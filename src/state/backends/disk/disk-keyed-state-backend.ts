@@ -420,14 +420,12 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#restored.addSection(section.keyGroup, path, staged);
     if (section.timers === undefined) return;
     for (const timer of decodeSectionTimers(section.timers)) {
-      if (!this.#timersInStore) heapTimers.push(timer);
-      else
-        this.#timerQueue(timer.service, timer.domain).queue.add(
-          timer.key,
-          timer.keyGroup,
-          timer.namespace,
-          timer.timestampMs,
-        );
+      if (!this.#timersInStore) {
+        heapTimers.push(timer);
+        continue;
+      }
+      const { queue } = this.#timerQueue(timer.service, timer.domain);
+      queue.add(timer.key, timer.keyGroup, timer.namespace, timer.timestampMs);
     }
   }
 
