@@ -14,14 +14,16 @@ export interface Parsed<T> {
  * The bytes of a file of known size read as a stream, for parsers that take a whole buffer:
  * `parse` runs the parser on what is buffered and, when that fails, pulls more (at least
  * doubling what is buffered) and runs it again, so a record's cost stays linear. A failure
- * with the whole file buffered is the parser's verdict. Records returned keep views of the
- * buffer they came from; buffers are never reused, so those views stay valid.
+ * with everything up to the limit buffered is the parser's verdict (so a damaged record is
+ * reported after the rest of the file was read). Records returned keep views of the buffer
+ * they came from; buffers are never reused, so those views stay valid.
  *
  * @example
  * ```ts
  * const input = new ChunkedInput(fs.readChunks(path, 1 << 20), path, sizeBytes);
  * const header = await input.take(HEADER_BYTES);
- * while (input.position < input.sizeBytes - 4) sections.push(await input.parse(readSection));
+ * const limit = input.sizeBytes - 4; // the trailer follows the records
+ * while (input.position < limit) records.push(await input.parse(limit, readRecord));
  * ```
  */
 export class ChunkedInput {
