@@ -9,7 +9,7 @@ import { DiskKeyedStateBackend } from '../src/state/backends/disk/index.ts';
 import { assignToKeyGroup } from '../src/state/key-groups.ts';
 import { writeKeyedStateFileInParts, writeKeyedStateFileInSlices } from '../src/state/snapshot/index.ts';
 import { valueState } from '../src/state/state-descriptors-factory.ts';
-import { type Benchmark, type BenchmarkReport, collectGarbage } from './harness.ts';
+import { type Benchmark, type BenchmarkReport, collectGarbage, medianOfAlternating } from './harness.ts';
 
 const KEYS_DEFAULT = 200_000;
 const VALUE_BYTES = 1_024;
@@ -93,21 +93,10 @@ export async function measureCheckpointParts(keys: number): Promise<BenchmarkRep
       if (i % 10_000 === 0) await backend.prefetch([], []);
     }
     await backend.settle();
-    const runs: Record<Mode, Measured[]> = { 'in parts': [], whole: [] };
     let checkpointId = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const mode of round % 2 === 0
-        ? (['in parts', 'whole'] as const)
-        : (['whole', 'in parts'] as const)) {
-        runs[mode].push(await checkpointOnce(backend, storage, ++checkpointId, mode));
-      }
-    }
-    const median = (mode: Mode): Measured => {
-      const sorted = [...runs[mode]].sort((a, b) => a.ms - b.ms);
-      return sorted[sorted.length >> 1];
-    };
-    const parts = median('in parts');
-    const whole = median('whole');
+    const { 'in parts': parts, whole } = await medianOfAlternating(['in parts', 'whole'], ROUNDS, (mode) =>
+      checkpointOnce(backend, storage, ++checkpointId, mode),
+    );
     const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1).padStart(7);
     const row = (name: string, r: Measured): string =>
       `${name.padEnd(44)} ${(r.ms / 1000).toFixed(2).padStart(6)} s   file ${mib(r.sizeBytes)} MiB   outside the heap, peak ${mib(r.arrayBuffersPeakBytes)} MiB`;

@@ -17,7 +17,7 @@ import {
   writeKeyedStateFileInParts,
 } from '../src/state/snapshot/index.ts';
 import { valueState } from '../src/state/state-descriptors-factory.ts';
-import { type Benchmark, type BenchmarkReport, collectGarbage } from './harness.ts';
+import { type Benchmark, type BenchmarkReport, collectGarbage, medianOfAlternating } from './harness.ts';
 
 const KEYS_DEFAULT = 200_000;
 const VALUE_BYTES = 1_024;
@@ -109,22 +109,9 @@ export async function measureStreamedRestore(keys: number): Promise<BenchmarkRep
     snapshot.release();
     const handle = await file.close();
     source.dispose();
-    const runs: Record<Mode, Measured[]> = { streamed: [], whole: [] };
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const mode of round % 2 === 0
-        ? (['streamed', 'whole'] as const)
-        : (['whole', 'streamed'] as const)) {
-        runs[mode].push(
-          await restoreOnce(storage, location.pointer, handle, join(directory, 'restored'), mode),
-        );
-      }
-    }
-    const median = (mode: Mode): Measured => {
-      const sorted = [...runs[mode]].sort((a, b) => a.ms - b.ms);
-      return sorted[sorted.length >> 1];
-    };
-    const streamed = median('streamed');
-    const whole = median('whole');
+    const { streamed, whole } = await medianOfAlternating(['streamed', 'whole'], ROUNDS, (mode) =>
+      restoreOnce(storage, location.pointer, handle, join(directory, 'restored'), mode),
+    );
     const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1).padStart(7);
     const row = (name: string, r: Measured): string =>
       `${name.padEnd(46)} ${(r.ms / 1000).toFixed(2).padStart(6)} s   outside the heap, peak ${mib(r.arrayBuffersPeakBytes)} MiB`;

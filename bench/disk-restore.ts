@@ -13,7 +13,7 @@ import {
   writeKeyedStateFile,
 } from '../src/state/snapshot/index.ts';
 import { valueState } from '../src/state/state-descriptors-factory.ts';
-import type { Benchmark, BenchmarkReport } from './harness.ts';
+import { type Benchmark, type BenchmarkReport, medianOfAlternating } from './harness.ts';
 
 const KEYS_DEFAULT = 1_000_000;
 const MAX_PARALLELISM = 128;
@@ -89,20 +89,9 @@ async function restore(state: KeyedStateFileContents, mode: Mode): Promise<Measu
 
 export async function measureRestore(keys: number): Promise<BenchmarkReport> {
   const state = restoredState(keys);
-  const runs: Record<Mode, Measured[]> = { sliced: [], 'at once': [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0
-      ? (['sliced', 'at once'] as const)
-      : (['at once', 'sliced'] as const)) {
-      runs[mode].push(await restore(state, mode));
-    }
-  }
-  const median = (mode: Mode): Measured => {
-    const sorted = [...runs[mode]].sort((a, b) => a.ms - b.ms);
-    return sorted[sorted.length >> 1];
-  };
-  const sliced = median('sliced');
-  const atOnce = median('at once');
+  const { sliced, 'at once': atOnce } = await medianOfAlternating(['sliced', 'at once'], ROUNDS, (mode) =>
+    restore(state, mode),
+  );
   const row = (name: string, r: Measured): string =>
     `${name.padEnd(40)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(Math.round((keys / r.ms) * 1000)).padStart(9)} entries/s   heap peak ${(r.heapPeakBytes / 2 ** 20).toFixed(0).padStart(5)} MiB   outside the heap ${(r.outsidePeakBytes / 2 ** 20).toFixed(0).padStart(5)} MiB`;
   const ratio = `sliced/at once: speed ${(atOnce.ms / sliced.ms).toFixed(2)}×, heap peak ${(sliced.heapPeakBytes / atOnce.heapPeakBytes).toFixed(2)}×, outside the heap ${(sliced.outsidePeakBytes / atOnce.outsidePeakBytes).toFixed(2)}×`;

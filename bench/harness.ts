@@ -174,6 +174,33 @@ export const collectGarbage: () => void = (() => {
   return typeof gc === 'function' ? gc : () => {};
 })();
 
+/**
+ * Measures two ways of doing the same thing `rounds` times each, alternating which goes first
+ * (so neither always runs on a warmer or a more fragmented process), and returns each way's
+ * run of median duration.
+ *
+ * @example
+ * ```ts
+ * const { streamed, whole } = await medianOfAlternating(['streamed', 'whole'], 3, (way) => restoreOnce(way));
+ * ```
+ */
+export async function medianOfAlternating<W extends string, M extends { readonly ms: number }>(
+  ways: readonly [W, W],
+  rounds: number,
+  measure: (way: W) => Promise<M>,
+): Promise<Record<W, M>> {
+  const runs = new Map<W, M[]>(ways.map((way) => [way, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const way of round % 2 === 0 ? ways : [ways[1], ways[0]]) runs.get(way)!.push(await measure(way));
+  }
+  const medians = {} as Record<W, M>;
+  for (const [way, measured] of runs) {
+    const sorted = [...measured].sort((a, b) => a.ms - b.ms);
+    medians[way] = sorted[sorted.length >> 1];
+  }
+  return medians;
+}
+
 export interface RunOptions {
   readonly records: number;
   readonly warmups: number;
