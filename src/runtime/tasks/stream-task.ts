@@ -8,6 +8,7 @@ import type { HeapOperatorStateStore } from '../../state/backends/heap/heap-oper
 import type { KeyedStateBackend } from '../../state/keyed-state-backend.ts';
 import {
   type KeyedStatePart,
+  type KeyGroupSection,
   readKeyedStatePart,
   registerRestoredTimers,
   type TimerSnapshotEntry,
@@ -283,10 +284,14 @@ export class StreamTask {
       };
     });
     for (const { index, backend, parts } of keyedRestores) {
+      const stoppable = parts.map((part) => ({
+        ...part,
+        sections: () => this.#untilCancelled(part.sections()),
+      }));
       members[index].carriedTimers =
         backend.restoreFrom === undefined
-          ? backend.restore(await Promise.all(parts.map(readKeyedStatePart)))
-          : await backend.restoreFrom(parts);
+          ? backend.restore(await Promise.all(stoppable.map(readKeyedStatePart)))
+          : await backend.restoreFrom(stoppable);
     }
     keyedRestores.length = 0;
     // Wire outputs tail-first is unnecessary: targets are referenced by index, created above.
@@ -324,6 +329,14 @@ export class StreamTask {
         },
         () => services.clock.now(),
       );
+    }
+  }
+
+  /** A restore's sections until the task is cancelled: a large restore stops at its next section, closing its files. */
+  async *#untilCancelled(sections: AsyncIterable<KeyGroupSection>): AsyncGenerator<KeyGroupSection> {
+    for await (const section of sections) {
+      if (this.#cancelled) throw new Error(`${this.name} was cancelled while restoring its keyed state`);
+      yield section;
     }
   }
 

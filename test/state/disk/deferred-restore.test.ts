@@ -213,6 +213,34 @@ class WatchedStorage extends FileSystemCheckpointStorage {
   }
 }
 
+/** Holds every keyed state stream before its first chunk while the gate is closed. */
+class GatedStorage extends FileSystemCheckpointStorage {
+  #gate: PromiseWithResolvers<void> | undefined;
+  waiting = 0;
+
+  closeGate(): void {
+    this.#gate = Promise.withResolvers();
+  }
+
+  openGate(): void {
+    this.#gate?.resolve();
+    this.#gate = undefined;
+  }
+
+  override async *readFileChunks(
+    pointer: string,
+    handle: StateFileHandle,
+    range?: ByteRange,
+  ): AsyncGenerator<Uint8Array> {
+    const gate = this.#gate;
+    if (gate !== undefined) {
+      this.waiting++;
+      await gate.promise;
+    }
+    yield* super.readFileChunks(pointer, handle, range);
+  }
+}
+
 async function until(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!condition()) {
@@ -261,5 +289,35 @@ describe('a restored job', () => {
     const loaded = logger.text().match(/restored keyed state of '[^']+' loaded in \d+\.\d s/g);
     expect(loaded).toHaveLength(2);
     expect(new Set(loaded?.map((line) => line.split("'")[1]))).toEqual(new Set(['KeyedProcess']));
+  });
+
+  it('cancelled while a failover restores, stops the restore at its next section', async () => {
+    const root = mkdtempSync(join(directory, 'cancelled-'));
+    const storage = new GatedStorage(join(root, 'checkpoints'));
+    const failures: FailureSwitch = { failNext: false, processed: 0 };
+    const logger = new CapturingLogger();
+    const env = StreamExecutionEnvironment.create({
+      parallelism: 2,
+      maxParallelism: 16,
+      stateBackend: diskStateBackend({ directory: join(root, 'state'), incremental: false }),
+      checkpointing: { intervalMs: 1e9 },
+      checkpointStorage: storage,
+      restartStrategy: { kind: 'fixed-delay', attempts: 1, delayMs: 0 },
+      logger,
+    });
+    keyedSumJob(env, { count: 1_000_000, ratePerSecond: 20_000, keys: 2_000 }, failures);
+    const client = env.executeAsync('cancelled restore');
+    await until(() => failures.processed > 3_000, 'records flow');
+    await client.triggerCheckpoint();
+    storage.closeGate();
+    failures.failNext = true;
+    await until(() => storage.waiting === 2, 'both keyed subtasks of the failover wait for their file');
+    // Cancels the tasks synchronously, before their restores read anything.
+    const cancelled = client.cancel();
+    storage.openGate();
+    await cancelled;
+    // The first attempt loaded nothing (no restore); the cancelled failover never got to load.
+    expect(logger.text()).not.toMatch(/restored keyed state of '[^']+' loaded/);
+    expect(logger.text()).toMatch(/was cancelled while restoring its keyed state|restoring from checkpoint/);
   });
 });
