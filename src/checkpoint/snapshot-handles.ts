@@ -28,7 +28,17 @@ export interface IncrementalKeyedStateHandle {
   readonly kind: 'incremental';
   readonly keyGroupRange: KeyGroupRange;
   /** Relative paths `../shared/<name>`; the first is the base. */
-  readonly files: readonly StateFileHandle[];
+  readonly files: readonly ChangelogFileHandle[];
+}
+
+/** A keyed changelog file of a chain. */
+export interface ChangelogFileHandle extends StateFileHandle {
+  /**
+   * Byte offset of each key group's section, by `keyGroup - keyGroupRange.start`; the last is
+   * where the trailer starts. So a rescaled restore reads only its key groups. Absent in
+   * checkpoints taken before 2026-11-27 (those files are read from their start).
+   */
+  readonly keyGroupOffsets?: readonly number[];
 }
 
 /** Either kind of keyed state handle. */

@@ -2,6 +2,7 @@
 
 import type { LocalStateReader } from '../checkpoint/local-recovery/local-state-reader.ts';
 import type {
+  ChangelogFileHandle,
   CheckpointMetadata,
   KeyedStateHandle,
   OperatorSnapshot,
@@ -23,6 +24,7 @@ import {
 } from '../state/snapshot/index.ts';
 import {
   foldKeyedChangelogStreams,
+  KEYED_CHANGELOG_HEADER_BYTES,
   type KeyedChangelogStream,
   openKeyedChangelog,
 } from '../state/snapshot/keyed-changelog-format.ts';
@@ -99,6 +101,8 @@ export async function assignRestoredState(
 /**
  * The key groups `wanted` of one old subtask as a part its new subtask reads when it
  * restores: a full file's sections, or an incremental chain folded key group by key group.
+ * Rescaled, a file whose handle has section offsets is read only from the first wanted
+ * section to the last (plus its header).
  */
 function keyedPartOf(
   keyed: KeyedStateHandle,
@@ -108,34 +112,50 @@ function keyedPartOf(
   open: (handle: StateFileHandle, range?: ByteRange) => Promise<ChunkedInput>,
 ): KeyedStatePart {
   const files = filesOf(keyed);
+  const range = keyed.keyGroupRange;
+  const offsetsOf = (file: ChangelogFileHandle): readonly number[] | undefined =>
+    file.keyGroupOffsets?.length === keyGroupRangeSize(range) + 1 ? file.keyGroupOffsets : undefined;
+  // Only the wanted sections, when every file says where they are (and they do not start the file).
+  const ranged = wanted.start !== range.start && files.every((file) => offsetsOf(file) !== undefined);
+  const openWanted = async (file: ChangelogFileHandle, headerBytes: number) => {
+    const offsets = offsetsOf(file)!;
+    const header = await open(file, { start: 0, end: headerBytes });
+    try {
+      const sections = await open(file, {
+        start: offsets[wanted.start - range.start],
+        end: offsets[wanted.end - range.start + 1],
+      });
+      return { header, sections };
+    } catch (error) {
+      await header.close();
+      throw error;
+    }
+  };
   return {
     path: pathOf(source, files[files.length - 1]),
     maxParallelism,
-    fileKeyGroupRange: keyed.keyGroupRange,
+    fileKeyGroupRange: range,
     async *sections() {
       if (keyed.kind !== 'incremental') {
-        const range = keyed.keyGroupRange;
         const expected = { maxParallelism, range };
-        const offsets = keyed.keyGroupOffsets;
-        if (wanted.start === range.start || offsets.length !== keyGroupRangeSize(range) + 1) {
+        if (!ranged) {
           yield* streamKeyedStateSections(await open(keyed.file), wanted, expected);
           return;
         }
-        // Rescaled: the header, then only the wanted key groups' sections.
-        const header = await open(keyed.file, { start: 0, end: KEYED_STATE_HEADER_BYTES });
-        const sections = await open(keyed.file, {
-          start: offsets[wanted.start - range.start],
-          end: offsets[wanted.end - range.start + 1],
-        }).catch(async (error: unknown) => {
-          await header.close();
-          throw error;
-        });
+        const { header, sections } = await openWanted(files[0], KEYED_STATE_HEADER_BYTES);
         yield* streamKeyedStateSections(header, wanted, expected, sections);
         return;
       }
       const chain: KeyedChangelogStream[] = [];
       try {
-        for (const file of keyed.files) chain.push(await openKeyedChangelog(await open(file)));
+        for (const file of keyed.files) {
+          if (!ranged) {
+            chain.push(await openKeyedChangelog(await open(file)));
+            continue;
+          }
+          const { header, sections } = await openWanted(file, KEYED_CHANGELOG_HEADER_BYTES);
+          chain.push(await openKeyedChangelog(header, { sections, keyGroup: wanted.start }));
+        }
       } catch (error) {
         await Promise.all(chain.map((file) => file.input.close()));
         throw error;
@@ -190,8 +210,11 @@ function checkCompatibility(
   }
 }
 
-function filesOf(keyed: KeyedStateHandle): readonly StateFileHandle[] {
-  return keyed.kind === 'incremental' ? keyed.files : [keyed.file];
+/** The files of a keyed handle, each with its section offsets where the handle has them. */
+function filesOf(keyed: KeyedStateHandle): readonly ChangelogFileHandle[] {
+  return keyed.kind === 'incremental'
+    ? keyed.files
+    : [{ ...keyed.file, keyGroupOffsets: keyed.keyGroupOffsets }];
 }
 
 function pathOf(source: RestoreSource, handle: StateFileHandle): string {

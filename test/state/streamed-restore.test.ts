@@ -11,11 +11,12 @@ import { assignToKeyGroup } from '../../src/state/key-groups.ts';
 import { ChunkedInput } from '../../src/state/snapshot/chunked-input.ts';
 import {
   foldKeyedChangelogStreams,
+  KEYED_CHANGELOG_HEADER_BYTES,
   type KeyedChangelogSource,
   materializeKeyedChangelog,
   openKeyedChangelog,
   readKeyedChangelog,
-  writeKeyedChangelogInSlices,
+  writeKeyedChangelogInParts,
 } from '../../src/state/snapshot/keyed-changelog-format.ts';
 import {
   KEYED_STATE_HEADER_BYTES,
@@ -181,7 +182,7 @@ describe('keyed state read as a stream', () => {
     );
   });
 
-  it('folds an incremental chain read as streams into what folding the whole files gives', async () => {
+  it('folds an incremental chain read as streams, whole or ranged, into what folding the whole files gives', async () => {
     // A chain written by hand: a base of every key, then deltas that put and delete.
     const source = (isBase: boolean, round: number): KeyedChangelogSource => ({
       keyGroupRange: RANGE,
@@ -206,17 +207,34 @@ describe('keyed state read as a stream', () => {
       },
     });
     const paths = ['base', 'd1', 'd2', 'd3'];
-    const files = await Promise.all(
-      paths.map((_, i) =>
-        writeKeyedChangelogInSlices(source(i === 0, i), [], { yieldToLoop: () => Promise.resolve() }),
-      ),
+    const written = await Promise.all(
+      paths.map(async (_, i) => {
+        const parts: Uint8Array[] = [];
+        const { keyGroupOffsets } = await writeKeyedChangelogInParts(
+          { write: async (part) => void parts.push(part.slice()) },
+          source(i === 0, i),
+          [],
+          { yieldToLoop: () => Promise.resolve() },
+        );
+        return { bytes: new Uint8Array(Buffer.concat(parts)), keyGroupOffsets };
+      }),
     );
+    const files = written.map(({ bytes }) => bytes);
     await fc.assert(
-      fc.asyncProperty(chunkSizes, wantedRange, async (sizes, wanted) => {
+      fc.asyncProperty(chunkSizes, wantedRange, fc.boolean(), async (sizes, wanted, ranged) => {
+        // Whole files, or (as a rescaled restore reads them) each file's header and the byte
+        // range of the wanted sections by its offsets.
         const chain = await Promise.all(
-          files.map((bytes, i) =>
-            openKeyedChangelog(new ChunkedInput(chunksOf(bytes, sizes), paths[i], bytes.length)),
-          ),
+          written.map(({ bytes, keyGroupOffsets }, i) => {
+            if (!ranged)
+              return openKeyedChangelog(new ChunkedInput(chunksOf(bytes, sizes), paths[i], bytes.length));
+            const header = bytes.subarray(0, KEYED_CHANGELOG_HEADER_BYTES);
+            const sections = bytes.subarray(keyGroupOffsets[wanted.start], keyGroupOffsets[wanted.end + 1]);
+            return openKeyedChangelog(new ChunkedInput(chunksOf(header, sizes), paths[i], header.length), {
+              sections: new ChunkedInput(chunksOf(sections, sizes), paths[i], sections.length),
+              keyGroup: wanted.start,
+            });
+          }),
         );
         const streamed = await collect(foldKeyedChangelogStreams(chain, wanted));
         const whole = materializeKeyedChangelog(

@@ -213,7 +213,11 @@ function keyedToJson(keyed: KeyedStateHandle): unknown {
     return {
       kind: 'incremental',
       keyGroupRange: { start: keyed.keyGroupRange?.start, end: keyed.keyGroupRange?.end },
-      files: (keyed.files ?? []).map(fileToJson),
+      files: (keyed.files ?? []).map((file) =>
+        file.keyGroupOffsets === undefined
+          ? fileToJson(file)
+          : { ...(fileToJson(file) as object), keyGroupOffsets: file.keyGroupOffsets },
+      ),
     };
   }
   return {

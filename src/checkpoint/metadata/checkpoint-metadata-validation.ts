@@ -1,5 +1,6 @@
 /** Checks that parsed `_metadata` JSON has the shape of CheckpointMetadata, naming the path of every problem. */
 import type {
+  ChangelogFileHandle,
   CheckpointMetadata,
   CoordinatorStateHandle,
   IncrementalKeyedStateHandle,
@@ -300,14 +301,27 @@ function parseKeyed(
   if (rangeJson === undefined) return undefined;
   const start = check.integer(rangeJson, 'start', rangePath, 0, maxParallelism - 1);
   const end = check.integer(rangeJson, 'end', rangePath, -1, maxParallelism - 1);
-  const offsetsJson = check.array(json.keyGroupOffsets, `${path}.keyGroupOffsets`);
-  if (file === undefined || start === undefined || end === undefined || offsetsJson === undefined)
-    return undefined;
-  const groups = Math.max(0, end - start + 1);
-  if (offsetsJson.length !== groups + 1) {
+  if (file === undefined || start === undefined || end === undefined) return undefined;
+  const offsets = parseOffsets(check, json.keyGroupOffsets, `${path}.keyGroupOffsets`, end - start + 1, file);
+  if (offsets === undefined) return undefined;
+  return { file, keyGroupRange: { start, end }, keyGroupOffsets: offsets };
+}
+
+/** Section offsets of a file of `groups` key groups: one per group and the end, ascending, inside the file. */
+function parseOffsets(
+  check: Checker,
+  value: unknown,
+  path: string,
+  groups: number,
+  file: StateFileHandle,
+): number[] | undefined {
+  const offsetsJson = check.array(value, path);
+  if (offsetsJson === undefined) return undefined;
+  const expected = Math.max(0, groups) + 1;
+  if (offsetsJson.length !== expected) {
     check.fail(
-      `${path}.keyGroupOffsets`,
-      `expected ${groups + 1} offsets (one per key group and the end), got ${offsetsJson.length}`,
+      path,
+      `expected ${expected} offsets (one per key group and the end), got ${offsetsJson.length}`,
     );
     return undefined;
   }
@@ -322,14 +336,14 @@ function parseKeyed(
       offset > file.sizeBytes
     ) {
       check.fail(
-        `${path}.keyGroupOffsets[${i}]`,
+        `${path}[${i}]`,
         `expected an integer in [${previous}, ${file.sizeBytes}], got ${String(offset)}`,
       );
       return undefined;
     }
     offsets.push(offset);
   }
-  return { file, keyGroupRange: { start, end }, keyGroupOffsets: offsets };
+  return offsets;
 }
 
 function parseIncrementalKeyed(
@@ -353,19 +367,29 @@ function parseIncrementalKeyed(
     );
     return undefined;
   }
-  const files: StateFileHandle[] = [];
+  const files: ChangelogFileHandle[] = [];
   filesJson.forEach((fileJson, i) => {
-    const file = parseFile(check, fileJson, `${path}.files[${i}]`, true);
+    const filePath = `${path}.files[${i}]`;
+    const file = parseFile(check, fileJson, filePath, true);
     if (file === undefined) return;
     // The chain lives in shared/: later checkpoints reference the same files.
     if (!file.relativePath.startsWith('../shared/')) {
-      check.fail(
-        `${path}.files[${i}].relativePath`,
-        `'${file.relativePath}' is not in the job's shared/ directory`,
-      );
+      check.fail(`${filePath}.relativePath`, `'${file.relativePath}' is not in the job's shared/ directory`);
       return;
     }
-    files.push(file);
+    const offsetsJson = (fileJson as { keyGroupOffsets?: unknown }).keyGroupOffsets;
+    if (offsetsJson === undefined || start === undefined || end === undefined) {
+      files.push(file);
+      return;
+    }
+    const keyGroupOffsets = parseOffsets(
+      check,
+      offsetsJson,
+      `${filePath}.keyGroupOffsets`,
+      end - start + 1,
+      file,
+    );
+    if (keyGroupOffsets !== undefined) files.push({ ...file, keyGroupOffsets });
   });
   if (start === undefined || end === undefined || files.length !== filesJson.length) return undefined;
   return { kind: 'incremental', keyGroupRange: { start, end }, files };

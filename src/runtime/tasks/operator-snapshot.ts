@@ -2,6 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type {
+  ChangelogFileHandle,
   KeyedStateHandle,
   OperatorSubtaskSnapshot,
   StateFileHandle,
@@ -137,13 +138,17 @@ async function writeKeyedStateInParts(
   location: CheckpointLocationWriter,
   subtaskIndex: number,
   checkpointId: number,
-): Promise<{ readonly handle: KeyedStateHandle; readonly uploaded: StateFileHandle } | undefined> {
+): Promise<{ readonly handle: KeyedStateHandle; readonly uploaded: ChangelogFileHandle } | undefined> {
   const { operatorId, incremental, keyed } = sync;
   if (incremental !== undefined) {
     const file = await location.openSharedFile(
       sharedStateFileName(operatorId, subtaskIndex, checkpointId, randomUUID().slice(0, 8)),
     );
-    const uploaded = await writingTo(file, () => writeKeyedChangelogInParts(file, incremental, sync.timers));
+    let keyGroupOffsets: readonly number[] = [];
+    const written = await writingTo(file, async () => {
+      ({ keyGroupOffsets } = await writeKeyedChangelogInParts(file, incremental, sync.timers));
+    });
+    const uploaded: ChangelogFileHandle = { ...written, keyGroupOffsets };
     return { handle: incrementalHandle(incremental, uploaded), uploaded };
   }
   if (keyed === undefined) return undefined;
@@ -168,9 +173,9 @@ async function writingTo(file: StateFileSink, write: () => Promise<unknown>): Pr
 
 function incrementalHandle(
   incremental: IncrementalKeyedStateSnapshot,
-  uploaded: StateFileHandle,
+  uploaded: ChangelogFileHandle,
 ): KeyedStateHandle {
-  const files: StateFileHandle[] = [...incremental.reusedFiles, uploaded];
+  const files: ChangelogFileHandle[] = [...incremental.reusedFiles, uploaded];
   return { kind: 'incremental', keyGroupRange: incremental.keyGroupRange, files };
 }
 

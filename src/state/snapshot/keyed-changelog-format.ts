@@ -70,6 +70,8 @@ export const KEYED_CHANGELOG_FORMAT_VERSION = 2;
 const READABLE_VERSIONS: readonly number[] = [1, 2];
 const FILE_KIND = 'keyed changelog';
 const HEADER_BYTES = FILE_PREAMBLE_BYTES + 17;
+/** Preamble, header fields and header checksum: what a ranged read needs besides its sections. */
+export const KEYED_CHANGELOG_HEADER_BYTES = HEADER_BYTES;
 const FLAG_BASE = 1;
 const FLAG_TIMER_DELTAS = 2;
 const OP_DELETE = 0;
@@ -182,7 +184,8 @@ export async function writeKeyedChangelogInSlices(
 
 /**
  * `writeKeyedChangelogInSlices` into `sink`, in parts of about `partBytes` (whole sections),
- * so a base of a large state is never whole in memory. Returns the file's size.
+ * so a base of a large state is never whole in memory. Returns the file's size and the
+ * offset of each key group's section (the last: where the trailer starts).
  *
  * @example
  * ```ts
@@ -196,20 +199,20 @@ export async function writeKeyedChangelogInParts(
   source: KeyedChangelogSource,
   timers: readonly TimerSnapshotEntry[] = [],
   options: SliceOptions & { readonly partBytes?: number } = {},
-): Promise<number> {
+): Promise<{ readonly sizeBytes: number; readonly keyGroupOffsets: readonly number[] }> {
   return writeChangelog(source, timers, options, options.partBytes ?? STATE_FILE_PART_BYTES, (part) =>
     sink.write(part),
   );
 }
 
-/** Writes the file section by section, handing `emit` a part whenever `partBytes` are buffered, and the rest at the end; returns the size. */
+/** Writes the file section by section, handing `emit` a part whenever `partBytes` are buffered, and the rest at the end; returns the size and section offsets. */
 async function writeChangelog(
   source: KeyedChangelogSource,
   timers: readonly TimerSnapshotEntry[],
   options: SliceOptions,
   partBytes: number,
   emit: (part: Uint8Array) => void | Promise<void>,
-): Promise<number> {
+): Promise<{ readonly sizeBytes: number; readonly keyGroupOffsets: readonly number[] }> {
   const yieldToLoop = options.yieldToLoop ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
   const perSlice = Math.max(1, options.keyGroupsPerSlice ?? 8);
   const { keyGroupRange: range, maxParallelism } = source;
@@ -236,8 +239,10 @@ async function writeChangelog(
   out.writeU8((source.isBase ? FLAG_BASE : 0) | (timerDeltas ? FLAG_TIMER_DELTAS : 0));
   out.writeU32(crc32c(out.view()));
   const sections = new ChangelogSectionWriter(out);
+  const keyGroupOffsets: number[] = [];
   for (let keyGroup = range.start; keyGroup <= range.end; keyGroup++) {
     const start = out.length;
+    keyGroupOffsets.push(taken + start);
     out.writeVarint(keyGroup);
     sections.reset();
     source.writeKeyGroup(keyGroup, sections);
@@ -250,9 +255,10 @@ async function writeChangelog(
     if (out.length >= partBytes) await take();
     else if ((keyGroup - range.start + 1) % perSlice === 0 && keyGroup < range.end) await yieldToLoop();
   }
+  keyGroupOffsets.push(taken + out.length);
   out.writeU32(crc32c(out.view(), 0, out.length, takenCrc));
   await take();
-  return taken;
+  return { sizeBytes: taken, keyGroupOffsets };
 }
 
 /**
@@ -293,7 +299,11 @@ export interface KeyedChangelogFile extends KeyedChangelogHeader {
 
 /** A changelog file read as a stream: header fields, then its sections one at a time. */
 export interface KeyedChangelogStream extends KeyedChangelogHeader {
+  /** Where the sections come from, starting with `firstKeyGroup`'s. */
   readonly input: ChunkedInput;
+  readonly firstKeyGroup: number;
+  /** The offset in `input` where the sections end. */
+  readonly limit: number;
 }
 
 /**
@@ -319,14 +329,31 @@ export function readKeyedChangelog(bytes: Uint8Array, path: string): KeyedChange
 /**
  * Opens a changelog file read as a stream: checks magic, version and header now; its
  * sections come from `nextChangelogSection`, each checked as it is read. The whole-file
- * checksum is the storage's to check (`CheckpointStorage.readFileChunks`).
+ * checksum is the storage's to check (`CheckpointStorage.readFileChunks`). With `from`,
+ * `input` is the header only (KEYED_CHANGELOG_HEADER_BYTES) and `from.sections` the file's
+ * bytes from the section of `from.keyGroup` on (a ranged read at its `keyGroupOffsets`).
  */
-export async function openKeyedChangelog(input: ChunkedInput): Promise<KeyedChangelogStream> {
+export async function openKeyedChangelog(
+  input: ChunkedInput,
+  from?: { readonly sections: ChunkedInput; readonly keyGroup: number },
+): Promise<KeyedChangelogStream> {
   try {
     const header = readChangelogHeader(await input.take(HEADER_BYTES), input.path);
-    return { ...header, input };
-  } catch (error) {
+    if (from === undefined) {
+      const limit = input.sizeBytes - FILE_TRAILER_BYTES;
+      return { ...header, input, firstKeyGroup: header.keyGroupRange.start, limit };
+    }
     await input.close();
+    if (!keyGroupRangeContains(header.keyGroupRange, from.keyGroup)) {
+      const { start, end } = header.keyGroupRange;
+      throw new CorruptSnapshotError(
+        input.path,
+        `key group ${from.keyGroup} is outside the file's [${start}, ${end}]`,
+      );
+    }
+    return { ...header, input: from.sections, firstKeyGroup: from.keyGroup, limit: from.sections.sizeBytes };
+  } catch (error) {
+    await Promise.all([input.close(), from?.sections.close()]);
     throw error;
   }
 }
@@ -336,8 +363,7 @@ export async function nextChangelogSection(
   file: KeyedChangelogStream,
   keyGroup: number,
 ): Promise<ChangelogSection> {
-  const { input, path, maxParallelism, timerDeltas } = file;
-  const limit = input.sizeBytes - FILE_TRAILER_BYTES;
+  const { input, path, maxParallelism, timerDeltas, limit } = file;
   if (input.position >= limit)
     throw new CorruptSnapshotError(path, `sections end before key group ${keyGroup}`);
   return input.parse(limit, (bytes, offset) =>
@@ -477,8 +503,15 @@ export async function* foldKeyedChangelogStreams(
   try {
     checkChain(chain);
     const range = chain[0].keyGroupRange;
+    const first = chain[0].firstKeyGroup;
+    const skipped = chain.find((file) => file.firstKeyGroup !== first);
+    if (skipped !== undefined) {
+      throw new Error(
+        `the chain's streams start at key groups ${first} and ${skipped.firstKeyGroup} (a bug)`,
+      );
+    }
     const last = Math.min(range.end, wanted.end);
-    for (let keyGroup = range.start; keyGroup <= last; keyGroup++) {
+    for (let keyGroup = first; keyGroup <= last; keyGroup++) {
       const sections: ChangelogSection[] = [];
       for (const file of chain) sections.push(await nextChangelogSection(file, keyGroup));
       if (keyGroupRangeContains(wanted, keyGroup)) yield foldSections(chain, sections);
@@ -615,6 +648,8 @@ export interface SharedFileRef {
   readonly relativePath: string;
   readonly sizeBytes: number;
   readonly crc32c: number;
+  /** Offset of each key group's section, the last where the trailer starts (see `writeKeyedChangelogInParts`). */
+  readonly keyGroupOffsets?: readonly number[];
 }
 
 /**

@@ -335,6 +335,49 @@ describe('parseCheckpointMetadata', () => {
     );
   });
 
+  it('reads section offsets of incremental chain files where written, and checks them', () => {
+    const file = (name: string, keyGroupOffsets?: unknown) => ({
+      relativePath: `../shared/${name}`,
+      sizeBytes: 100,
+      crc32c: 5,
+      ...(keyGroupOffsets === undefined ? {} : { keyGroupOffsets }),
+    });
+    const metadata = (files: unknown[]): unknown => ({
+      ...JSON.parse(new TextDecoder().decode(bodyOf({ ...sample(), operators: [] }))),
+      formatVersion: 2,
+      kind: 'checkpoint',
+      maxParallelism: 4,
+      operators: [
+        {
+          operatorId: 'k',
+          operatorName: 'k',
+          parallelism: 1,
+          subtasks: [
+            {
+              subtaskIndex: 0,
+              finished: false,
+              operatorState: null,
+              keyed: { kind: 'incremental', keyGroupRange: { start: 0, end: 3 }, files },
+            },
+          ],
+        },
+      ],
+    });
+    const parsed = parseCheckpointMetadata(metadata([file('base', [26, 40, 50, 60, 96]), file('delta')]));
+    expect(parsed.ok).toBe(true);
+    const keyed = parsed.ok ? parsed.metadata.operators[0].subtasks[0].keyed : undefined;
+    expect(keyed?.kind === 'incremental' && keyed.files.map((f) => f.keyGroupOffsets)).toEqual([
+      [26, 40, 50, 60, 96],
+      undefined,
+    ]);
+    const problems = parseCheckpointMetadata(metadata([file('base', [26, 40, 30, 60, 96])]));
+    expect(problems.ok ? '' : problems.problems.join('\n')).toMatch(
+      /files\[0\]\.keyGroupOffsets\[2\]: expected an integer in \[40, 100\], got 30/,
+    );
+    const short = parseCheckpointMetadata(metadata([file('base', [26, 40])]));
+    expect(short.ok ? '' : short.problems.join('\n')).toMatch(/expected 5 offsets/);
+  });
+
   it('reports at most 20 problems and counts the rest', () => {
     const json = valid();
     json.operators = Array.from({ length: 30 }, () => ({}));

@@ -2,7 +2,8 @@
  * Savepoints move between the heap and disk backends at any parallelism: a real job (every
  * keyed state kind plus event-time timers) runs in three legs, each stopped with a savepoint
  * and resumed on the other backend at another parallelism, and the result is exactly that
- * of one uninterrupted run.
+ * of one uninterrupted run. The same for a disk backend's incremental checkpoint, which a
+ * rescaled restore reads by its files' section offsets.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -130,6 +131,8 @@ interface Leg {
   readonly parallelism: number;
   /** Stop with a savepoint once this many records were processed in total; undefined: run to the end. */
   readonly stopAfter: number | undefined;
+  /** Instead of a savepoint: a checkpoint (incremental on the disk backend), then cancel. */
+  readonly stopWithCheckpoint?: boolean;
 }
 
 async function runLeg(
@@ -147,6 +150,9 @@ async function runLeg(
     parallelism: leg.parallelism,
     stateBackend: backend,
     restore: restoreFrom === undefined ? undefined : { kind: 'path', path: restoreFrom },
+    ...(leg.stopWithCheckpoint === true
+      ? { checkpointStorage: join(dir, 'checkpoints'), checkpointing: { intervalMs: 1e9 } }
+      : {}),
   });
   env
     .fromGenerator({ count: RECORDS, ratePerSecond: RATE_PER_SECOND, generate: (index) => index })
@@ -170,6 +176,12 @@ async function runLeg(
   // source read on, up to its end under load (the savepoint then fails with 'the job stopped
   // while the checkpoint was being triggered'). A fixed real-time pause only made that rarer.
   // With time held the source emits nothing, so the savepoint lands exactly where we stopped.
+  if (leg.stopWithCheckpoint === true) {
+    // Time held from the checkpoint to the cancel: nothing is processed past the checkpoint.
+    const checkpoint = await drive(clock, client.triggerCheckpoint(), 0);
+    await drive(clock, client.cancel(), 0);
+    return checkpoint;
+  }
   const savepoint = await drive(clock, client.stopWithSavepoint(join(dir, 'savepoints')), 0);
   await drive(clock, client.result());
   return savepoint;
@@ -260,6 +272,15 @@ describe('savepoints across backends, with rescaling', () => {
       { backend: 'disk', parallelism: 1, stopAfter: RECORDS / 3 },
       { backend: 'heap', parallelism: 4, stopAfter: (2 * RECORDS) / 3 },
       { backend: 'disk', parallelism: 2, stopAfter: undefined },
+    ]);
+    checkExactlyOnce(sink);
+  });
+
+  it('disk p=1, incremental checkpoint -> disk p=3 (only the key groups each subtask keeps are read) -> heap p=2', async () => {
+    const sink = await runLegs([
+      { backend: 'disk', parallelism: 1, stopAfter: RECORDS / 3, stopWithCheckpoint: true },
+      { backend: 'disk', parallelism: 3, stopAfter: (2 * RECORDS) / 3, stopWithCheckpoint: true },
+      { backend: 'heap', parallelism: 2, stopAfter: undefined },
     ]);
     checkExactlyOnce(sink);
   });

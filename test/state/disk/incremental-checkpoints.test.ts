@@ -254,7 +254,7 @@ describe('incremental checkpoints of the disk backend', () => {
         const parts: Uint8Array[] = [];
         try {
           const whole = await writeKeyedChangelogInSlices(snapshot, [], { yieldToLoop: noYield });
-          const sizeBytes = await writeKeyedChangelogInParts(
+          const { sizeBytes, keyGroupOffsets } = await writeKeyedChangelogInParts(
             { write: async (part) => void parts.push(part.slice()) },
             snapshot,
             [],
@@ -262,6 +262,13 @@ describe('incremental checkpoints of the disk backend', () => {
           );
           expect(new Uint8Array(Buffer.concat(parts))).toEqual(whole);
           expect(sizeBytes).toBe(whole.length);
+          // Each offset is where its key group's section starts; the last where the trailer does.
+          expect(keyGroupOffsets).toHaveLength(MAX_PARALLELISM + 1);
+          expect(keyGroupOffsets[keyGroupOffsets.length - 1]).toBe(whole.length - 4);
+          const file = readKeyedChangelog(whole, 'whole');
+          for (const [i, offset] of keyGroupOffsets.slice(0, -1).entries()) {
+            expect(whole[offset], `section ${i}`).toBe(file.sections[i].keyGroup);
+          }
           expect(parts.length).toBeGreaterThan(id === 1 ? 10 : 1);
           snapshot.written({ relativePath: `../shared/chk-${id}`, sizeBytes, crc32c: 0 });
         } finally {
