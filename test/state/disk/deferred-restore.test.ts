@@ -249,6 +249,30 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/**
+ * A keyed sum on the disk backend (two keyed subtasks, full checkpoints into `storage`, one
+ * restart allowed) that has processed 3,000 records and taken a checkpoint: set
+ * `failures.failNext` to make it fail over onto that checkpoint.
+ */
+async function checkpointedJob(storage: FileSystemCheckpointStorage, root: string, name: string) {
+  const failures: FailureSwitch = { failNext: false, processed: 0 };
+  const logger = new CapturingLogger();
+  const env = StreamExecutionEnvironment.create({
+    parallelism: 2,
+    maxParallelism: 16,
+    stateBackend: diskStateBackend({ directory: join(root, 'state'), incremental: false }),
+    checkpointing: { intervalMs: 1e9 },
+    checkpointStorage: storage,
+    restartStrategy: { kind: 'fixed-delay', attempts: 1, delayMs: 0 },
+    logger,
+  });
+  keyedSumJob(env, { count: 1_000_000, ratePerSecond: 20_000, keys: 2_000 }, failures);
+  const client = env.executeAsync(name);
+  await until(() => failures.processed > 3_000, 'records flow');
+  await client.triggerCheckpoint();
+  return { client, failures, logger };
+}
+
 describe('a restored job', () => {
   it('keeps none of the files it restored from once its state is loaded, and says when it is', async () => {
     setFlagsFromString('--expose-gc');
@@ -259,21 +283,7 @@ describe('a restored job', () => {
     // snapshots, so those files are the ones restored from (an incremental chain's are folded
     // into copies the references below would not see).
     const storage = new WatchedStorage(join(root, 'checkpoints'));
-    const failures: FailureSwitch = { failNext: false, processed: 0 };
-    const logger = new CapturingLogger();
-    const env = StreamExecutionEnvironment.create({
-      parallelism: 2,
-      maxParallelism: 16,
-      stateBackend: diskStateBackend({ directory: join(root, 'state'), incremental: false }),
-      checkpointing: { intervalMs: 1e9 },
-      checkpointStorage: storage,
-      restartStrategy: { kind: 'fixed-delay', attempts: 1, delayMs: 0 },
-      logger,
-    });
-    keyedSumJob(env, { count: 1_000_000, ratePerSecond: 20_000, keys: 2_000 }, failures);
-    const client = env.executeAsync('restored files');
-    await until(() => failures.processed > 3_000, 'records flow');
-    await client.triggerCheckpoint();
+    const { client, failures, logger } = await checkpointedJob(storage, root, 'restored files');
     failures.failNext = true;
     await until(() => storage.streamedChunks > 0, 'the failover restores');
     const restoredAt = failures.processed;
@@ -294,21 +304,7 @@ describe('a restored job', () => {
   it('cancelled while a failover restores, stops the restore at its next section', async () => {
     const root = mkdtempSync(join(directory, 'cancelled-'));
     const storage = new GatedStorage(join(root, 'checkpoints'));
-    const failures: FailureSwitch = { failNext: false, processed: 0 };
-    const logger = new CapturingLogger();
-    const env = StreamExecutionEnvironment.create({
-      parallelism: 2,
-      maxParallelism: 16,
-      stateBackend: diskStateBackend({ directory: join(root, 'state'), incremental: false }),
-      checkpointing: { intervalMs: 1e9 },
-      checkpointStorage: storage,
-      restartStrategy: { kind: 'fixed-delay', attempts: 1, delayMs: 0 },
-      logger,
-    });
-    keyedSumJob(env, { count: 1_000_000, ratePerSecond: 20_000, keys: 2_000 }, failures);
-    const client = env.executeAsync('cancelled restore');
-    await until(() => failures.processed > 3_000, 'records flow');
-    await client.triggerCheckpoint();
+    const { client, failures, logger } = await checkpointedJob(storage, root, 'cancelled restore');
     storage.closeGate();
     failures.failNext = true;
     await until(() => storage.waiting === 2, 'both keyed subtasks of the failover wait for their file');
