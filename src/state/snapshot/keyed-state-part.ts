@@ -15,8 +15,8 @@ export interface KeyedStatePart {
   readonly fileKeyGroupRange: KeyGroupRange;
   /**
    * The sections of the wanted key groups in ascending order, each checked (CorruptSnapshotError
-   * naming the file) before it is yielded. Iterate once; a section's bytes may be reused
-   * once the next is pulled.
+   * naming the file) before it is yielded. Iterate once. A section's bytes stay valid after
+   * the next is pulled (they are never written again), so a consumer may keep them.
    */
   sections(): AsyncIterable<KeyGroupSection>;
 }
