@@ -51,19 +51,28 @@ export class CacheSlot {
  * All slots of one backend, across its states, bounded by `entriesMax`: a CLOCK ring. A hit
  * costs the table's Map lookup plus setting `referenced`; nothing moves on a hit. Admitting a
  * slot into a full ring moves the hand past referenced slots (clearing their bits) to the
- * first unreferenced one, evicts it (writing it back if dirty) and reuses its object. lmdb
- * commits the write-backs of one event-loop turn in one transaction. Dirty slots are also
- * listed, so a snapshot writes them back in O(dirty).
+ * first unreferenced one, evicts it and reuses its object.
+ *
+ * Dirty slots are listed by key group, so a snapshot writes them back in O(dirty), and an
+ * eviction that meets a dirty victim writes back every dirty slot of the victim's key group,
+ * not the victim alone. Store keys start with (state, key group), so those writes land in a
+ * few contiguous stretches of lmdb's B-tree: a write transaction copies each leaf page it
+ * touches once, and ten writes that share a leaf cost little more than one. Written back one
+ * by one in CLOCK order, the writes of a transaction scatter over the whole tree once it is
+ * much larger than the cache, one leaf copied per write (measured at 10 M keys in
+ * docs/state-backends.md). The group's other slots stay cached, clean, so the hand evicts
+ * them later for free.
  */
 export class WriteBackCache {
   readonly entriesMax: number;
   readonly #ring: CacheSlot[] = [];
   #hand = 0;
   /**
-   * Slots that became dirty since the last flush, each object once (some may have been
-   * written back or reused since: checked when flushing), so it never outgrows the ring.
+   * Per key group (by group index), the slots that became dirty since that group was last
+   * written back, each object once (some may have been written back or reused since: checked
+   * when flushing), so together they never outgrow the ring.
    */
-  #dirty: CacheSlot[] = [];
+  #dirtyByGroup: (CacheSlot[] | undefined)[] = [];
   #evictions = 0;
   #writeBacks = 0;
 
@@ -106,6 +115,8 @@ export class WriteBackCache {
       victim = ring[hand];
     }
     this.#hand = hand + 1 === ring.length ? 0 : hand + 1;
+    if (victim.dirty) this.#flushGroup(victim.groupIndex);
+    // Still dirty only if it was listed under another group (its object was reused while listed).
     if (victim.dirty) this.#writeBacks++;
     victim.owner.evict(victim);
     this.#evictions++;
@@ -125,19 +136,43 @@ export class WriteBackCache {
     slot.dirty = true;
     if (slot.listed) return;
     slot.listed = true;
-    this.#dirty.push(slot);
+    const listed = this.#dirtyByGroup[slot.groupIndex];
+    if (listed === undefined) this.#dirtyByGroup[slot.groupIndex] = [slot];
+    else listed.push(slot);
   }
 
   /** Writes back every dirty slot (all states, or those of `owner`); they stay cached, clean. */
   flush(owner?: SlotOwner): void {
-    const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const slot of dirty) {
-      if (owner !== undefined && slot.owner !== owner) {
-        if (slot.dirty) this.#dirty.push(slot);
-        else slot.listed = false;
+    const byGroup = this.#dirtyByGroup;
+    for (let group = 0; group < byGroup.length; group++) {
+      const listed = byGroup[group];
+      if (listed === undefined || listed.length === 0) continue;
+      if (owner === undefined) {
+        this.#flushGroup(group);
         continue;
       }
+      const kept: CacheSlot[] = [];
+      for (const slot of listed) {
+        if (slot.owner !== owner) {
+          if (slot.dirty) kept.push(slot);
+          else slot.listed = false;
+          continue;
+        }
+        slot.listed = false;
+        if (!slot.dirty) continue;
+        slot.owner.writeBack(slot);
+        this.#writeBacks++;
+      }
+      byGroup[group] = kept;
+    }
+  }
+
+  /** Writes back the dirty slots listed under one key group; they stay cached, clean. */
+  #flushGroup(groupIndex: number): void {
+    const listed = this.#dirtyByGroup[groupIndex];
+    if (listed === undefined) return;
+    this.#dirtyByGroup[groupIndex] = undefined;
+    for (const slot of listed) {
       slot.listed = false;
       if (!slot.dirty) continue;
       slot.owner.writeBack(slot);
@@ -149,6 +184,6 @@ export class WriteBackCache {
   clear(): void {
     this.#ring.length = 0;
     this.#hand = 0;
-    this.#dirty = [];
+    this.#dirtyByGroup = [];
   }
 }
