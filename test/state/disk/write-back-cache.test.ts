@@ -1,8 +1,8 @@
 /**
  * The write-back cache's own rules, with a recording slot owner standing in for a state table
- * (the disk backend's conformance suites run the real tables over a two-slot cache): an
- * eviction that meets a dirty victim writes back its whole key group, and no write is lost
- * or duplicated whatever the order of admissions, writes and flushes.
+ * (the disk backend's conformance suites run the real tables over a two-slot cache): a full
+ * cache writes back whole key groups in turn and evicts clean slots, and no write is lost or
+ * duplicated whatever the order of admissions, writes and flushes.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -57,8 +57,8 @@ class RecordingOwner implements SlotOwner {
 }
 
 describe('WriteBackCache', () => {
-  it('writes back every dirty slot of a dirty victim’s key group, and only those, when it evicts the victim', () => {
-    const cache = new WriteBackCache(6);
+  it('keeps a full cache at most half dirty by writing back whole key groups in turn, and evicts clean slots', () => {
+    const cache = new WriteBackCache(6); // at most 3 dirty while evicting
     const owner = new RecordingOwner(cache);
     owner.set(0, 'a', 1);
     owner.set(1, 'b', 2);
@@ -66,19 +66,42 @@ describe('WriteBackCache', () => {
     owner.set(1, 'd', 4);
     owner.set(0, 'e', 5);
     owner.set(2, 'f', 6);
-    // Full; every slot referenced, so the hand clears all bits and comes back to 0/a (dirty).
-    owner.set(3, 'g', 7);
+    expect(owner.writes).toEqual([]); // a cache that is not full writes nothing back
+    owner.set(3, 'g', 7); // 6 dirty: group 0 goes whole, then the hand evicts 0/a (clean now)
     expect(owner.writes).toEqual(['0/a=1', '0/c=3', '0/e=5']);
     expect(owner.slots.has('0/a')).toBe(false);
-    // The rest of group 0 stays cached, clean: evicting it writes nothing.
     expect(owner.slots.get('0/c')?.dirty).toBe(false);
-    owner.set(3, 'h', 8); // evicts 1/b: dirty, so group 1 goes
+    owner.set(3, 'h', 8); // 4 dirty (b, d, f, g): group 1's turn
     expect(owner.writes.slice(3)).toEqual(['1/b=2', '1/d=4']);
-    owner.set(3, 'i', 9); // evicts 0/c: clean
+    owner.set(3, 'i', 9); // 3 dirty: nothing written; the hand evicts 0/c, clean
     expect(owner.writes).toHaveLength(5);
+    expect(owner.slots.has('0/c')).toBe(false);
+    owner.set(4, 'j', 10); // 4 dirty: group 2's turn (group 3 would come next)
+    expect(owner.writes.slice(5)).toEqual(['2/f=6']);
     cache.flush();
-    expect(owner.writes.slice(5).sort()).toEqual(['2/f=6', '3/g=7', '3/h=8', '3/i=9']);
-    expect(cache.stats().writeBacks).toBe(9);
+    expect(owner.writes.slice(6).sort()).toEqual(['3/g=7', '3/h=8', '3/i=9', '4/j=10']);
+    expect(cache.stats().writeBacks).toBe(10);
+  });
+
+  it('passes dirty slots by and evicts a clean one, writing nothing', () => {
+    const cache = new WriteBackCache(4);
+    const owner = new RecordingOwner(cache);
+    for (const [group, key] of [
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+      [3, 'd'],
+    ] as const) {
+      owner.set(group, key, 1);
+    }
+    cache.flush();
+    owner.set(0, 'a', 2); // dirty again, and the hand's next victim once bits are cleared
+    owner.set(5, 'e', 1);
+    expect(owner.writes).toHaveLength(4);
+    expect(owner.slots.has('0/a')).toBe(true);
+    expect(owner.slots.has('1/b')).toBe(false);
+    cache.flush();
+    expect(owner.writes.slice(4).sort()).toEqual(['0/a=2', '5/e=1']);
   });
 
   it('flushes one owner’s dirty slots and keeps the others listed', () => {

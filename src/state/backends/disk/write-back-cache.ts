@@ -2,6 +2,14 @@
 import type { MapKey } from '../heap/map-key.ts';
 import type { Namespace } from '../heap/state-table.ts';
 
+/**
+ * The share of a full cache that may be dirty before whole key groups are written back in
+ * turn: the higher, the more writes each group's write-back shares leaf pages with (about
+ * this share of the cache over the number of key groups) and the longer the hand looks for
+ * a clean victim.
+ */
+export const DIRTY_SHARE_MAX = 0.5;
+
 /** What a slot needs from its table: drop it from the table's maps, and write it to the store. */
 export interface SlotOwner {
   /** Forgets the slot (eviction); writes it back first if it is dirty. */
@@ -53,15 +61,21 @@ export class CacheSlot {
  * slot into a full ring moves the hand past referenced slots (clearing their bits) to the
  * first unreferenced one, evicts it and reuses its object.
  *
- * Dirty slots are listed by key group, so a snapshot writes them back in O(dirty), and an
- * eviction that meets a dirty victim writes back every dirty slot of the victim's key group,
- * not the victim alone. Store keys start with (state, key group), so those writes land in a
- * few contiguous stretches of lmdb's B-tree: a write transaction copies each leaf page it
- * touches once, and ten writes that share a leaf cost little more than one. Written back one
- * by one in CLOCK order, the writes of a transaction scatter over the whole tree once it is
- * much larger than the cache, one leaf copied per write (measured at 10 M keys in
- * docs/state-backends.md). The group's other slots stay cached, clean, so the hand evicts
- * them later for free.
+ * Dirty slots are written back a key group at a time, never one by one as they are evicted.
+ * Store keys start with (state, key group), so one group's writes land in a few contiguous
+ * stretches of lmdb's B-tree: a write transaction copies each leaf page it touches once, and
+ * ten writes that share a leaf cost little more than one. Written back in CLOCK order, the
+ * writes of a transaction scatter over the whole tree once it is much larger than the cache,
+ * one leaf copied per write (measured at 10 M keys in docs/state-backends.md). So, while the
+ * ring is full and evicting:
+ * - dirty slots are kept to at most DIRTY_SHARE_MAX of it by writing back whole key groups in
+ *   turn (round robin), a steady trickle that lmdb's write thread commits while the main
+ *   thread goes on, and each group has had a whole round to gather dirty slots;
+ * - the hand passes dirty slots by (they become clean when their group's turn comes) and
+ *   evicts clean ones, which costs no write; only if every slot is dirty does it write back
+ *   the victim's group.
+ * A cache that never fills never writes back before a snapshot. Dirty slots are listed by key
+ * group, so a snapshot writes them back in O(dirty).
  */
 export class WriteBackCache {
   readonly entriesMax: number;
@@ -73,11 +87,17 @@ export class WriteBackCache {
    * when flushing), so together they never outgrow the ring.
    */
   #dirtyByGroup: (CacheSlot[] | undefined)[] = [];
+  /** Slots dirty now (each counted once per stretch of dirtiness). */
+  #dirtyCount = 0;
+  readonly #dirtyMax: number;
+  /** The group index whose turn it is to be written back. */
+  #nextGroup = 0;
   #evictions = 0;
   #writeBacks = 0;
 
   constructor(entriesMax: number) {
     this.entriesMax = entriesMax;
+    this.#dirtyMax = Math.floor(entriesMax * DIRTY_SHARE_MAX);
   }
 
   get size(): number {
@@ -107,17 +127,24 @@ export class WriteBackCache {
       ring.push(slot);
       return slot;
     }
+    while (this.#dirtyCount > this.#dirtyMax) this.#flushNextGroup();
     let hand = this.#hand;
     let victim = ring[hand];
-    while (victim.referenced) {
+    let passed = 0;
+    // The first turn clears every reference bit, so a second finds a clean slot unless none is.
+    while (victim.referenced || (victim.dirty && passed < 2 * ring.length)) {
       victim.referenced = false;
       hand = hand + 1 === ring.length ? 0 : hand + 1;
       victim = ring[hand];
+      passed++;
     }
     this.#hand = hand + 1 === ring.length ? 0 : hand + 1;
     if (victim.dirty) this.#flushGroup(victim.groupIndex);
-    // Still dirty only if it was listed under another group (its object was reused while listed).
-    if (victim.dirty) this.#writeBacks++;
+    if (victim.dirty) {
+      // Listed under another group (its object was reused while listed): written back alone.
+      this.#dirtyCount--;
+      this.#writeBacks++;
+    }
     victim.owner.evict(victim);
     this.#evictions++;
     victim.owner = owner;
@@ -133,6 +160,7 @@ export class WriteBackCache {
 
   /** Marks a slot dirty (callers check `slot.dirty` first, so this runs once per write-back cycle). */
   markDirty(slot: CacheSlot): void {
+    if (!slot.dirty) this.#dirtyCount++;
     slot.dirty = true;
     if (slot.listed) return;
     slot.listed = true;
@@ -161,6 +189,7 @@ export class WriteBackCache {
         slot.listed = false;
         if (!slot.dirty) continue;
         slot.owner.writeBack(slot);
+        this.#dirtyCount--;
         this.#writeBacks++;
       }
       byGroup[group] = kept;
@@ -176,8 +205,23 @@ export class WriteBackCache {
       slot.listed = false;
       if (!slot.dirty) continue;
       slot.owner.writeBack(slot);
+      this.#dirtyCount--;
       this.#writeBacks++;
     }
+  }
+
+  /** Writes back the next key group, in turn, that has dirty slots listed. */
+  #flushNextGroup(): void {
+    const byGroup = this.#dirtyByGroup;
+    for (let tried = 0; tried < byGroup.length; tried++) {
+      const group = this.#nextGroup;
+      this.#nextGroup = group + 1 >= byGroup.length ? 0 : group + 1;
+      if (byGroup[group] !== undefined) {
+        this.#flushGroup(group);
+        return;
+      }
+    }
+    throw new Error(`write-back cache: ${this.#dirtyCount} dirty slots counted, none listed`);
   }
 
   /** Drops everything without writing back (dispose). */
@@ -185,5 +229,6 @@ export class WriteBackCache {
     this.#ring.length = 0;
     this.#hand = 0;
     this.#dirtyByGroup = [];
+    this.#dirtyCount = 0;
   }
 }
