@@ -83,6 +83,26 @@ describe('WriteBackCache', () => {
     expect(cache.stats().writeBacks).toBe(10);
   });
 
+  it('writes back at most two slots per eviction when a hot set keeps over half the cache dirty', () => {
+    const cache = new WriteBackCache(100);
+    const owner = new RecordingOwner(cache);
+    let cold = 0;
+    for (let i = 0; i < 20_000; i++) {
+      if (i % 10 === 9) {
+        owner.set(cold % 8, `cold-${cold}`, i);
+        cold++;
+      } else {
+        const hot = i % 80; // 80 hot keys, each written again within 90 operations
+        owner.set(hot % 8, `hot-${hot}`, i);
+      }
+    }
+    const { evictions, writeBacks } = cache.stats();
+    expect(evictions).toBeGreaterThan(1_900);
+    // One write per evicted cold key is the floor; a group's write-back also takes its hot keys along.
+    expect(writeBacks).toBeGreaterThanOrEqual(evictions - 100);
+    expect(writeBacks).toBeLessThanOrEqual(2 * evictions + 100);
+  });
+
   it('passes dirty slots by and evicts a clean one, writing nothing', () => {
     const cache = new WriteBackCache(4);
     const owner = new RecordingOwner(cache);

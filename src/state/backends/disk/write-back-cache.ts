@@ -5,10 +5,18 @@ import type { Namespace } from '../heap/state-table.ts';
 /**
  * The share of a full cache that may be dirty before whole key groups are written back in
  * turn: the higher, the more writes each group's write-back shares leaf pages with (about
- * this share of the cache over the number of key groups) and the longer the hand looks for
- * a clean victim.
+ * twice this share of the cache over the number of key groups) and the more dirty slots the
+ * hand passes looking for a clean victim.
  */
 export const DIRTY_SHARE_MAX = 0.5;
+
+/**
+ * While a full cache is over DIRTY_SHARE_MAX dirty, each eviction earns this many write-backs:
+ * more than one, so a cache that filled up dirty gets down to the share; no more than a few,
+ * so a hot set that keeps over the share dirty (and is dirty again soon after each write-back)
+ * costs at most this many writes per eviction, where writing back in eviction order cost one.
+ */
+export const WRITE_BACKS_PER_EVICTION = 2;
 
 /** What a slot needs from its table: drop it from the table's maps, and write it to the store. */
 export interface SlotOwner {
@@ -68,9 +76,10 @@ export class CacheSlot {
  * writes of a transaction scatter over the whole tree once it is much larger than the cache,
  * one leaf copied per write (measured at 10 M keys in docs/state-backends.md). So, while the
  * ring is full and evicting:
- * - dirty slots are kept to at most DIRTY_SHARE_MAX of it by writing back whole key groups in
- *   turn (round robin), a steady trickle that lmdb's write thread commits while the main
- *   thread goes on, and each group has had a whole round to gather dirty slots;
+ * - while more than DIRTY_SHARE_MAX of it is dirty, whole key groups are written back in turn
+ *   (round robin), at WRITE_BACKS_PER_EVICTION writes per eviction: a steady trickle that
+ *   lmdb's write thread commits while the main thread goes on, and each group has had a whole
+ *   round to gather dirty slots;
  * - the hand passes dirty slots by (they become clean when their group's turn comes) and
  *   evicts clean ones, which costs no write; only if every slot is dirty does it write back
  *   the victim's group.
@@ -92,6 +101,8 @@ export class WriteBackCache {
   readonly #dirtyMax: number;
   /** The group index whose turn it is to be written back. */
   #nextGroup = 0;
+  /** Write-backs earned by evictions and not spent yet (negative: spent ahead by a group's write-back). */
+  #writeBackCredit = 0;
   #evictions = 0;
   #writeBacks = 0;
 
@@ -127,7 +138,12 @@ export class WriteBackCache {
       ring.push(slot);
       return slot;
     }
-    while (this.#dirtyCount > this.#dirtyMax) this.#flushNextGroup();
+    if (this.#dirtyCount > this.#dirtyMax) {
+      this.#writeBackCredit += WRITE_BACKS_PER_EVICTION;
+      if (this.#writeBackCredit > 0) this.#writeBackCredit -= this.#flushNextGroup();
+    } else {
+      this.#writeBackCredit = 0;
+    }
     let hand = this.#hand;
     let victim = ring[hand];
     let passed = 0;
@@ -196,30 +212,30 @@ export class WriteBackCache {
     }
   }
 
-  /** Writes back the dirty slots listed under one key group; they stay cached, clean. */
-  #flushGroup(groupIndex: number): void {
+  /** Writes back the dirty slots listed under one key group (they stay cached, clean); returns how many. */
+  #flushGroup(groupIndex: number): number {
     const listed = this.#dirtyByGroup[groupIndex];
-    if (listed === undefined) return;
+    if (listed === undefined) return 0;
     this.#dirtyByGroup[groupIndex] = undefined;
+    let written = 0;
     for (const slot of listed) {
       slot.listed = false;
       if (!slot.dirty) continue;
       slot.owner.writeBack(slot);
-      this.#dirtyCount--;
-      this.#writeBacks++;
+      written++;
     }
+    this.#dirtyCount -= written;
+    this.#writeBacks += written;
+    return written;
   }
 
-  /** Writes back the next key group, in turn, that has dirty slots listed. */
-  #flushNextGroup(): void {
+  /** Writes back the next key group, in turn, that has dirty slots listed; returns how many it wrote. */
+  #flushNextGroup(): number {
     const byGroup = this.#dirtyByGroup;
     for (let tried = 0; tried < byGroup.length; tried++) {
       const group = this.#nextGroup;
       this.#nextGroup = group + 1 >= byGroup.length ? 0 : group + 1;
-      if (byGroup[group] !== undefined) {
-        this.#flushGroup(group);
-        return;
-      }
+      if (byGroup[group] !== undefined) return this.#flushGroup(group);
     }
     throw new Error(`write-back cache: ${this.#dirtyCount} dirty slots counted, none listed`);
   }
@@ -230,5 +246,6 @@ export class WriteBackCache {
     this.#hand = 0;
     this.#dirtyByGroup = [];
     this.#dirtyCount = 0;
+    this.#writeBackCredit = 0;
   }
 }
