@@ -57,8 +57,8 @@ class RecordingOwner implements SlotOwner {
 }
 
 describe('WriteBackCache', () => {
-  it('keeps a full cache at most half dirty by writing back whole key groups in turn, and evicts clean slots', () => {
-    const cache = new WriteBackCache(6); // at most 3 dirty while evicting
+  it('writes back whole key groups in turn while a full cache is over its dirty share, and evicts clean slots', () => {
+    const cache = new WriteBackCache(6, 0.5); // at most 3 dirty while evicting
     const owner = new RecordingOwner(cache);
     owner.set(0, 'a', 1);
     owner.set(1, 'b', 2);
@@ -83,7 +83,7 @@ describe('WriteBackCache', () => {
     expect(cache.stats().writeBacks).toBe(10);
   });
 
-  it('writes back at most two slots per eviction when a hot set keeps over half the cache dirty', () => {
+  it('writes back at most two slots per eviction when a hot set keeps the cache over its dirty share', () => {
     const cache = new WriteBackCache(100);
     const owner = new RecordingOwner(cache);
     let cold = 0;
