@@ -19,7 +19,7 @@ import {
 const HOT_KEYS = Number(process.env.WEIR_BENCH_HOT_KEYS ?? 100_000);
 /**
  * Many keys: ten times the cache, so nine accesses in ten miss and go to lmdb. The issue asks
- * for 10 M (`WEIR_BENCH_MANY_KEYS=10000000 ... --reps 1`, about 15 minutes on 2 shared cores); the default
+ * for 10 M (`WEIR_BENCH_MANY_KEYS=10000000 ... --reps 1`, about 6 minutes on 2 shared cores); the default
  * keeps the benchmark to a couple of minutes.
  */
 const MANY_KEYS = Number(process.env.WEIR_BENCH_MANY_KEYS ?? 1_000_000);
