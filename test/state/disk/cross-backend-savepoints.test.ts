@@ -50,6 +50,9 @@ interface Emitted {
 
 /** Counts records as the keyed function sees them, across legs (jobs run in this thread). */
 let processed = 0;
+/** Records the source generated in the current leg, and the clock at its first. */
+let generatedInLeg = 0;
+let firstGeneratedAtMs = 0;
 
 class EveryStateKind implements KeyedProcessFunction<number, number, Emitted> {
   #count!: ValueState<number>;
@@ -155,7 +158,14 @@ async function runLeg(
       : {}),
   });
   env
-    .fromGenerator({ count: RECORDS, ratePerSecond: RATE_PER_SECOND, generate: (index) => index })
+    .fromGenerator({
+      count: RECORDS,
+      ratePerSecond: RATE_PER_SECOND,
+      generate: (index) => {
+        if (generatedInLeg++ === 0) firstGeneratedAtMs = clock.now();
+        return index;
+      },
+    })
     .uid('numbers')
     // The source keeps its parallelism, so every source subtask has a split to read in every
     // leg (a source subtask without one finishes at once); the keyed operator rescales.
@@ -164,13 +174,21 @@ async function runLeg(
     .process(() => new EveryStateKind())
     .uid('every-state-kind')
     .sinkTo(sink);
+  generatedInLeg = 0;
   const client = env.executeAsync(`cross-backend ${leg.backend} p=${leg.parallelism}`);
   if (leg.stopAfter === undefined) {
     await drive(clock, client.result());
     return undefined;
   }
-  // The source is rate limited on the manual clock: records flow only while it advances.
-  while (processed < leg.stopAfter) await drive(clock, undefined);
+  // The source is rate limited on the manual clock: records flow only while it advances. The
+  // clock waits while the source is behind its allowance (held up by backpressure from a slow
+  // operator on a loaded machine): the rate limiter would let it catch up in one burst, up to
+  // the end of its input before the savepoint ('its input ended').
+  while (processed < leg.stopAfter) {
+    const allowance =
+      generatedInLeg === 0 ? 0 : (RATE_PER_SECOND * (clock.now() - firstGeneratedAtMs)) / 1000;
+    await drive(clock, undefined, generatedInLeg + 4 * SOURCE_PARALLELISM < allowance ? 0 : 1);
+  }
   // Hold the manual clock until the savepoint is complete: its location is created on the real
   // file system before the barrier is injected, and any advance meanwhile lets the rate-limited
   // source read on, up to its end under load (the savepoint then fails with 'the job stopped
