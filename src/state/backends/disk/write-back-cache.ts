@@ -188,43 +188,29 @@ export class WriteBackCache {
 
   /** Writes back every dirty slot (all states, or those of `owner`); they stay cached, clean. */
   flush(owner?: SlotOwner): void {
-    const byGroup = this.#dirtyByGroup;
-    for (let group = 0; group < byGroup.length; group++) {
-      const listed = byGroup[group];
-      if (listed === undefined || listed.length === 0) continue;
-      if (owner === undefined) {
-        this.#flushGroup(group);
-        continue;
-      }
-      const kept: CacheSlot[] = [];
-      for (const slot of listed) {
-        if (slot.owner !== owner) {
-          if (slot.dirty) kept.push(slot);
-          else slot.listed = false;
-          continue;
-        }
-        slot.listed = false;
-        if (!slot.dirty) continue;
-        slot.owner.writeBack(slot);
-        this.#dirtyCount--;
-        this.#writeBacks++;
-      }
-      byGroup[group] = kept;
-    }
+    for (let group = 0; group < this.#dirtyByGroup.length; group++) this.#flushGroup(group, owner);
   }
 
-  /** Writes back the dirty slots listed under one key group (they stay cached, clean); returns how many. */
-  #flushGroup(groupIndex: number): number {
+  /**
+   * Writes back the dirty slots listed under one key group (all, or those of `owner`; the
+   * others' stay listed); they stay cached, clean. Returns how many it wrote.
+   */
+  #flushGroup(groupIndex: number, owner?: SlotOwner): number {
     const listed = this.#dirtyByGroup[groupIndex];
     if (listed === undefined) return 0;
-    this.#dirtyByGroup[groupIndex] = undefined;
+    const kept: CacheSlot[] = [];
     let written = 0;
     for (const slot of listed) {
+      if (owner !== undefined && slot.owner !== owner && slot.dirty) {
+        kept.push(slot);
+        continue;
+      }
       slot.listed = false;
       if (!slot.dirty) continue;
       slot.owner.writeBack(slot);
       written++;
     }
+    this.#dirtyByGroup[groupIndex] = kept.length === 0 ? undefined : kept;
     this.#dirtyCount -= written;
     this.#writeBacks += written;
     return written;
