@@ -2,7 +2,8 @@
  * The fault-tolerance suite's randomized scenarios (keyed state, timers, windows, a two-input
  * operator; failures at records, in snapshots, in flight, on restore and on state-file writes)
  * on the disk backend with a 64-slot cache, so state goes through the store, is snapshotted
- * from it and restored into it again and again. Exactly-once: no gap or duplicate at any
+ * from it and restored into it again and again; even runs read ahead from the first cache
+ * miss (the read-ahead thread), odd ones read on the task's thread. Exactly-once: no gap or duplicate at any
  * checker, and the sink publishes exactly what a failure-free run publishes.
  *
  * WEIR_FT_SEED=<n> replays a base seed; WEIR_FT_DISK_RUNS=<n> changes the number of runs.
@@ -45,7 +46,11 @@ describe(`disk backend under randomized failure injection, exactly-once (WEIR_FT
       restartAttempts: 100,
       environment: {
         maxParallelism: s.maxParallelism,
-        stateBackend: diskStateBackend({ directory, cacheEntriesMax: CACHE_ENTRIES }),
+        stateBackend: diskStateBackend({
+          directory,
+          cacheEntriesMax: CACHE_ENTRIES,
+          readAheadAfterReads: index % 2 === 0 ? 0 : Number.POSITIVE_INFINITY,
+        }),
       },
     }).catch((error: unknown) => {
       throw new Error(`${what}: the job failed: ${String(error)}`, { cause: error });

@@ -62,6 +62,7 @@ import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
 import { DiskTimerQueue, type TimerQueueView } from './disk-timer-queue.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
 import { LocalKvStore, WRITE_QUEUE_ENTRIES_MAX } from './local-kv-store.ts';
+import type { ReadAhead } from './read-ahead.ts';
 import { isStagingKey, RestoreStaging, type StagedChunk } from './restore-staging.ts';
 import { parseStoreKey, STATE_IDS_MAX, STORE_KEY_PREFIX_BYTES, storePrefix } from './store-key.ts';
 import { WriteBackCache } from './write-back-cache.ts';
@@ -70,6 +71,16 @@ import { WriteBackCache } from './write-back-cache.ts';
 export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
 /** Heap held by written, uncommitted entries (keys, values, overhead) after which `prefetch` waits for lmdb to commit (bounds the overlay). */
 export const IN_FLIGHT_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Store reads (cache misses) after which a backend starts its read-ahead thread: a job
+ * whose state fits its cache never pays for one (a thread start, about 5 MiB of buffers).
+ */
+export const READ_AHEAD_AFTER_READS = 10_000;
+/**
+ * A state's entries are read ahead for a batch when at least this share of the batch before
+ * it missed the cache for that state: reading ahead costs a cache lookup per record.
+ */
+const READ_AHEAD_MISS_SHARE_MIN = 1 / 8;
 /** Where stores go unless configured: one directory per backend below it. */
 export const DEFAULT_STATE_DIRECTORY = join(tmpdir(), 'weir-state');
 
@@ -103,6 +114,14 @@ export interface DiskStateBackendOptions {
    * heap each), as Flink's `HEAP` timer factory does.
    */
   readonly timers?: 'store' | 'heap';
+  /**
+   * Store reads (cache misses) after which the backend starts a read-ahead thread (default
+   * READ_AHEAD_AFTER_READS, 10,000): before an input batch runs, its keys' entries that are
+   * not cached are handed to that thread, which reads them from lmdb while the batch is
+   * processed. 0 starts it at the first miss; Infinity never (every miss reads on the task's
+   * thread).
+   */
+  readonly readAheadAfterReads?: number;
 }
 
 /** What one disk backend is built from. */
@@ -155,6 +174,12 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   readonly #inFlightBytesMax: number;
   /** Undefined when incremental checkpoints are off. */
   readonly #incremental: IncrementalSnapshots | undefined;
+  readonly #readAheadAfterReads: number;
+  /** Started once the store has had READ_AHEAD_AFTER_READS reads. */
+  #readAhead: ReadAhead | undefined;
+  #storeReads = 0;
+  /** Records of the batch prefetched last. */
+  #batchRecords = 0;
   #disposed = false;
 
   constructor(options: DiskKeyedStateBackendOptions) {
@@ -180,6 +205,13 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
       throw new ConfigurationError(`timers must be 'store' or 'heap', got ${String(timers)}`);
     }
     this.#timersInStore = timers === 'store';
+    const readAheadAfterReads = options.readAheadAfterReads ?? READ_AHEAD_AFTER_READS;
+    if (!(readAheadAfterReads >= 0)) {
+      throw new ConfigurationError(
+        `readAheadAfterReads must be a number ≥ 0 (Infinity: never), got ${readAheadAfterReads}`,
+      );
+    }
+    this.#readAheadAfterReads = readAheadAfterReads;
     this.#cache = new WriteBackCache(entriesMax);
     // The pid lets a later process remove what a killed one left (see LocalKvStore).
     const name = `${process.pid}-${options.operatorId.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}-${range.start}-${range.end}-${randomUUID().slice(0, 8)}`;
@@ -211,6 +243,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   /** Cache counters: slots held, evictions and write-backs so far. */
   cacheStats(): ReturnType<WriteBackCache['stats']> {
     return this.#cache.stats();
+  }
+
+  /** Read-ahead counters (undefined until the thread started): keys requested, and those it had read when taken. */
+  readAheadStats(): ReturnType<ReadAhead['stats']> | undefined {
+    return this.#readAhead?.stats();
   }
 
   /**
@@ -305,10 +342,46 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     return this.#store.isBackedUp(this.#inFlightBytesMax);
   }
 
-  prefetch(_keys: readonly unknown[], _keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
+  prefetch(keys: readonly unknown[], keyGroups: Int32Array | readonly number[]): undefined | Promise<void> {
     if (this.#deferred.pending) return this.#deferred.load(this.#inFlightBytesMax);
+    if (keys.length > 0) this.#readAheadBatch(keys, keyGroups);
     if (!this.#store.isBackedUp(this.#inFlightBytesMax)) return undefined;
     return this.#store.room(this.#inFlightBytesMax);
+  }
+
+  /**
+   * Hands the read-ahead thread the batch's entries that the task will miss in the cache, for
+   * the states that missed often in the batch before (see READ_AHEAD_MISS_SHARE_MIN). The
+   * thread reads them while the batch runs; a record whose entry is not read yet waits.
+   */
+  #readAheadBatch(keys: readonly unknown[], keyGroups: Int32Array | readonly number[]): void {
+    const previousRecords = this.#batchRecords;
+    this.#batchRecords = keys.length;
+    let readAhead = this.#readAhead;
+    if (readAhead !== undefined) {
+      for (const table of this.#tables.values()) table.clearRequests();
+    }
+    if (this.#store.isEmpty) return;
+    if (readAhead === undefined) {
+      for (const table of this.#tables.values()) this.#storeReads += table.takeStoreReads();
+      if (this.#storeReads < this.#readAheadAfterReads) return;
+      this.#readAhead = readAhead = this.#store.readAhead();
+    }
+    if (!readAhead.isReady) return;
+    readAhead.begin();
+    const readsMin = Math.max(1, previousRecords * READ_AHEAD_MISS_SHARE_MIN);
+    const tables: DiskStateTable[] = [];
+    for (const table of this.#tables.values()) {
+      if (table.takeStoreReads() < readsMin) continue;
+      table.useReadAhead(readAhead);
+      tables.push(table);
+    }
+    if (tables.length === 0) return;
+    // In record order, so the worker reads in the order the batch will ask.
+    requests: for (let i = 0; i < keys.length; i++) {
+      for (const table of tables) if (!table.requestRead(keys[i], keyGroups[i])) break requests;
+    }
+    readAhead.submit();
   }
 
   /**
@@ -494,6 +567,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     this.#cache.clear();
     for (const table of this.#tables.values()) table.dispose();
     this.#tables.clear();
+    this.#readAhead = undefined;
     this.#store.dispose();
     this.#current.groupIndex = -1;
     this.#current.keyGroup = -1;

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { open, type RootDatabase, type Transaction } from 'lmdb';
+import { ReadAhead } from './read-ahead.ts';
 import { hashKey, WriteRun } from './write-run.ts';
 
 /** lmdb refuses longer keys (its compile-time MDB_MAXKEYSIZE in lmdb-js); we say so first, with the state's name. */
@@ -146,6 +147,9 @@ export class LocalKvStore {
   #openViews = 0;
   /** Told the key of every write (incremental checkpoints track what changed). */
   #onWrite: ((key: Buffer) => void) | undefined;
+  #readAhead: ReadAhead | undefined;
+  /** Resolves once the read-ahead thread has exited (after dispose): the directory goes after it. */
+  #readAheadExited: Promise<void> = Promise.resolve();
   /** Callers of `room` waiting for a commit. */
   #waiters: { inFlightBytesMax: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
@@ -215,6 +219,17 @@ export class LocalKvStore {
       if (pending !== undefined) return pending ?? undefined;
     }
     return this.#db?.getBinaryFast(key);
+  }
+
+  /**
+   * The store's read-ahead thread (see ReadAhead), started by the first call; the store must
+   * have been written (`isEmpty` false), so its environment exists. Stopped by `dispose`.
+   */
+  readAhead(): ReadAhead {
+    this.#checkUsable();
+    if (this.#db === undefined) throw new Error(`read-ahead of the empty store in ${this.directory} (a bug)`);
+    this.#readAhead ??= new ReadAhead(this.directory);
+    return this.#readAhead;
   }
 
   /**
@@ -294,6 +309,8 @@ export class LocalKvStore {
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#readAheadExited = this.#readAhead?.close() ?? this.#readAheadExited;
+    this.#readAhead = undefined;
     this.#open = undefined;
     for (const { committed } of this.#sealed) committed.resolve();
     this.#sealed = [];
@@ -311,8 +328,10 @@ export class LocalKvStore {
       rmSync(this.directory, { recursive: true, force: true });
       liveDirectories.delete(this.directory);
     };
-    if (db === undefined) remove();
-    else db.close().then(remove, remove);
+    // The read-ahead thread holds the environment open too; removing the directory under it
+    // is harmless on Linux, but it could still be opening it, which would make it anew.
+    const closed = db === undefined ? Promise.resolve() : db.close();
+    Promise.all([closed, this.#readAheadExited]).then(remove, remove);
   }
 
   /** The newest uncommitted write of `key` (null: a removal), or undefined. */
