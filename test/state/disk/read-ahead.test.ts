@@ -23,7 +23,7 @@ import {
 } from '../../../src/index.ts';
 import { DiskKeyedStateBackend, diskStateBackend } from '../../../src/state/backends/disk/index.ts';
 import { LocalKvStore } from '../../../src/state/backends/disk/local-kv-store.ts';
-import { ReadAhead, UNREAD } from '../../../src/state/backends/disk/read-ahead.ts';
+import { type ReadAhead, UNREAD } from '../../../src/state/backends/disk/read-ahead.ts';
 import { assignToKeyGroup } from '../../../src/state/key-groups.ts';
 import { valueState } from '../../../src/state/state-descriptors-factory.ts';
 
@@ -47,14 +47,30 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 const storeKey = (n: number): Buffer => Buffer.from(`\u0000\u0001\u0000\u0002key-${n}`, 'latin1');
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
 
+/**
+ * Runs `body` with a store holding `entries` (committed) and its read-ahead thread started
+ * and ready; disposes the store (which stops the thread) afterwards.
+ */
+async function withReadAhead(
+  entries: readonly (readonly [number, string])[],
+  body: (store: LocalKvStore, readAhead: ReadAhead) => Promise<void>,
+): Promise<void> {
+  const store = new LocalKvStore(nextDirectory());
+  try {
+    for (const [n, value] of entries) store.put(storeKey(n), Buffer.from(value));
+    await store.drained();
+    const readAhead = store.readAhead();
+    await until(() => readAhead.isReady, 'the worker opened the store');
+    await body(store, readAhead);
+  } finally {
+    store.dispose();
+  }
+}
+
 describe('ReadAhead', () => {
   it('reads the requested keys on its own thread: values, absent keys, one request after another', async () => {
-    const store = new LocalKvStore(nextDirectory());
-    for (let n = 0; n < 500; n++) store.put(storeKey(n), Buffer.from(`value-${n}`));
-    await store.drained();
-    const readAhead = new ReadAhead(store.directory);
-    try {
-      await until(() => readAhead.isReady, 'the worker opened the store');
+    const entries = Array.from({ length: 500 }, (_, n) => [n, `value-${n}`] as const);
+    await withReadAhead(entries, async (_store, readAhead) => {
       for (const [first, count] of [
         [0, 300],
         [250, 400],
@@ -73,19 +89,11 @@ describe('ReadAhead', () => {
         }
       }
       expect(readAhead.stats()).toEqual({ ready: true, requested: 700, served: 700 });
-    } finally {
-      readAhead.close();
-      store.dispose();
-    }
+    });
   });
 
   it('sees writes committed after its previous request (a fresh read transaction per request)', async () => {
-    const store = new LocalKvStore(nextDirectory());
-    store.put(storeKey(1), Buffer.from('old'));
-    await store.drained();
-    const readAhead = new ReadAhead(store.directory);
-    try {
-      await until(() => readAhead.isReady, 'the worker opened the store');
+    await withReadAhead([[1, 'old']], async (store, readAhead) => {
       const readOne = async (): Promise<string | undefined> => {
         readAhead.begin();
         readAhead.add(storeKey(1));
@@ -102,26 +110,20 @@ describe('ReadAhead', () => {
       store.remove(storeKey(1));
       await store.drained();
       expect(await readOne()).toBeUndefined();
-    } finally {
-      readAhead.close();
-      store.dispose();
-    }
+    });
   });
 
-  it('refuses keys past its capacity, and a closed one is not ready', async () => {
-    const store = new LocalKvStore(nextDirectory());
-    store.put(storeKey(0), Buffer.from('x'));
-    await store.drained();
-    const readAhead = new ReadAhead(store.directory);
-    await until(() => readAhead.isReady, 'the worker opened the store');
-    readAhead.begin();
-    const big = Buffer.alloc(1_000, 1);
-    let added = 0;
-    while (readAhead.add(big) >= 0) added++;
-    expect(added).toBe(Math.floor((256 * 1024) / 1_002));
-    readAhead.close();
-    expect(readAhead.isReady).toBe(false);
-    store.dispose();
+  it('refuses keys past its capacity, and stops with its store', async () => {
+    let stopped: ReadAhead | undefined;
+    await withReadAhead([[0, 'x']], async (_store, readAhead) => {
+      readAhead.begin();
+      const big = Buffer.alloc(1_000, 1);
+      let added = 0;
+      while (readAhead.add(big) >= 0) added++;
+      expect(added).toBe(Math.floor((256 * 1024) / 1_002));
+      stopped = readAhead;
+    });
+    expect(stopped?.isReady).toBe(false);
   });
 });
 
