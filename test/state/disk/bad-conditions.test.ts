@@ -26,6 +26,7 @@ import {
 import { diskStateBackend } from '../../../src/state/backends/disk/index.ts';
 import { CapturingLogger } from '../../it/fault-tolerance/support.ts';
 import { expectedKeyedSum, type FailureSwitch, keyedSumJob } from './fixtures/keyed-sum-job.ts';
+import { until } from './fixtures/until.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-bad-conditions-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -34,14 +35,6 @@ const JOB_A = 'a'.repeat(32);
 const JOB_B = 'b'.repeat(32);
 const JOB_C = 'c'.repeat(32);
 const SPEC = { count: 12_000, ratePerSecond: 6_000, keys: 500 };
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const sorted = (names: Iterable<string>): string[] => [...names].sort();
 const listOrEmpty = (path: string): string[] => (existsSync(path) ? readdirSync(path).sort() : []);

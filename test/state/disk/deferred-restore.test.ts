@@ -31,6 +31,7 @@ import {
 import { valueState } from '../../../src/state/state-descriptors-factory.ts';
 import { CapturingLogger } from '../../it/fault-tolerance/support.ts';
 import { type FailureSwitch, keyedSumJob } from './fixtures/keyed-sum-job.ts';
+import { until } from './fixtures/until.ts';
 
 const MAX_PARALLELISM = 128;
 const RANGE = { start: 0, end: MAX_PARALLELISM - 1 };
@@ -238,14 +239,6 @@ class GatedStorage extends FileSystemCheckpointStorage {
       await gate.promise;
     }
     yield* super.readFileChunks(pointer, handle, range);
-  }
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 

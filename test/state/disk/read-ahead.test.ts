@@ -26,6 +26,7 @@ import { LocalKvStore } from '../../../src/state/backends/disk/local-kv-store.ts
 import { type ReadAhead, UNREAD } from '../../../src/state/backends/disk/read-ahead.ts';
 import { assignToKeyGroup } from '../../../src/state/key-groups.ts';
 import { valueState } from '../../../src/state/state-descriptors-factory.ts';
+import { until } from './fixtures/until.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'weir-read-ahead-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -34,15 +35,6 @@ const nextDirectory = (): string => join(root, `store-${directories++}`);
 
 const MAX_PARALLELISM = 16;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` every few milliseconds; fails after 20 s (a worker that never starts). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(2);
-  }
-}
 
 const storeKey = (n: number): Buffer => Buffer.from(`\u0000\u0001\u0000\u0002key-${n}`, 'latin1');
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
@@ -60,7 +52,7 @@ async function withReadAhead(
     for (const [n, value] of entries) store.put(storeKey(n), Buffer.from(value));
     await store.drained();
     const readAhead = store.readAhead();
-    await until(() => readAhead.isReady, 'the worker opened the store');
+    await until(() => readAhead.isReady, 'the worker opened the store', 20_000);
     await body(store, readAhead);
   } finally {
     store.dispose();
@@ -176,7 +168,11 @@ describe('read-ahead in the disk backend', () => {
             }
             await backend.settle();
             backend.prefetch(['k0'], [assignToKeyGroup('k0', MAX_PARALLELISM)]);
-            await until(() => backend.readAheadStats()?.ready === true, 'the read-ahead thread is ready');
+            await until(
+              () => backend.readAheadStats()?.ready === true,
+              'the read-ahead thread is ready',
+              20_000,
+            );
             for (const s of steps) {
               if (s.op === 'drain') {
                 await backend.settle();

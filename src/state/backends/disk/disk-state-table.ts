@@ -238,13 +238,10 @@ export class DiskStateTable implements SlotOwner {
     const voidMaps = this.#voidMaps;
     if (!(groupIndex >= 0 && groupIndex < voidMaps.length)) return true;
     let mapKey: MapKey;
-    if (typeof key === 'string' && key.charCodeAt(0) !== 1) mapKey = key;
-    else {
-      try {
-        mapKey = toMapKey(key);
-      } catch {
-        return true;
-      }
+    try {
+      mapKey = toMapKey(key);
+    } catch {
+      return true;
     }
     const requested = this.#requested;
     if (requested.has(mapKey)) return true;
