@@ -129,6 +129,8 @@ describe('read-ahead in the disk backend', () => {
           keys: fc.constant(keys),
           actions: fc.array(fc.nat(5), { minLength: keys.length, maxLength: keys.length }),
           pauseMs: fc.constantFrom(0, 0, 1, 3),
+          // Commits seen in the middle of a batch (work between a request and its reads).
+          settleAt: fc.option(fc.nat(keys.length - 1), { nil: undefined }),
         }),
       ),
     },
@@ -188,6 +190,7 @@ describe('read-ahead in the disk backend', () => {
               if (room !== undefined) await room;
               if (s.pauseMs > 0) await sleep(s.pauseMs);
               for (let i = 0; i < keys.length; i++) {
+                if (i === s.settleAt) await backend.settle();
                 backend.setCurrentKey(keys[i], groups[i]);
                 const which = s.actions[i] % 2;
                 const state = states[which];

@@ -286,6 +286,7 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     current.keyGroup = keyGroup;
     current.groupIndex = groupIndex;
     current.keyBytes = undefined;
+    current.hashed = false;
   }
 
   getCurrentKey(): unknown {

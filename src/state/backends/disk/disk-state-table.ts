@@ -11,6 +11,7 @@ import type { TtlCellOps } from '../heap/ttl.ts';
 import type { DeferredRestore } from './deferred-restore.ts';
 import { type LocalKvStore, STORE_KEY_BYTES_MAX } from './local-kv-store.ts';
 import { type ReadAhead, UNREAD } from './read-ahead.ts';
+import { mapKeyHash, slotSalt, slotTag } from './slot-index.ts';
 import { keyBytesOf, parseStoreKey, storeKey, storeKeyOf } from './store-key.ts';
 import type { CacheSlot, SlotOwner, WriteBackCache } from './write-back-cache.ts';
 
@@ -22,6 +23,9 @@ export class DiskCurrentKey {
   groupIndex = -1;
   mapKey: MapKey = '';
   keyBytes: Uint8Array | undefined = undefined;
+  /** `mapKeyHash(mapKey)`, once `hashed` (computed on the first cache lookup of the key). */
+  hash = 0;
+  hashed = false;
 }
 
 /** A TTL state's store cleanup runs once per this many accesses of it. */
@@ -69,19 +73,27 @@ export class DiskStateTable implements SlotOwner {
   #accessesSinceCleanup = 0;
   /** Where the next TTL cleanup step starts (undefined: at the state's first entry). */
   #cleanupCursor: Buffer | undefined;
-  #voidMaps: (Map<MapKey, CacheSlot> | undefined)[];
+  /** Key groups of the backend's range; 0 once disposed. */
+  #groupCount: number;
+  /** Mixed into this state's slot tags (its void-namespace slots are in the cache's index). */
+  readonly #salt: number;
   #namespaceMaps: (Map<MapKey, Map<Namespace, CacheSlot>> | undefined)[];
   /** Store reads (cache misses of a non-empty store) since the backend last took the count. */
   #storeReads = 0;
   /**
-   * Keys (void namespace) of the read-ahead's current request, by index in it. An entry is
-   * used at most once, by a miss, so only while the key has been out of the cache ever since
-   * the request: installing or evicting the key's slot removes it. Writes reach the store
-   * only from slots (written back while cached or when evicted) and from TTL cleanup, which
-   * removes the entry too; so the key's store value has not changed since the request, when
-   * it had no write in flight, and the committed value the worker read is the current one.
+   * Keys (void namespace) of the read-ahead's current request, by index in it. The worker's
+   * value of a key is used only while the key has no write in flight and the store has seen
+   * no commit since the request (`#requestedAt`). It had no write in flight when it was
+   * asked for; every store write (a write-back, a TTL cleanup) is in flight from when it is
+   * made until its commit is seen; so with no commit seen since, a key with nothing in
+   * flight has not been written since the request, and the committed value the worker read
+   * is still the current one, however often the key came and went from the cache meanwhile.
+   * Checking at the read keeps eviction from touching the victim's key (a cold string whose
+   * hash a Map needs).
    */
   readonly #requested = new Map<MapKey, number>();
+  /** The store's `commitsSeen` when the current request was made. */
+  #requestedAt = -1;
   #readAhead: ReadAhead | undefined;
 
   constructor(options: {
@@ -118,7 +130,8 @@ export class DiskStateTable implements SlotOwner {
     this.#store = options.store;
     this.#restore = options.restore;
     this.#rangeStart = options.rangeStart;
-    this.#voidMaps = new Array(options.groupCount).fill(undefined);
+    this.#groupCount = options.groupCount;
+    this.#salt = slotSalt(options.stateId);
     this.#namespaceMaps = new Array(options.groupCount).fill(undefined);
   }
 
@@ -194,14 +207,13 @@ export class DiskStateTable implements SlotOwner {
       const mapKey = toMapKey(parsed.key);
       const cached =
         parsed.namespace === VOID_NAMESPACE
-          ? this.#voidMaps[groupIndex]?.has(mapKey)
-          : this.#namespaceMaps[groupIndex]?.get(mapKey)?.has(parsed.namespace);
-      if (cached === true) continue;
+          ? this.#cache.index.find(this, groupIndex, mapKey, slotTag(mapKeyHash(mapKey), this.#salt)) !==
+            undefined
+          : this.#namespaceMaps[groupIndex]?.get(mapKey)?.has(parsed.namespace) === true;
+      if (cached) continue;
       const cell = this.decode(value);
       const kept = ops.purge(cell, nowMs);
       if (kept === cell) continue;
-      // The worker's read of this entry, if one is requested, is out of date now.
-      if (parsed.namespace === VOID_NAMESPACE) this.#requested.delete(mapKey);
       if (kept === undefined) store.remove(key);
       else store.put(key, this.#encode(kept));
     }
@@ -219,9 +231,10 @@ export class DiskStateTable implements SlotOwner {
     if (this.#requested.size !== 0) this.#requested.clear();
   }
 
-  /** The read-ahead that `requestRead` adds to (the backend's, once it has one). */
+  /** Starts this state's part of a read-ahead request, which `requestRead` then adds to. */
   useReadAhead(readAhead: ReadAhead): void {
     this.#readAhead = readAhead;
+    this.#requestedAt = this.#store.commitsSeen;
   }
 
   /**
@@ -235,8 +248,7 @@ export class DiskStateTable implements SlotOwner {
    */
   requestRead(key: unknown, keyGroup: number): boolean {
     const groupIndex = keyGroup - this.#rangeStart;
-    const voidMaps = this.#voidMaps;
-    if (!(groupIndex >= 0 && groupIndex < voidMaps.length)) return true;
+    if (!(groupIndex >= 0 && groupIndex < this.#groupCount)) return true;
     let mapKey: MapKey;
     try {
       mapKey = toMapKey(key);
@@ -262,8 +274,8 @@ export class DiskStateTable implements SlotOwner {
   evict(slot: CacheSlot): void {
     if (slot.dirty) this.writeBack(slot);
     if (slot.namespace === VOID_NAMESPACE) {
-      if (this.#requested.size !== 0) this.#requested.delete(slot.mapKey);
-      this.#voidMaps[slot.groupIndex]?.delete(slot.mapKey);
+      this.#cache.index.remove(slot);
+      slot.tag = 0;
       return;
     }
     const byKey = this.#namespaceMaps[slot.groupIndex];
@@ -293,7 +305,7 @@ export class DiskStateTable implements SlotOwner {
 
   /** Drops every cached slot (the backend is disposed). */
   dispose(): void {
-    this.#voidMaps = [];
+    this.#groupCount = 0;
     this.#namespaceMaps = [];
     this.#requested.clear();
     this.#readAhead = undefined;
@@ -306,12 +318,22 @@ export class DiskStateTable implements SlotOwner {
     return valueScratch.view();
   }
 
+  /** The current key's tag in this state (see SlotIndex). */
+  #tag(): number {
+    const current = this.#current;
+    if (!current.hashed) {
+      current.hash = mapKeyHash(current.mapKey);
+      current.hashed = true;
+    }
+    return slotTag(current.hash, this.#salt);
+  }
+
   /** The current key's slot in `namespace`, loaded from the store on a miss; undefined while no key is set. */
   #slot(namespace: Namespace): CacheSlot | undefined {
     const current = this.#current;
     const groupIndex = current.groupIndex;
     if (namespace === VOID_NAMESPACE) {
-      const slot = this.#voidMaps[groupIndex]?.get(current.mapKey);
+      const slot = this.#cache.index.find(this, groupIndex, current.mapKey, this.#tag());
       if (slot !== undefined) {
         slot.referenced = true;
         return slot;
@@ -323,23 +345,23 @@ export class DiskStateTable implements SlotOwner {
         return slot;
       }
     }
-    if (groupIndex < 0 || groupIndex >= this.#voidMaps.length) return undefined;
+    if (groupIndex < 0 || groupIndex >= this.#groupCount) return undefined;
     return this.#install(namespace, this.#read(namespace));
   }
 
   #slotForWrite(namespace: Namespace): CacheSlot {
     const current = this.#current;
     const groupIndex = current.groupIndex;
-    if (groupIndex < 0 || groupIndex >= this.#voidMaps.length) {
+    if (groupIndex < 0 || groupIndex >= this.#groupCount) {
       throw new Error(
-        this.#voidMaps.length === 0
+        this.#groupCount === 0
           ? `state '${this.name}' was written after its backend was disposed`
           : `state '${this.name}' was written with no current key set`,
       );
     }
     const existing =
       namespace === VOID_NAMESPACE
-        ? this.#voidMaps[groupIndex]?.get(current.mapKey)
+        ? this.#cache.index.find(this, groupIndex, current.mapKey, this.#tag())
         : this.#namespaceMaps[groupIndex]?.get(current.mapKey)?.get(namespace);
     if (existing !== undefined) {
       existing.referenced = true;
@@ -358,16 +380,21 @@ export class DiskStateTable implements SlotOwner {
     if (store.isEmpty) return ABSENT_UNSTORED;
     this.#storeReads++;
     const current = this.#current;
-    if (namespace === VOID_NAMESPACE && this.#requested.size !== 0) {
+    current.keyBytes ??= keyBytesOf(current.mapKey);
+    const key = storeKey(this.stateId, current.keyGroup, current.keyBytes, namespace);
+    if (
+      namespace === VOID_NAMESPACE &&
+      this.#requested.size !== 0 &&
+      store.commitsSeen === this.#requestedAt
+    ) {
       const index = this.#requested.get(current.mapKey);
-      if (index !== undefined) {
+      if (index !== undefined && store.inFlightValue(key) === undefined) {
         const bytes = this.#readAhead!.take(index);
         if (bytes !== UNREAD)
           return bytes === undefined ? ABSENT_UNSTORED : { cell: this.decode(bytes), stored: true };
       }
     }
-    current.keyBytes ??= keyBytesOf(current.mapKey);
-    const bytes = store.get(storeKey(this.stateId, current.keyGroup, current.keyBytes, namespace));
+    const bytes = store.get(key);
     if (bytes === undefined) return ABSENT_UNSTORED;
     return { cell: this.decode(bytes), stored: true };
   }
@@ -378,10 +405,8 @@ export class DiskStateTable implements SlotOwner {
     // Acquire first: eviction may drop map entries, never this slot (it is not in a map yet).
     const slot = this.#cache.acquire(this, groupIndex, current.mapKey, namespace, loaded.cell, loaded.stored);
     if (namespace === VOID_NAMESPACE) {
-      if (this.#requested.size !== 0) this.#requested.delete(current.mapKey);
-      let map = this.#voidMaps[groupIndex];
-      if (map === undefined) this.#voidMaps[groupIndex] = map = new Map();
-      map.set(current.mapKey, slot);
+      slot.tag = this.#tag();
+      this.#cache.index.insert(slot);
     } else {
       let byKey = this.#namespaceMaps[groupIndex];
       if (byKey === undefined) this.#namespaceMaps[groupIndex] = byKey = new Map();

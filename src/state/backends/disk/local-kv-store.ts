@@ -163,6 +163,15 @@ export class LocalKvStore {
     return this.#db === undefined;
   }
 
+  /**
+   * Advances whenever this thread learns of a commit (between event-loop turns, never in the
+   * middle of synchronous work): while it stays the same, every write made in the meantime is
+   * still in flight, so `inFlightValue` reports it.
+   */
+  get commitsSeen(): number {
+    return this.#committedRuns;
+  }
+
   /** Heap held by writes not committed yet: the arenas and indexes of their runs. */
   get inFlightBytes(): number {
     return this.#sealedBytes + (this.#open?.heldBytes ?? 0);

@@ -1,6 +1,7 @@
 /** The bounded write-back cache of a disk backend: one slot per (state, key, namespace), CLOCK eviction, dirty slots written back in batches. */
 import type { MapKey } from '../heap/map-key.ts';
 import type { Namespace } from '../heap/state-table.ts';
+import { SlotIndex } from './slot-index.ts';
 
 /**
  * The share of a full cache that may be dirty before whole key groups are written back in
@@ -46,6 +47,8 @@ export class CacheSlot {
   referenced = true;
   /** In the cache's dirty list (at most once, whatever entries the object has held since). */
   listed = false;
+  /** Its tag in the cache's SlotIndex (void-namespace entries), or 0 while not in it. */
+  tag = 0;
 
   constructor(
     owner: SlotOwner,
@@ -89,6 +92,8 @@ export class CacheSlot {
  */
 export class WriteBackCache {
   readonly entriesMax: number;
+  /** Where the tables find their void-namespace slots (their other namespaces are in Maps of their own). */
+  readonly index = new SlotIndex();
   readonly #ring: CacheSlot[] = [];
   #hand = 0;
   /**
@@ -229,6 +234,7 @@ export class WriteBackCache {
 
   /** Drops everything without writing back (dispose). */
   clear(): void {
+    this.index.clear();
     this.#ring.length = 0;
     this.#hand = 0;
     this.#dirtyByGroup = [];
