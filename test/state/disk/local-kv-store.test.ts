@@ -88,6 +88,29 @@ describe('LocalKvStore', () => {
     store.dispose();
   });
 
+  it('a write mark tells which keys may have been written since, before and after the writes commit', async () => {
+    const store = storeOf(16_384);
+    for (let n = 0; n < 10; n++) store.put(key(n), valueAt(n, 1));
+    const mark = store.writeMark();
+    // Keys share buckets, and the run open at the mark counts as written after it: a key may
+    // read as written when it was not (never the other way). Keys never written: rarely.
+    const unwritten = () => Array.from({ length: 1_000 }, (_, n) => store.writtenSince(key(1_000 + n), mark));
+    expect(unwritten().filter(Boolean).length).toBeLessThanOrEqual(2);
+    store.put(key(3), valueAt(3, 2));
+    store.remove(key(2_000));
+    expect(store.writtenSince(key(3), mark)).toBe(true);
+    expect(store.writtenSince(key(2_000), mark)).toBe(true);
+    await store.drained();
+    // Commits do not clear it: the key was written after the mark all the same.
+    expect(store.writtenSince(key(3), mark)).toBe(true);
+    expect(unwritten().filter(Boolean).length).toBeLessThanOrEqual(2);
+    // A mark taken with no run open: the writes before it are not after it.
+    const later = store.writeMark();
+    expect(store.writtenSince(key(3), later)).toBe(false);
+    expect(store.writtenSince(key(2_000), later)).toBe(false);
+    store.dispose();
+  });
+
   it('has room at once when it is not backed up: nothing waits for lmdb', async () => {
     const store = storeOf(100);
     for (let n = 0; n < 10; n++) store.put(key(n), valueAt(n, 1));

@@ -82,18 +82,15 @@ export class DiskStateTable implements SlotOwner {
   #storeReads = 0;
   /**
    * Keys (void namespace) of the read-ahead's current request, by index in it. The worker's
-   * value of a key is used only while the key has no write in flight and the store has seen
-   * no commit since the request (`#requestedAt`). It had no write in flight when it was
-   * asked for; every store write (a write-back, a TTL cleanup) is in flight from when it is
-   * made until its commit is seen; so with no commit seen since, a key with nothing in
-   * flight has not been written since the request, and the committed value the worker read
-   * is still the current one, however often the key came and went from the cache meanwhile.
-   * Checking at the read keeps eviction from touching the victim's key (a cold string whose
-   * hash a Map needs).
+   * value of a key is used only if the store has no write of the key since the request
+   * (`#requestedAt`, a store write mark). It had none in flight when it was asked for, so the
+   * committed value the worker read is then still the current one, however often the key
+   * came and went from the cache meanwhile. Checking at the read keeps eviction from touching
+   * the victim's key (a cold string whose hash a Map needs).
    */
   readonly #requested = new Map<MapKey, number>();
-  /** The store's `commitsSeen` when the current request was made. */
-  #requestedAt = -1;
+  /** The store's write mark when the current request was made. */
+  #requestedAt = 0;
   #readAhead: ReadAhead | undefined;
 
   constructor(options: {
@@ -234,7 +231,7 @@ export class DiskStateTable implements SlotOwner {
   /** Starts this state's part of a read-ahead request, which `requestRead` then adds to. */
   useReadAhead(readAhead: ReadAhead): void {
     this.#readAhead = readAhead;
-    this.#requestedAt = this.#store.commitsSeen;
+    this.#requestedAt = this.#store.writeMark();
   }
 
   /**
@@ -382,13 +379,9 @@ export class DiskStateTable implements SlotOwner {
     const current = this.#current;
     current.keyBytes ??= keyBytesOf(current.mapKey);
     const key = storeKey(this.stateId, current.keyGroup, current.keyBytes, namespace);
-    if (
-      namespace === VOID_NAMESPACE &&
-      this.#requested.size !== 0 &&
-      store.commitsSeen === this.#requestedAt
-    ) {
+    if (namespace === VOID_NAMESPACE && this.#requested.size !== 0) {
       const index = this.#requested.get(current.mapKey);
-      if (index !== undefined && store.inFlightValue(key) === undefined) {
+      if (index !== undefined && !store.writtenSince(key, this.#requestedAt)) {
         const bytes = this.#readAhead!.take(index);
         if (bytes !== UNREAD)
           return bytes === undefined ? ABSENT_UNSTORED : { cell: this.decode(bytes), stored: true };

@@ -163,13 +163,18 @@ export class LocalKvStore {
     return this.#db === undefined;
   }
 
+  /** A mark of the writes made so far, for `writtenSince`. */
+  writeMark(): number {
+    return this.#open !== undefined ? this.#openNumber : this.#runCount + 1;
+  }
+
   /**
-   * Advances whenever this thread learns of a commit (between event-loop turns, never in the
-   * middle of synchronous work): while it stays the same, every write made in the meantime is
-   * still in flight, so `inFlightValue` reports it.
+   * Whether `key` may have been written since `writeMark()` returned `mark`: false only if it
+   * has not (true may be wrong, keys share buckets). Writes after the mark go to runs
+   * numbered from the mark on, and mark their key's bucket with that number, which only grows.
    */
-  get commitsSeen(): number {
-    return this.#committedRuns;
+  writtenSince(key: Uint8Array, mark: number): boolean {
+    return !(this.#newestRunOfBucket[hashKey(key) & this.#bucketMask] < mark);
   }
 
   /** Heap held by writes not committed yet: the arenas and indexes of their runs. */
