@@ -377,19 +377,24 @@ export class DiskStateTable implements SlotOwner {
     if (store.isEmpty) return ABSENT_UNSTORED;
     this.#storeReads++;
     const current = this.#current;
-    current.keyBytes ??= keyBytesOf(current.mapKey);
-    const key = storeKey(this.stateId, current.keyGroup, current.keyBytes, namespace);
     if (namespace === VOID_NAMESPACE && this.#requested.size !== 0) {
       const index = this.#requested.get(current.mapKey);
-      if (index !== undefined && !store.writtenSince(key, this.#requestedAt)) {
-        const bytes = this.#readAhead!.take(index);
-        if (bytes !== UNREAD)
-          return bytes === undefined ? ABSENT_UNSTORED : { cell: this.decode(bytes), stored: true };
+      if (index !== undefined) {
+        const readAhead = this.#readAhead!;
+        const key = readAhead.keyOf(index);
+        if (!store.writtenSince(key, this.#requestedAt)) {
+          const bytes = readAhead.take(index);
+          if (bytes !== UNREAD) return this.#loaded(bytes);
+        }
+        return this.#loaded(store.get(key));
       }
     }
-    const bytes = store.get(key);
-    if (bytes === undefined) return ABSENT_UNSTORED;
-    return { cell: this.decode(bytes), stored: true };
+    current.keyBytes ??= keyBytesOf(current.mapKey);
+    return this.#loaded(store.get(storeKey(this.stateId, current.keyGroup, current.keyBytes, namespace)));
+  }
+
+  #loaded(bytes: Uint8Array | undefined): Loaded {
+    return bytes === undefined ? ABSENT_UNSTORED : { cell: this.decode(bytes), stored: true };
   }
 
   #install(namespace: Namespace, loaded: Loaded): CacheSlot {

@@ -66,6 +66,8 @@ export class ReadAhead {
   #request = 0;
   #count = 0;
   #keyBytes = 0;
+  /** Where each key of the current request starts in `#keys` (after its length). */
+  readonly #keyAt = new Int32Array(READ_AHEAD_KEYS_MAX);
   /** What the worker was last told of TAKEN. */
   #taken = 0;
   #failed = false;
@@ -139,8 +141,16 @@ export class ReadAhead {
     keys[at] = key.length >>> 8;
     keys[at + 1] = key.length & 0xff;
     keys.set(key, at + 2);
+    this.#keyAt[this.#count] = at + 2;
     this.#keyBytes = at + 2 + key.length;
     return this.#count++;
+  }
+
+  /** The request's key `index`, as added (a view, valid until the next `begin`): a miss reads the store with it, not building it anew. */
+  keyOf(index: number): Buffer {
+    const at = this.#keyAt[index];
+    const keys = this.#keys;
+    return Buffer.from(keys.buffer, at, (keys[at - 2] << 8) | keys[at - 1]);
   }
 
   /** Hands the request's keys to the worker (nothing to do for none). */
