@@ -51,8 +51,8 @@ const WORKER_URL = new URL(
  * overtakes. The only wait is in `begin`, for a worker still busy with the previous request.
  *
  * The caller keeps the results consistent with the store: it only asks for keys that had no
- * write in flight (the worker reads committed state), and uses a result at most once, and
- * only if the key has had no write since it asked (see DiskStateTable). A view returned by
+ * write in flight (the worker reads committed state), and uses a result only if the key has
+ * had no write since it asked (a store write mark, see DiskStateTable). A view returned by
  * `take` is valid until the next `begin`.
  */
 export class ReadAhead {

@@ -69,9 +69,9 @@ export class CacheSlot {
 
 /**
  * All slots of one backend, across its states, bounded by `entriesMax`: a CLOCK ring. A hit
- * costs the table's Map lookup plus setting `referenced`; nothing moves on a hit. Admitting a
- * slot into a full ring moves the hand past referenced slots (clearing their bits) to the
- * first unreferenced one, evicts it and reuses its object.
+ * costs a lookup in `index` (or in a window state's Maps) plus setting `referenced`; nothing
+ * moves on a hit. Admitting a slot into a full ring moves the hand past referenced slots
+ * (clearing their bits) to the first unreferenced one, evicts it and reuses its object.
  *
  * Dirty slots are written back a key group at a time, never one by one as they are evicted.
  * Store keys start with (state, key group), so one group's writes land in a few contiguous
