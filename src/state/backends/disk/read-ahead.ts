@@ -47,8 +47,10 @@ const WORKER_URL = new URL(
  * reads the keys in order while the main thread processes the batch. The main thread does
  * not wait for a key: one the worker has not read yet is UNREAD (the caller reads it
  * itself), and the worker skips past the keys taken so far. Waking the worker took about
- * 300 µs here (the time of some 50 records), so it starts behind every batch, then
- * overtakes. The only wait is in `begin`, for a worker still busy with the previous request.
+ * 300 µs here (the time of some 50 records), so it starts behind every batch; on two cores
+ * shared with lmdb's write thread it stays behind on about a quarter of the misses (measured
+ * at 4–10 M keys, docs/state-backends.md). The only wait is in `begin`, for a worker still
+ * busy with the previous request.
  *
  * The caller keeps the results consistent with the store: it only asks for keys that had no
  * write in flight (the worker reads committed state), and uses a result only if the key has
@@ -146,7 +148,10 @@ export class ReadAhead {
     return this.#count++;
   }
 
-  /** The request's key `index`, as added (a view, valid until the next `begin`): a miss reads the store with it, not building it anew. */
+  /**
+   * The request's key `index`, as added (a view, valid until the next `begin`): a miss reads
+   * the store with it instead of building the key again.
+   */
   keyOf(index: number): Buffer {
     const at = this.#keyAt[index];
     const keys = this.#keys;
