@@ -44,6 +44,8 @@ describe('disk backend: store behaviour', () => {
     const stats = backend.cacheStats();
     expect(stats.entries).toBeLessThanOrEqual(100);
     expect(stats.evictions).toBeGreaterThan(29_000); // every key, every round
+    // Round 0 read every key before its first write: the key filter answered those, not lmdb.
+    expect(backend.keyFilterStats()?.ruledOut).toBeGreaterThan(9_000);
     for (let i = 0; i < 10_000; i++) {
       at(backend, `k${i}`);
       expect(count.value()).toBe(3);
@@ -52,6 +54,22 @@ describe('disk backend: store behaviour', () => {
     expect([...backend.keys('count')]).toHaveLength(10_000);
     expect(existsSync(backend.directory)).toBe(true);
     backend.dispose();
+  });
+
+  it('refuses a key filter size that is not an integer ≥ 0, naming the option', () => {
+    for (const keyFilterBytes of [-1, 1.5, Number.NaN]) {
+      expect(
+        () =>
+          new DiskKeyedStateBackend({
+            operatorId: 'op',
+            keyGroupRange: { start: 0, end: MAX_PARALLELISM - 1 },
+            maxParallelism: MAX_PARALLELISM,
+            clock: new ManualClock(0),
+            directory,
+            keyFilterBytes,
+          }),
+      ).toThrow(`keyFilterBytes must be an integer ≥ 0 (0: no filter), got ${keyFilterBytes}`);
+    }
   });
 
   it('snapshots writes that lmdb has not committed yet, and nothing written after', () => {

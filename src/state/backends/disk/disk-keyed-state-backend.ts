@@ -61,6 +61,7 @@ import { DiskKeyedStateSnapshot, type DiskTableView } from './disk-keyed-state-s
 import { DiskCurrentKey, DiskStateTable } from './disk-state-table.ts';
 import { DiskTimerQueue, type TimerQueueView } from './disk-timer-queue.ts';
 import { DiskIncrementalSnapshot, IncrementalSnapshots } from './incremental-snapshots.ts';
+import { KEY_FILTER_BYTES_DEFAULT } from './key-filter.ts';
 import { LocalKvStore, WRITE_QUEUE_ENTRIES_MAX } from './local-kv-store.ts';
 import type { ReadAhead } from './read-ahead.ts';
 import { isStagingKey, RestoreStaging, type StagedChunk } from './restore-staging.ts';
@@ -122,6 +123,14 @@ export interface DiskStateBackendOptions {
    * starts it at the first miss; Infinity never (every miss reads on the task's thread).
    */
   readonly readAheadAfterReads?: number;
+  /**
+   * Bytes of the store's key filter (default KEY_FILTER_BYTES_DEFAULT, 8 MiB; 0: none): a
+   * Bloom filter of every key written, so a read of a key the store never held (a key seen
+   * for the first time) skips lmdb. About 10 bits per key keep false positives near 1 %;
+   * it turns itself off, releasing its memory, once three quarters of its bits are set
+   * (docs/state-backends.md, Key filter).
+   */
+  readonly keyFilterBytes?: number;
 }
 
 /** What one disk backend is built from. */
@@ -219,7 +228,17 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
     if (!Number.isInteger(queueEntriesMax) || queueEntriesMax < 1) {
       throw new ConfigurationError(`writeQueueEntriesMax must be a positive integer, got ${queueEntriesMax}`);
     }
-    this.#store = new LocalKvStore(join(options.directory ?? DEFAULT_STATE_DIRECTORY, name), queueEntriesMax);
+    const keyFilterBytes = options.keyFilterBytes ?? KEY_FILTER_BYTES_DEFAULT;
+    if (!Number.isSafeInteger(keyFilterBytes) || keyFilterBytes < 0) {
+      throw new ConfigurationError(
+        `keyFilterBytes must be an integer ≥ 0 (0: no filter), got ${keyFilterBytes}`,
+      );
+    }
+    this.#store = new LocalKvStore(
+      join(options.directory ?? DEFAULT_STATE_DIRECTORY, name),
+      queueEntriesMax,
+      keyFilterBytes,
+    );
     this.#staging = new RestoreStaging(this.#store);
     this.#deferred = new DeferredRestore(this.#store, this.#staging, maxParallelism);
     if (options.incremental !== false) {
@@ -243,6 +262,11 @@ export class DiskKeyedStateBackend implements KeyedStateBackend {
   /** Cache counters: slots held, evictions and write-backs so far. */
   cacheStats(): ReturnType<WriteBackCache['stats']> {
     return this.#cache.stats();
+  }
+
+  /** Key filter counters (undefined before the first write, or with no filter): whether it is on, its fill, the reads it ruled out. */
+  keyFilterStats(): ReturnType<LocalKvStore['keyFilterStats']> {
+    return this.#store.keyFilterStats();
   }
 
   /** Read-ahead counters (undefined until the thread started): keys requested, and those it had read when taken. */

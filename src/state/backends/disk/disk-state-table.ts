@@ -236,7 +236,8 @@ export class DiskStateTable implements SlotOwner {
 
   /**
    * Adds this state's entry (void namespace) of a batch's key to the read-ahead's request,
-   * unless it is requested already or being written (the worker reads what is committed);
+   * unless it is requested already, being written (the worker reads what is committed) or
+   * ruled out by the store's key filter (a miss then reads it as absent without lmdb);
    * false once the request is full. Keys the backend would reject are left to
    * `setCurrentKey` to report. Cached keys are requested too: looking the cache up here
    * cost a lookup that misses the CPU's caches per record, the batch then looks it up
@@ -255,8 +256,7 @@ export class DiskStateTable implements SlotOwner {
     const requested = this.#requested;
     if (requested.has(mapKey)) return true;
     const entryKey = storeKeyOf(this.stateId, keyGroup, mapKey, VOID_NAMESPACE);
-    if (entryKey.length > STORE_KEY_BYTES_MAX || this.#store.inFlightValue(entryKey) !== undefined)
-      return true;
+    if (entryKey.length > STORE_KEY_BYTES_MAX || !this.#store.shouldReadAhead(entryKey)) return true;
     const index = this.#readAhead!.add(entryKey);
     if (index < 0) return false;
     requested.set(mapKey, index);

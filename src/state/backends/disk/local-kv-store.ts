@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { open, type RootDatabase, type Transaction } from 'lmdb';
+import { KEY_FILTER_BYTES_DEFAULT, KeyFilter } from './key-filter.ts';
 import { ReadAhead } from './read-ahead.ts';
 import { hashKey, WriteRun } from './write-run.ts';
 
@@ -152,10 +153,24 @@ export class LocalKvStore {
   #readAheadExited: Promise<void> = Promise.resolve();
   /** Callers of `room` waiting for a commit. */
   #waiters: { inFlightBytesMax: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** Every key ever written (made with the environment; none when configured with 0 bytes). */
+  #filter: KeyFilter | undefined;
+  readonly #filterBytes: number;
 
-  constructor(directory: string, runEntriesMax = WRITE_QUEUE_ENTRIES_MAX) {
+  /** `keyFilterBytes`: the size of the store's KeyFilter, 0 for none. */
+  constructor(
+    directory: string,
+    runEntriesMax = WRITE_QUEUE_ENTRIES_MAX,
+    keyFilterBytes = KEY_FILTER_BYTES_DEFAULT,
+  ) {
     this.directory = directory;
     this.#runEntriesMax = runEntriesMax;
+    this.#filterBytes = keyFilterBytes;
+  }
+
+  /** The key filter's counters (undefined until the first write, or with no filter). */
+  keyFilterStats(): ReturnType<KeyFilter['stats']> | undefined {
+    return this.#filter?.stats();
   }
 
   /** True until the first write: every read would find nothing. */
@@ -228,11 +243,25 @@ export class LocalKvStore {
   get(key: Buffer): Uint8Array | undefined {
     this.#checkUsable();
     // (checkUsable throws once disposed, so #db below is never a closing environment.)
+    const hash = hashKey(key);
+    // Ruled out: never written, so neither in flight nor committed.
+    if (this.#filter?.mayHold(hash) === false) return undefined;
     if (this.#open !== undefined || this.#sealed.length > 0) {
-      const pending = this.#pending(key);
+      const pending = this.#pending(key, hash);
       if (pending !== undefined) return pending ?? undefined;
     }
     return this.#db?.getBinaryFast(key);
+  }
+
+  /**
+   * Whether a read-ahead thread should read `key`: the store may hold it (a key the filter
+   * rules out reads as absent without lmdb), and no write of it is in flight (the thread
+   * reads committed state).
+   */
+  shouldReadAhead(key: Uint8Array): boolean {
+    const hash = hashKey(key);
+    if (this.#filter?.mayHold(hash) === false) return false;
+    return (this.#open === undefined && this.#sealed.length === 0) || this.#pending(key, hash) === undefined;
   }
 
   /**
@@ -267,7 +296,7 @@ export class LocalKvStore {
    */
   inFlightValue(key: Uint8Array): Uint8Array | null | undefined {
     if (this.#open === undefined && this.#sealed.length === 0) return undefined;
-    return this.#pending(key);
+    return this.#pending(key, hashKey(key));
   }
 
   /** Writes `value` under `key`; both are copied, so either may be a view of a scratch buffer. */
@@ -325,6 +354,7 @@ export class LocalKvStore {
     this.#closed = true;
     this.#readAheadExited = this.#readAhead?.close() ?? this.#readAheadExited;
     this.#readAhead = undefined;
+    this.#filter = undefined;
     this.#open = undefined;
     for (const { committed } of this.#sealed) committed.resolve();
     this.#sealed = [];
@@ -348,9 +378,8 @@ export class LocalKvStore {
     Promise.all([closed, this.#readAheadExited]).then(remove, remove);
   }
 
-  /** The newest uncommitted write of `key` (null: a removal), or undefined. */
-  #pending(key: Uint8Array): Uint8Array | null | undefined {
-    const hash = hashKey(key);
+  /** The newest uncommitted write of `key` (null: a removal), or undefined; `hash` is `hashKey(key)`. */
+  #pending(key: Uint8Array, hash: number): Uint8Array | null | undefined {
     if (this.#newestRunOfBucket[hash & this.#bucketMask] <= this.#committedRuns) return undefined;
     const open = this.#open;
     if (open !== undefined) {
@@ -393,6 +422,7 @@ export class LocalKvStore {
     }
     const hash = hashKey(key);
     this.#newestRunOfBucket[hash & this.#bucketMask] = this.#openNumber;
+    this.#filter?.add(hash);
     run.add(key, hash, value);
     if (run.isFull) this.#sealOpenRun();
   }
@@ -501,6 +531,7 @@ export class LocalKvStore {
       while (buckets < 4 * inFlightMax && buckets < IN_FLIGHT_BUCKETS_MAX) buckets *= 2;
       this.#newestRunOfBucket = new Int32Array(buckets);
       this.#bucketMask = buckets - 1;
+      if (this.#filterBytes > 0) this.#filter = new KeyFilter(this.#filterBytes);
     } catch (error) {
       throw new Error(`cannot open the local state store in ${this.directory}`, { cause: error });
     }
