@@ -68,7 +68,8 @@ describe('ReadAhead', () => {
         [250, 400],
       ]) {
         readAhead.begin();
-        for (let n = first; n < first + count; n++) expect(readAhead.add(storeKey(n))).toBe(n - first);
+        for (let n = first; n < first + count; n++) expect(readAhead.add(storeKey(n), n)).toBe(n - first);
+        expect(readAhead.hashOf(count - 1)).toBe(first + count - 1);
         readAhead.submit();
         await until(() => readAhead.readCount === count, 'the worker read the request');
         for (let i = 0; i < count; i++) {
@@ -88,7 +89,7 @@ describe('ReadAhead', () => {
     await withReadAhead([[1, 'old']], async (store, readAhead) => {
       const readOne = async (): Promise<string | undefined> => {
         readAhead.begin();
-        readAhead.add(storeKey(1));
+        readAhead.add(storeKey(1), 1);
         readAhead.submit();
         await until(() => readAhead.readCount === 1, 'the worker read the key');
         const value = readAhead.take(0);
@@ -111,7 +112,7 @@ describe('ReadAhead', () => {
       readAhead.begin();
       const big = Buffer.alloc(1_000, 1);
       let added = 0;
-      while (readAhead.add(big) >= 0) added++;
+      while (readAhead.add(big, added) >= 0) added++;
       expect(added).toBe(Math.floor((256 * 1024) / 1_002));
       stopped = readAhead;
     });

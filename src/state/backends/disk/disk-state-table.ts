@@ -14,6 +14,7 @@ import { type ReadAhead, UNREAD } from './read-ahead.ts';
 import { mapKeyHash, slotSalt, slotTag } from './slot-index.ts';
 import { keyBytesOf, parseStoreKey, storeKey, storeKeyOf } from './store-key.ts';
 import type { CacheSlot, SlotOwner, WriteBackCache } from './write-back-cache.ts';
+import { hashKey } from './write-run.ts';
 
 /** The current key of a disk backend, shared with its tables; `keyBytes` is computed on the first store access. */
 export class DiskCurrentKey {
@@ -256,8 +257,10 @@ export class DiskStateTable implements SlotOwner {
     const requested = this.#requested;
     if (requested.has(mapKey)) return true;
     const entryKey = storeKeyOf(this.stateId, keyGroup, mapKey, VOID_NAMESPACE);
-    if (entryKey.length > STORE_KEY_BYTES_MAX || !this.#store.shouldReadAhead(entryKey)) return true;
-    const index = this.#readAhead!.add(entryKey);
+    if (entryKey.length > STORE_KEY_BYTES_MAX) return true;
+    const hash = hashKey(entryKey);
+    if (!this.#store.shouldReadAhead(entryKey, hash)) return true;
+    const index = this.#readAhead!.add(entryKey, hash);
     if (index < 0) return false;
     requested.set(mapKey, index);
     return true;
@@ -381,12 +384,12 @@ export class DiskStateTable implements SlotOwner {
       const index = this.#requested.get(current.mapKey);
       if (index !== undefined) {
         const readAhead = this.#readAhead!;
-        const key = readAhead.keyOf(index);
-        if (!store.writtenSince(key, this.#requestedAt)) {
+        const hash = readAhead.hashOf(index);
+        if (!store.writtenSince(hash, this.#requestedAt)) {
           const bytes = readAhead.take(index);
           if (bytes !== UNREAD) return this.#loaded(bytes);
         }
-        return this.#loaded(store.get(key));
+        return this.#loaded(store.get(readAhead.keyOf(index), hash));
       }
     }
     current.keyBytes ??= keyBytesOf(current.mapKey);

@@ -184,12 +184,13 @@ export class LocalKvStore {
   }
 
   /**
-   * Whether `key` may have been written since `writeMark()` returned `mark`: false only if it
-   * has not (true may be wrong, keys share buckets). Writes after the mark go to runs
-   * numbered from the mark on, and mark their key's bucket with that number, which only grows.
+   * Whether the key whose `hashKey` is `hash` may have been written since `writeMark()`
+   * returned `mark`: false only if it has not (true may be wrong, keys share buckets).
+   * Writes after the mark go to runs numbered from the mark on, and mark their key's bucket
+   * with that number, which only grows.
    */
-  writtenSince(key: Uint8Array, mark: number): boolean {
-    return !(this.#newestRunOfBucket[hashKey(key) & this.#bucketMask] < mark);
+  writtenSince(hash: number, mark: number): boolean {
+    return !(this.#newestRunOfBucket[hash & this.#bucketMask] < mark);
   }
 
   /** Heap held by writes not committed yet: the arenas and indexes of their runs. */
@@ -240,10 +241,9 @@ export class LocalKvStore {
    * The value under `key`, or undefined. Valid only until the next call on this store: copy
    * or decode it at once. `key` may be a view of a scratch buffer.
    */
-  get(key: Buffer): Uint8Array | undefined {
+  get(key: Buffer, hash = hashKey(key)): Uint8Array | undefined {
     this.#checkUsable();
     // (checkUsable throws once disposed, so #db below is never a closing environment.)
-    const hash = hashKey(key);
     // Ruled out: never written, so neither in flight nor committed.
     if (this.#filter?.mayHold(hash) === false) return undefined;
     if (this.#open !== undefined || this.#sealed.length > 0) {
@@ -258,8 +258,7 @@ export class LocalKvStore {
    * rules out reads as absent without lmdb), and no write of it is in flight (the thread
    * reads committed state).
    */
-  shouldReadAhead(key: Uint8Array): boolean {
-    const hash = hashKey(key);
+  shouldReadAhead(key: Uint8Array, hash = hashKey(key)): boolean {
     if (this.#filter?.mayHold(hash) === false) return false;
     return (this.#open === undefined && this.#sealed.length === 0) || this.#pending(key, hash) === undefined;
   }

@@ -70,6 +70,8 @@ export class ReadAhead {
   #keyBytes = 0;
   /** Where each key of the current request starts in `#keys` (after its length). */
   readonly #keyAt = new Int32Array(READ_AHEAD_KEYS_MAX);
+  /** Each key's `hashKey`, as the caller gave it. */
+  readonly #hashAt = new Int32Array(READ_AHEAD_KEYS_MAX);
   /** What the worker was last told of TAKEN. */
   #taken = 0;
   #failed = false;
@@ -135,8 +137,11 @@ export class ReadAhead {
     this.#keyBytes = 0;
   }
 
-  /** Adds a store key to the request; its index, or -1 when the request is full. */
-  add(key: Uint8Array): number {
+  /**
+   * Adds a store key to the request, with its `hashKey` (kept for `hashOf`, so a miss does not
+   * hash it again); its index, or -1 when the request is full.
+   */
+  add(key: Uint8Array, hash: number): number {
     const at = this.#keyBytes;
     if (this.#count === READ_AHEAD_KEYS_MAX || at + 2 + key.length > READ_AHEAD_KEY_BYTES) return -1;
     const keys = this.#keys;
@@ -144,6 +149,7 @@ export class ReadAhead {
     keys[at + 1] = key.length & 0xff;
     keys.set(key, at + 2);
     this.#keyAt[this.#count] = at + 2;
+    this.#hashAt[this.#count] = hash;
     this.#keyBytes = at + 2 + key.length;
     return this.#count++;
   }
@@ -156,6 +162,11 @@ export class ReadAhead {
     const at = this.#keyAt[index];
     const keys = this.#keys;
     return Buffer.from(keys.buffer, at, (keys[at - 2] << 8) | keys[at - 1]);
+  }
+
+  /** The hash the request's key `index` was added with. */
+  hashOf(index: number): number {
+    return this.#hashAt[index];
   }
 
   /** Hands the request's keys to the worker (nothing to do for none). */
