@@ -1,4 +1,4 @@
-/** A Bloom filter of the keys a disk backend's store has ever been written: a read of a key it rules out skips lmdb. */
+/** A Bloom filter of every key written to a disk backend's store: a read of a key it rules out skips lmdb. */
 
 /** The filter's default size per store: about 6.7 M keys at 10 bits each (see docs/state-backends.md, Key filter). */
 export const KEY_FILTER_BYTES_DEFAULT = 8 * 1024 * 1024;
